@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "nettrail",
+    products: [
+        .executable(name: "nettrail", targets: ["nettrail"]),
+        .executable(name: "nettrail-record", targets: ["nettrail-record"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // The libbpf glue and the event ABI header (bpf/nettrail.h). Only the recorder links it.
+        .target(
+            name: "CBPFGlue",
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
+        ),
+        .plugin(name: "BPFEmbed", capability: .buildTool()),
+
+        .target(name: "Format", dependencies: ["CSQLite"]),
+        .target(
+            name: "Recorder",
+            dependencies: ["Format", "CBPFGlue", .product(name: "Logging", package: "swift-log")],
+            plugins: ["BPFEmbed"]
+        ),
+        .target(name: "Analyzer", dependencies: ["Format"]),
+
+        .executableTarget(
+            name: "nettrail-record",
+            dependencies: ["Recorder", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "nettrail",
+            dependencies: ["Analyzer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .testTarget(name: "FormatTests", dependencies: ["Format"]),
+        .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Recorder", "Analyzer"]),
+    ]
+)

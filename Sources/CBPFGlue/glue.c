@@ -1,0 +1,72 @@
+#include "cbpfglue.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+
+#define NT_LOG_SIZE 16384
+static char nt_log[NT_LOG_SIZE];
+static size_t nt_log_len;
+
+static int nt_log_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	int n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	/* Keep the most recent text: the verifier's reason is at the end. */
+	if (nt_log_len > NT_LOG_SIZE / 2) {
+		memmove(nt_log, nt_log + nt_log_len - NT_LOG_SIZE / 4, NT_LOG_SIZE / 4);
+		nt_log_len = NT_LOG_SIZE / 4;
+	}
+	n = vsnprintf(nt_log + nt_log_len, NT_LOG_SIZE - nt_log_len, fmt, args);
+	if (n > 0)
+		nt_log_len += (size_t)n < NT_LOG_SIZE - nt_log_len ? (size_t)n : NT_LOG_SIZE - nt_log_len - 1;
+	return 0;
+}
+
+void nt_log_install(void) { libbpf_set_print(nt_log_print); }
+void nt_log_reset(void) { nt_log_len = 0; nt_log[0] = 0; }
+const char *nt_log_text(void) { nt_log[nt_log_len < NT_LOG_SIZE ? nt_log_len : NT_LOG_SIZE - 1] = 0; return nt_log; }
+
+struct bpf_object *nt_object_open_mem(const void *buf, size_t size, const char *name)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
+	return bpf_object__open_mem(buf, size, &opts);
+}
+
+/* The netfilter members of union bpf_attr's link_create, as the 6.4+ UAPI
+ * lays them out; spelled here so this builds against older headers too. */
+struct nt_link_create_nf {
+	uint32_t prog_fd;
+	uint32_t target_fd;
+	uint32_t attach_type;
+	uint32_t flags;
+	uint32_t pf;
+	uint32_t hooknum;
+	int32_t priority;
+	uint32_t nf_flags;
+};
+
+int nt_netfilter_link(int prog_fd, uint32_t pf, uint32_t hooknum, int32_t priority, uint32_t flags)
+{
+	union {
+		struct nt_link_create_nf nf;
+		char raw[128];
+	} attr;
+	long fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.nf.prog_fd = (uint32_t)prog_fd;
+	attr.nf.attach_type = 45; /* BPF_NETFILTER */
+	attr.nf.pf = pf;
+	attr.nf.hooknum = hooknum;
+	attr.nf.priority = priority;
+	attr.nf.nf_flags = flags;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : (int)fd;
+}

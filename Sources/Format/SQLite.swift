@@ -1,0 +1,178 @@
+import CSQLite
+import Foundation
+
+public struct SQLiteError: Error, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public var description: String { message }
+}
+
+let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// A thin owner of one sqlite3 connection. Not thread-safe: one per thread.
+public final class Database {
+    let handle: OpaquePointer
+
+    public enum Mode { case readOnly, create }
+
+    public init(path: String, mode: Mode) throws {
+        var db: OpaquePointer?
+        let flags: Int32
+        let uri: String
+        switch mode {
+        case .readOnly:
+            // mode=ro: SQLite never writes the main file; nor checkpoints a WAL it reads.
+            flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX
+            uri = "file:" + Database.uriEscape(path) + "?mode=ro"
+        case .create:
+            flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX
+            uri = "file:" + Database.uriEscape(path)
+        }
+        let rc = sqlite3_open_v2(uri, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(code: rc, message: msg)
+        }
+        handle = db
+        sqlite3_busy_timeout(db, 2000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    static func uriEscape(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    }
+
+    public func execute(_ sql: String) throws {
+        var err: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &err)
+        if rc != SQLITE_OK {
+            let msg = err.map { String(cString: $0) } ?? "error \(rc)"
+            sqlite3_free(err)
+            throw SQLiteError(code: rc, message: msg)
+        }
+    }
+
+    public func prepare(_ sql: String) throws -> Statement { try Statement(db: self, sql: sql) }
+
+    var lastError: SQLiteError {
+        SQLiteError(code: sqlite3_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
+    }
+
+    /// Runs `sql` and returns the first column of every row.
+    public func column<T: SQLiteValue>(_ sql: String, _ binds: [any SQLiteBindable] = []) throws -> [T] {
+        let st = try prepare(sql)
+        try st.bind(binds)
+        var out: [T] = []
+        while try st.step() { out.append(T.read(st, 0)) }
+        return out
+    }
+
+    public func scalar<T: SQLiteValue>(_ sql: String, _ binds: [any SQLiteBindable] = []) throws -> T? {
+        let rows: [T] = try column(sql, binds)
+        return rows.first
+    }
+}
+
+public protocol SQLiteBindable { func bind(_ st: Statement, _ index: Int32) }
+public protocol SQLiteValue { static func read(_ st: Statement, _ index: Int32) -> Self }
+
+/// One prepared statement, reused: bind, step, reset.
+public final class Statement {
+    let handle: OpaquePointer
+    unowned let db: Database
+
+    init(db: Database, sql: String) throws {
+        var st: OpaquePointer?
+        guard sqlite3_prepare_v3(db.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &st, nil) == SQLITE_OK,
+              let st else { throw db.lastError }
+        handle = st
+        self.db = db
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    public func bind(_ values: [any SQLiteBindable]) throws {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (i, v) in values.enumerated() { v.bind(self, Int32(i + 1)) }
+    }
+
+    @inline(__always) public func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(handle, i, v) }
+    @inline(__always) public func bind(_ i: Int32, _ v: UInt64) { sqlite3_bind_int64(handle, i, Int64(bitPattern: v)) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(handle, i, Int64(v)) }
+    @inline(__always) public func bind(_ i: Int32, _ v: UInt32) { sqlite3_bind_int64(handle, i, Int64(v)) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Double) { sqlite3_bind_double(handle, i, v) }
+    @inline(__always) public func bindNull(_ i: Int32) { sqlite3_bind_null(handle, i) }
+    @inline(__always) public func bind(_ i: Int32, _ v: String?) {
+        guard let v else { sqlite3_bind_null(handle, i); return }
+        sqlite3_bind_text(handle, i, v, -1, SQLITE_TRANSIENT)
+    }
+    public func bind(_ i: Int32, bytes: UnsafeRawBufferPointer?) {
+        guard let bytes else { sqlite3_bind_null(handle, i); return }
+        // An empty blob is a value, not NULL.
+        guard let base = bytes.baseAddress, bytes.count > 0 else { sqlite3_bind_zeroblob(handle, i, 0); return }
+        sqlite3_bind_blob(handle, i, base, Int32(bytes.count), SQLITE_TRANSIENT)
+    }
+    public func bind(_ i: Int32, blob: [UInt8]?) {
+        guard let blob else { sqlite3_bind_null(handle, i); return }
+        blob.withUnsafeBytes { bind(i, bytes: $0) }
+    }
+
+    /// Executes a bound insert/update and resets for the next use.
+    public func run() throws {
+        let rc = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw db.lastError }
+    }
+
+    /// true while there is a row.
+    public func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw db.lastError
+    }
+
+    public func reset() { sqlite3_reset(handle) }
+
+    public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+    public func int64(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
+    public func uint64(_ i: Int32) -> UInt64 { UInt64(bitPattern: sqlite3_column_int64(handle, i)) }
+    public func int(_ i: Int32) -> Int { Int(sqlite3_column_int64(handle, i)) }
+    public func double(_ i: Int32) -> Double { sqlite3_column_double(handle, i) }
+    public func string(_ i: Int32) -> String? {
+        guard let p = sqlite3_column_text(handle, i) else { return nil }
+        return String(cString: p)
+    }
+    public func blob(_ i: Int32) -> [UInt8]? {
+        guard let p = sqlite3_column_blob(handle, i) else { return isNull(i) ? nil : [] }
+        let n = Int(sqlite3_column_bytes(handle, i))
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+}
+
+extension Int64: SQLiteBindable, SQLiteValue {
+    public func bind(_ st: Statement, _ i: Int32) { st.bind(i, self) }
+    public static func read(_ st: Statement, _ i: Int32) -> Int64 { st.int64(i) }
+}
+extension Int: SQLiteBindable, SQLiteValue {
+    public func bind(_ st: Statement, _ i: Int32) { st.bind(i, self) }
+    public static func read(_ st: Statement, _ i: Int32) -> Int { st.int(i) }
+}
+extension UInt64: SQLiteBindable, SQLiteValue {
+    public func bind(_ st: Statement, _ i: Int32) { st.bind(i, self) }
+    public static func read(_ st: Statement, _ i: Int32) -> UInt64 { st.uint64(i) }
+}
+extension String: SQLiteBindable, SQLiteValue {
+    public func bind(_ st: Statement, _ i: Int32) { st.bind(i, self) }
+    public static func read(_ st: Statement, _ i: Int32) -> String { st.string(i) ?? "" }
+}
+extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
+    public func bind(_ st: Statement, _ i: Int32) {
+        if let v = self { v.bind(st, i) } else { st.bindNull(i) }
+    }
+}

@@ -1,0 +1,77 @@
+/// The timeline's layout. A capture names itself with `application_id` (so a
+/// foreign SQLite file is told apart) and its layout with `user_version`.
+public enum Schema {
+    /// 'ntrl'
+    public static let applicationID: Int32 = 0x6E74_726C
+    public static let version = 1
+    /// Versions this build can read. Older ones get a clear refusal, not a guess.
+    public static let readable: ClosedRange<Int> = 1...1
+
+    /// Columns every process-stream row carries: who the task was at that moment.
+    static let taskColumns = """
+        ts INTEGER NOT NULL, pid INTEGER NOT NULL, tid INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+        ppid INTEGER NOT NULL, parent_start_ns INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
+        cgroup_id INTEGER NOT NULL, cgroup_v1_id INTEGER NOT NULL,
+        mntns INTEGER NOT NULL, netns INTEGER NOT NULL, pidns INTEGER NOT NULL, comm TEXT NOT NULL
+        """
+
+    static let ddl: [String] = [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        // CLOCK_BOOTTIME ↔ CLOCK_REALTIME pairs, sampled at start and every few seconds.
+        "CREATE TABLE clock_anchor (boot_ns INTEGER NOT NULL, wall_ns INTEGER NOT NULL)",
+        // Where events were lost: `count` events of `kind` between from_ns and to_ns (boot ns).
+        """
+        CREATE TABLE loss (source TEXT NOT NULL, kind TEXT NOT NULL, count INTEGER NOT NULL,
+            from_ns INTEGER NOT NULL, to_ns INTEGER NOT NULL)
+        """,
+        "CREATE TABLE process_fork (\(taskColumns))",
+        """
+        CREATE TABLE process_exec (\(taskColumns), old_pid INTEGER NOT NULL, flags INTEGER NOT NULL,
+            filename TEXT NOT NULL, argv BLOB NOT NULL)
+        """,
+        "CREATE TABLE process_exit (\(taskColumns), exit_code INTEGER NOT NULL)",
+        // Processes alive at start. flags: see SnapshotFlags.
+        """
+        CREATE TABLE process_snapshot (\(taskColumns), flags INTEGER NOT NULL,
+            exe TEXT, argv BLOB)
+        """,
+        """
+        CREATE TABLE cgroup_event (ts INTEGER NOT NULL, kind INTEGER NOT NULL, hierarchy_id INTEGER NOT NULL,
+            cgroup_id INTEGER NOT NULL, level INTEGER NOT NULL, pid INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+            path TEXT NOT NULL)
+        """,
+        // Cgroups that existed at start, from walking every mounted hierarchy.
+        """
+        CREATE TABLE cgroup_snapshot (ts INTEGER NOT NULL, hierarchy_id INTEGER NOT NULL,
+            cgroup_id INTEGER NOT NULL, path TEXT NOT NULL)
+        """,
+    ]
+
+    /// Created at close: the recorder appends, so it indexes once at the end.
+    static let indexes: [String] = [
+        "CREATE INDEX IF NOT EXISTS process_exec_pid ON process_exec (pid, start_ns)",
+        "CREATE INDEX IF NOT EXISTS process_exit_pid ON process_exit (pid, start_ns)",
+        "CREATE INDEX IF NOT EXISTS cgroup_event_id ON cgroup_event (cgroup_id)",
+    ]
+}
+
+public enum CgroupEventKind: Int, Sendable {
+    case mkdir = 1, rmdir = 2, attach = 3
+}
+
+public struct SnapshotFlags: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// /proc gave no exe/argv: the process exited during the scan.
+    public static let exitedDuringScan = SnapshotFlags(rawValue: 1 << 0)
+    /// /proc/PID was a different process than the one the kernel listed (pid reused mid-scan).
+    public static let pidReusedDuringScan = SnapshotFlags(rawValue: 1 << 1)
+    /// A kernel thread: no exe, no argv.
+    public static let kernelThread = SnapshotFlags(rawValue: 1 << 2)
+}
+
+public enum ExecFlags {
+    public static let argsTruncated = 1 << 0
+    public static let filenameTruncated = 1 << 1
+    public static let threadExec = 1 << 2
+}

@@ -1,0 +1,159 @@
+import CSQLite
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum TimelineWriteError: Error, CustomStringConvertible {
+    case exists(String)
+    case cannotCreate(String, String)
+    public var description: String {
+        switch self {
+        case .exists(let p): return "\(p) already exists (use --force to replace it)"
+        case .cannotCreate(let p, let why): return "cannot create \(p): \(why)"
+        }
+    }
+}
+
+/// Appends raw events to a new capture. Rows go into long transactions that
+/// the recorder commits about once a second (WAL, synchronous=NORMAL), so a
+/// crash loses at most that second. Single-threaded: the recorder's writer
+/// thread owns it.
+public final class TimelineWriter: @unchecked Sendable {
+    public let path: String
+    let db: Database
+    private var inTransaction = false
+    private var cache: [String: Statement] = [:]
+    public private(set) var rowsSinceCommit = 0
+
+    public init(path: String, force: Bool) throws {
+        self.path = path
+        let fm = FileManager.default
+        if fm.fileExists(atPath: path) {
+            guard force else { throw TimelineWriteError.exists(path) }
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? fm.removeItem(atPath: path + suffix) }
+        }
+        // The capture is evidence about a host: only root reads it.
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw TimelineWriteError.cannotCreate(path, String(cString: strerror(errno))) }
+        Glibc.close(fd)
+        do {
+            db = try Database(path: path, mode: .create)
+            try db.execute("PRAGMA journal_mode=WAL")
+            try db.execute("PRAGMA synchronous=NORMAL")
+            try db.execute("PRAGMA application_id=\(Schema.applicationID)")
+            try db.execute("PRAGMA user_version=\(Schema.version)")
+            try db.execute("BEGIN")
+            for sql in Schema.ddl { try db.execute(sql) }
+            try db.execute("COMMIT")
+        } catch {
+            throw TimelineWriteError.cannotCreate(path, "\(error)")
+        }
+    }
+
+    /// One prepared statement per insert shape, made on first use and kept.
+    public func statement(_ sql: String) throws -> Statement {
+        if let st = cache[sql] { return st }
+        let st = try db.prepare(sql)
+        cache[sql] = st
+        return st
+    }
+
+    @inline(__always) func begin() throws {
+        if !inTransaction {
+            try db.execute("BEGIN")
+            inTransaction = true
+        }
+    }
+
+    /// Runs a bound statement inside the open transaction.
+    @inline(__always) public func insert(_ st: Statement) throws {
+        try begin()
+        try st.run()
+        rowsSinceCommit += 1
+    }
+
+    public func commit() throws {
+        guard inTransaction else { return }
+        try db.execute("COMMIT")
+        inTransaction = false
+        rowsSinceCommit = 0
+    }
+
+    public func setMeta(_ key: String, _ value: String) throws {
+        let st = try statement("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
+        st.bind(1, key); st.bind(2, value)
+        try insert(st)
+    }
+
+    public func clockAnchor(bootNs: UInt64, wallNs: UInt64) throws {
+        let st = try statement("INSERT INTO clock_anchor (boot_ns, wall_ns) VALUES (?, ?)")
+        st.bind(1, bootNs); st.bind(2, wallNs)
+        try insert(st)
+    }
+
+    public func loss(_ row: LossRow) throws {
+        let st = try statement("INSERT INTO loss (source, kind, count, from_ns, to_ns) VALUES (?, ?, ?, ?, ?)")
+        st.bind(1, row.source); st.bind(2, row.kind); st.bind(3, row.count); st.bind(4, row.fromNs); st.bind(5, row.toNs)
+        try insert(st)
+    }
+
+    public func fork(_ t: TaskRow) throws {
+        let st = try statement("INSERT INTO process_fork (\(TaskRow.columnNames)) VALUES (\(Self.marks(14)))")
+        t.bind(st)
+        try insert(st)
+    }
+
+    public func exec(_ t: TaskRow, oldPid: UInt32, flags: Int, filename: String, argv: UnsafeRawBufferPointer) throws {
+        let st = try statement(
+            "INSERT INTO process_exec (\(TaskRow.columnNames), old_pid, flags, filename, argv) VALUES (\(Self.marks(18)))")
+        t.bind(st)
+        st.bind(15, oldPid); st.bind(16, flags); st.bind(17, filename)
+        st.bind(18, bytes: argv)
+        try insert(st)
+    }
+
+    public func exit(_ t: TaskRow, exitCode: UInt32) throws {
+        let st = try statement("INSERT INTO process_exit (\(TaskRow.columnNames), exit_code) VALUES (\(Self.marks(15)))")
+        t.bind(st)
+        st.bind(15, exitCode)
+        try insert(st)
+    }
+
+    public func snapshot(_ t: TaskRow, flags: SnapshotFlags, exe: String?, argv: [UInt8]?) throws {
+        let st = try statement(
+            "INSERT INTO process_snapshot (\(TaskRow.columnNames), flags, exe, argv) VALUES (\(Self.marks(17)))")
+        t.bind(st)
+        st.bind(15, flags.rawValue); st.bind(16, exe); st.bind(17, blob: argv)
+        try insert(st)
+    }
+
+    public func cgroupEvent(_ e: CgroupEventRow) throws {
+        let st = try statement("""
+            INSERT INTO cgroup_event (ts, kind, hierarchy_id, cgroup_id, level, pid, start_ns, path)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        st.bind(1, e.ts); st.bind(2, e.kind.rawValue); st.bind(3, e.hierarchyID); st.bind(4, e.cgroupID)
+        st.bind(5, e.level); st.bind(6, e.pid); st.bind(7, e.startNs); st.bind(8, e.path)
+        try insert(st)
+    }
+
+    public func cgroupSnapshot(ts: UInt64, hierarchyID: UInt32, cgroupID: UInt64, path: String) throws {
+        let st = try statement("INSERT INTO cgroup_snapshot (ts, hierarchy_id, cgroup_id, path) VALUES (?, ?, ?, ?)")
+        st.bind(1, ts); st.bind(2, hierarchyID); st.bind(3, cgroupID); st.bind(4, path)
+        try insert(st)
+    }
+
+    /// Commits, indexes, and leaves a single self-contained file (no -wal) so
+    /// it can be copied as is.
+    public func close() throws {
+        try commit()
+        for sql in Schema.indexes { try db.execute(sql) }
+        cache.removeAll()
+        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try db.execute("PRAGMA journal_mode=DELETE")
+        chmod(path, 0o600)
+    }
+
+    static func marks(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }
+}

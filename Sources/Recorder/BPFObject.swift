@@ -1,0 +1,139 @@
+import CBPFGlue
+import Foundation
+
+/// One loaded BPF object and the links that keep its programs attached.
+final class BPFObject {
+    let name: String
+    private let obj: OpaquePointer
+    private var links: [OpaquePointer] = []
+    private var rawLinkFDs: [Int32] = []
+
+    /// Opens and loads the object; `ringSizes` overrides ring buffer sizes by map name.
+    init(_ embedded: EmbeddedObject, ringSizes: [String: UInt32] = [:], autoload: Set<String>? = nil) throws {
+        name = embedded.name
+        nt_log_install()
+        nt_log_reset()
+        let bytes = embedded.bytes()
+        guard let o = bytes.withUnsafeBytes({ nt_object_open_mem($0.baseAddress, $0.count, embedded.name) }) else {
+            throw RecorderError.bpfOpen(object: name, reason: Self.reason(errno))
+        }
+        obj = o
+        for (map, size) in ringSizes {
+            guard let m = bpf_object__find_map_by_name(obj, map) else { throw RecorderError.bpfMap(object: name, map: map) }
+            bpf_map__set_max_entries(m, size)
+        }
+        if let autoload {
+            forEachProgram { prog, pname in bpf_program__set_autoload(prog, autoload.contains(pname)) }
+        }
+        let rc = bpf_object__load(obj)
+        if rc != 0 {
+            let log = String(cString: nt_log_text())
+            bpf_object__close(obj)
+            throw RecorderError.bpfLoad(object: name, program: Self.failedProgram(in: log),
+                                        reason: Self.reason(-rc) + Self.verifierTail(log))
+        }
+    }
+
+    deinit {
+        for l in links { bpf_link__destroy(l) }
+        for fd in rawLinkFDs { close(fd) }
+        bpf_object__close(obj)
+    }
+
+    private func forEachProgram(_ body: (OpaquePointer, String) -> Void) {
+        var prog = bpf_object__next_program(obj, nil)
+        while let p = prog {
+            body(p, String(cString: bpf_program__name(p)))
+            prog = bpf_object__next_program(obj, p)
+        }
+    }
+
+    /// Attaches every loaded program whose section libbpf knows how to attach,
+    /// except iterators (run on demand) and those `skip` names.
+    func attachAll(skip: Set<String> = []) throws {
+        var failure: RecorderError?
+        forEachProgram { prog, pname in
+            guard failure == nil, bpf_program__autoload(prog), !skip.contains(pname) else { return }
+            let section = String(cString: bpf_program__section_name(prog))
+            if section.hasPrefix("iter") || section.hasPrefix("netfilter") { return }
+            nt_log_reset()
+            guard let link = bpf_program__attach(prog) else {
+                failure = .bpfAttach(object: name, program: pname, reason: Self.reason(errno))
+                return
+            }
+            links.append(link)
+        }
+        if let failure { throw failure }
+    }
+
+    /// Attaches a netfilter program with a raw BPF_LINK_CREATE (libbpf 1.1 predates it).
+    func attachNetfilter(program: String, pf: UInt32, hook: UInt32, priority: Int32) throws {
+        guard let prog = bpf_object__find_program_by_name(obj, program) else {
+            throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
+        }
+        let fd = nt_netfilter_link(bpf_program__fd(prog), pf, hook, priority, 0)
+        guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(-fd)) }
+        rawLinkFDs.append(fd)
+    }
+
+    func mapFD(_ map: String) throws -> Int32 {
+        guard let m = bpf_object__find_map_by_name(obj, map) else { throw RecorderError.bpfMap(object: name, map: map) }
+        return bpf_map__fd(m)
+    }
+
+    /// Sums the per-CPU `losses` counters: index = nt_kind.
+    func lossCounters() -> [UInt64] {
+        guard let fd = try? mapFD("losses") else { return [] }
+        let cpus = Int(libbpf_num_possible_cpus())
+        var values = [UInt64](repeating: 0, count: max(cpus, 1))
+        var out = [UInt64](repeating: 0, count: Int(NT_KIND_MAX.rawValue))
+        for k in 0..<out.count {
+            var key = UInt32(k)
+            if bpf_map_lookup_elem(fd, &key, &values) == 0 { out[k] = values.reduce(0, &+) }
+        }
+        return out
+    }
+
+    /// Runs an iterator program and returns everything it wrote.
+    func runIterator(_ program: String) throws -> [UInt8] {
+        guard let prog = bpf_object__find_program_by_name(obj, program) else {
+            throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
+        }
+        guard let link = bpf_program__attach_iter(prog, nil) else {
+            throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno))
+        }
+        defer { bpf_link__destroy(link) }
+        let fd = bpf_iter_create(bpf_link__fd(link))
+        guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno)) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            out.append(contentsOf: buf[0..<n])
+        }
+        return out
+    }
+
+    static func reason(_ err: Int32) -> String {
+        let e = err < 0 ? -err : err
+        if e == EPERM { return "\(String(cString: strerror(e))) (are you root? is BPF locked down?)" }
+        return String(cString: strerror(e))
+    }
+
+    static func failedProgram(in log: String) -> String? {
+        // libbpf: prog 'nt_exec': BPF program load failed: ...
+        guard let r = log.range(of: "prog '") else { return nil }
+        let rest = log[r.upperBound...]
+        return rest.firstIndex(of: "'").map { String(rest[..<$0]) }
+    }
+
+    static func verifierTail(_ log: String) -> String {
+        let lines = log.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("libbpf: -- END") && !$0.hasPrefix("processed ") }
+        guard let last = lines.last(where: { !$0.hasPrefix("libbpf:") }) ?? lines.last else { return "" }
+        return " — \(last)"
+    }
+}

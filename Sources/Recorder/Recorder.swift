@@ -1,0 +1,189 @@
+import CBPFGlue
+import Foundation
+import Format
+import Logging
+import Synchronization
+
+public struct RecordOptions: Sendable {
+    public var dbPath: String
+    public var force = false
+    /// Seconds; nil records until stop().
+    public var duration: Double?
+    public var commandLine: [String] = CommandLine.arguments
+    /// Overrides the process ring buffer size (MiB); tests use a small one to provoke loss.
+    public var processRingMiB: UInt32?
+
+    public init(dbPath: String) { self.dbPath = dbPath }
+}
+
+public struct RecordSummary: Sendable, CustomStringConvertible {
+    public var seconds: Double
+    public var counts: [String: Int]
+    public var losses: [String: UInt64]
+    public var snapshotProcesses: Int
+    public var snapshotCgroups: Int
+
+    public var description: String {
+        var s = String(format: "recorded %.1f s: ", seconds)
+        s += counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        s += "; snapshot \(snapshotProcesses) processes, \(snapshotCgroups) cgroups"
+        let lost = losses.filter { $0.value > 0 }
+        s += lost.isEmpty ? "; lost nothing" : "; LOST " + lost.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return s
+    }
+}
+
+/// Loads the BPF sources, snapshots the host, and appends every ring-buffer
+/// record to the timeline until stopped. One thread does all of it: libbpf
+/// calls back on the polling thread, and SQLite is fastest single-threaded.
+public final class Recorder: @unchecked Sendable {
+    public static let version = "0.1.0"
+
+    private let options: RecordOptions
+    private let process: BPFObject
+    private let stopFlag = Atomic<Bool>(false)
+    private let logger = Logger(label: "nettrail.record")
+
+    public init(options: RecordOptions) throws {
+        guard geteuid() == 0 else { throw RecorderError.notRoot }
+        self.options = options
+        Self.mountIfMissing(fs: "bpf", at: "/sys/fs/bpf")
+        var sizes: [String: UInt32] = [:]
+        if let mib = options.processRingMiB { sizes["proc_events"] = mib << 20 }
+        // Load before touching the output file: a host that cannot run us leaves no empty capture behind.
+        process = try BPFObject(EmbeddedBPF.process, ringSizes: sizes)
+    }
+
+    public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    /// Records until stop() or the duration; `ready` is called once the live
+    /// stream is attached and the snapshot written.
+    public func run(ready: (() -> Void)? = nil) throws -> RecordSummary {
+        let writer = try TimelineWriter(path: options.dbPath, force: options.force)
+        let started = Clock.anchor()
+        try writeMeta(writer, started: started)
+        try writer.clockAnchor(bootNs: started.boot, wallNs: started.wall)
+
+        var counts: [String: Int] = [:]
+        var firstError: Error?
+        var kindCounts = [Int](repeating: 0, count: Int(NT_KIND_MAX.rawValue) + 1)
+        var decodeErrors = 0
+        let reader = RingReader { data, size in
+            guard size >= 12 else { decodeErrors += 1; return }
+            let kind = data.load(fromByteOffset: 8, as: UInt32.self)
+            do {
+                try ProcessEvents.write(data, size: size, kind: kind, into: writer)
+                kindCounts[Int(min(kind, NT_KIND_MAX.rawValue))] += 1
+            } catch is DecodeError {
+                decodeErrors += 1
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        try reader.add(fd: process.mapFD("proc_events"))
+        try reader.add(fd: process.mapFD("cgroup_events"))
+
+        try process.attachAll()
+        let snapCgroups = try CgroupSnapshot.write(into: writer, ts: Clock.boot)
+        let snapProcs = try ProcessSnapshot.write(from: process, into: writer)
+        try writer.commit()
+        ready?()
+
+        var lossTracker = LossTracker(sources: [("process", process)], since: started.boot)
+        var lastCommit = Clock.boot, lastAnchor = lastCommit
+        let deadline = options.duration.map { started.boot + UInt64($0 * 1e9) }
+        while !stopFlag.load(ordering: .relaxed), firstError == nil {
+            reader.poll(timeoutMs: 100)
+            let now = Clock.boot
+            if let deadline, now >= deadline { break }
+            if now - lastCommit >= 1_000_000_000 {
+                try lossTracker.sample(into: writer, now: now)
+                try writer.commit()
+                lastCommit = now
+            }
+            if now - lastAnchor >= 5_000_000_000 {
+                let a = Clock.anchor()
+                try writer.clockAnchor(bootNs: a.boot, wallNs: a.wall)
+                lastAnchor = now
+            }
+        }
+        // Whatever the kernel wrote before we stopped is still ours to keep.
+        reader.drain()
+        if let firstError { throw firstError }
+        let end = Clock.anchor()
+        try lossTracker.sample(into: writer, now: end.boot)
+        if decodeErrors > 0 {
+            try writer.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(decodeErrors),
+                                    fromNs: started.boot, toNs: end.boot))
+        }
+        try writer.clockAnchor(bootNs: end.boot, wallNs: end.wall)
+        try writer.setMeta("end_boot_ns", String(end.boot))
+        try writer.setMeta("end_wall_ns", String(end.wall))
+        try writer.close()
+
+        for (k, n) in kindCounts.enumerated() where n > 0 { counts[EventKind.name(UInt32(k))] = n }
+        return RecordSummary(seconds: Double(end.boot - started.boot) / 1e9, counts: counts,
+                             losses: lossTracker.totals, snapshotProcesses: snapProcs, snapshotCgroups: snapCgroups)
+    }
+
+    private func writeMeta(_ w: TimelineWriter, started: (boot: UInt64, wall: UInt64)) throws {
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ v: T) -> String { withUnsafeBytes(of: v) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) } }
+        let read = { (p: String) in (try? String(contentsOfFile: p, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
+        let meta: [(String, String)] = [
+            ("host_name", field(u.nodename)),
+            ("kernel_release", field(u.release)),
+            ("machine", field(u.machine)),
+            ("boot_id", read("/proc/sys/kernel/random/boot_id")),
+            ("pid_max", read("/proc/sys/kernel/pid_max")),
+            ("recorder_version", Self.version),
+            ("command_line", options.commandLine.map(Self.shellQuote).joined(separator: " ")),
+            ("start_boot_ns", String(started.boot)),
+            ("start_wall_ns", String(started.wall)),
+            ("sources", "process"),
+        ]
+        for (k, v) in meta { try w.setMeta(k, v) }
+    }
+
+    static func shellQuote(_ s: String) -> String {
+        s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@".contains($0) }) && !s.isEmpty
+            ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    static func mountIfMissing(fs: String, at path: String) {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        if mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().prefix(2) == [Substring(path), Substring(fs)] }) {
+            return
+        }
+        _ = mount(fs, path, fs, 0, nil)
+    }
+}
+
+/// Turns the kernel's cumulative per-kind loss counters into timeline rows,
+/// each covering the window since the previous sample.
+struct LossTracker {
+    let sources: [(String, BPFObject)]
+    private var last: [String: [UInt64]] = [:]
+    private var since: UInt64
+    private(set) var totals: [String: UInt64] = [:]
+
+    init(sources: [(String, BPFObject)], since: UInt64) {
+        self.sources = sources
+        self.since = since
+    }
+
+    mutating func sample(into w: TimelineWriter, now: UInt64) throws {
+        for (name, obj) in sources {
+            let counters = obj.lossCounters()
+            let prev = last[name] ?? [UInt64](repeating: 0, count: counters.count)
+            for (k, v) in counters.enumerated() where v > prev[k] {
+                let kind = EventKind.name(UInt32(k))
+                try w.loss(LossRow(source: name, kind: kind, count: v - prev[k], fromNs: since, toNs: now))
+                totals[kind, default: 0] += v - prev[k]
+            }
+            last[name] = counters
+        }
+        since = now
+    }
+}

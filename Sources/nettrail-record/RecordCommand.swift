@@ -1,0 +1,70 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Recorder
+
+@main
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nettrail-record",
+        abstract: "Record process, cgroup and network events from eBPF into one SQLite capture.",
+        version: Recorder.version
+    )
+
+    @Option(name: .long, help: "Capture file to create.")
+    var db: String
+
+    @Option(name: .long, help: "Stop after this many seconds (default: until SIGINT/SIGTERM).")
+    var duration: Double?
+
+    @Flag(name: .long, help: "Replace the capture file if it exists.")
+    var force = false
+
+    @Option(name: .long, help: .hidden)
+    var processRingMib: UInt32?
+
+    func validate() throws {
+        if let duration, !(duration > 0 && duration.isFinite) {
+            throw ValidationError("--duration must be a positive number of seconds")
+        }
+        let dir = URL(fileURLWithPath: db).deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw ValidationError("directory \(dir) does not exist")
+        }
+        guard access(dir, W_OK) == 0 else { throw ValidationError("directory \(dir) is not writable") }
+        if !force && FileManager.default.fileExists(atPath: db) {
+            throw ValidationError("\(db) already exists (use --force to replace it)")
+        }
+    }
+
+    func run() throws {
+        var options = RecordOptions(dbPath: db)
+        options.force = force
+        options.duration = duration
+        options.processRingMiB = processRingMib
+        let recorder: Recorder
+        do { recorder = try Recorder(options: options) } catch { fail(error) }
+
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { recorder.stop() }
+            s.resume()
+            sources.append(s)
+        }
+        do {
+            let summary = try recorder.run {
+                FileHandle.standardError.write(Data("nettrail-record: recording to \(db)\n".utf8))
+            }
+            print(summary)
+        } catch { fail(error) }
+        withExtendedLifetime(sources) {}
+    }
+
+    func fail(_ error: Error) -> Never {
+        FileHandle.standardError.write(Data("nettrail-record: \(error)\n".utf8))
+        Foundation.exit(1)
+    }
+}
