@@ -98,8 +98,10 @@ struct nt_cgroup_event {
 	__u32 level;
 	__u32 pid;           /* ATTACH: the task moved (its tgid); 0 otherwise */
 	__u64 start_ns;      /* ATTACH: that task's identity */
+	__u32 actor_pid;     /* who did it (the tracepoint runs in its context): runc, dockerd... */
 	__u16 path_len;
-	__u16 _pad[3];
+	__u16 _pad;
+	char actor_comm[NT_COMM_LEN];
 	char path[NT_CGPATH_MAX];
 };
 

@@ -125,7 +125,9 @@ static __always_inline int nt_cgroup_event(__u32 kind, struct cgroup *cgrp, cons
 	e->level = BPF_CORE_READ(cgrp, level);
 	e->pid = task ? BPF_CORE_READ(task, tgid) : 0;
 	e->start_ns = task ? BPF_CORE_READ(task, group_leader, start_boottime) : 0;
-	e->_pad[0] = e->_pad[1] = e->_pad[2] = 0;
+	e->actor_pid = bpf_get_current_pid_tgid() >> 32;
+	e->_pad = 0;
+	bpf_get_current_comm(e->actor_comm, sizeof(e->actor_comm));
 	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
 	e->path_len = n > 0 ? n - 1 : 0;
 	bpf_ringbuf_submit(e, 0);

@@ -50,11 +50,15 @@ public struct CgroupEventRow: Sendable, Equatable {
     public var level: UInt32
     public var pid: UInt32
     public var startNs: UInt64
+    /// The process that made the change (runc, dockerd, systemd...).
+    public var actorPid: UInt32
+    public var actorComm: String
     public var path: String
     public init(ts: UInt64, kind: CgroupEventKind, hierarchyID: UInt32, cgroupID: UInt64, level: UInt32,
-                pid: UInt32, startNs: UInt64, path: String) {
+                pid: UInt32, startNs: UInt64, actorPid: UInt32, actorComm: String, path: String) {
         self.ts = ts; self.kind = kind; self.hierarchyID = hierarchyID; self.cgroupID = cgroupID
-        self.level = level; self.pid = pid; self.startNs = startNs; self.path = path
+        self.level = level; self.pid = pid; self.startNs = startNs; self.actorPid = actorPid
+        self.actorComm = actorComm; self.path = path
     }
 }
 

@@ -38,7 +38,7 @@ public enum Schema {
         """
         CREATE TABLE cgroup_event (ts INTEGER NOT NULL, kind INTEGER NOT NULL, hierarchy_id INTEGER NOT NULL,
             cgroup_id INTEGER NOT NULL, level INTEGER NOT NULL, pid INTEGER NOT NULL, start_ns INTEGER NOT NULL,
-            path TEXT NOT NULL)
+            actor_pid INTEGER NOT NULL, actor_comm TEXT NOT NULL, path TEXT NOT NULL)
         """,
         // Cgroups that existed at start, from walking every mounted hierarchy.
         """

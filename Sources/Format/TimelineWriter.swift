@@ -130,11 +130,12 @@ public final class TimelineWriter: @unchecked Sendable {
 
     public func cgroupEvent(_ e: CgroupEventRow) throws {
         let st = try statement("""
-            INSERT INTO cgroup_event (ts, kind, hierarchy_id, cgroup_id, level, pid, start_ns, path)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO cgroup_event (ts, kind, hierarchy_id, cgroup_id, level, pid, start_ns, actor_pid, actor_comm, path)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         st.bind(1, e.ts); st.bind(2, e.kind.rawValue); st.bind(3, e.hierarchyID); st.bind(4, e.cgroupID)
-        st.bind(5, e.level); st.bind(6, e.pid); st.bind(7, e.startNs); st.bind(8, e.path)
+        st.bind(5, e.level); st.bind(6, e.pid); st.bind(7, e.startNs); st.bind(8, e.actorPid)
+        st.bind(9, e.actorComm); st.bind(10, e.path)
         try insert(st)
     }
 

@@ -14,6 +14,19 @@ extension TaskRow {
 }
 
 enum ProcessEvents {
+    static func source(ringSizes: [String: UInt32]) throws -> Source {
+        let kinds: [nt_kind] = [NT_KIND_FORK, NT_KIND_EXEC, NT_KIND_EXIT,
+                                NT_KIND_CGROUP_MKDIR, NT_KIND_CGROUP_RMDIR, NT_KIND_CGROUP_ATTACH]
+        return Source(
+            name: "process", object: try BPFObject(EmbeddedBPF.process, ringSizes: ringSizes),
+            rings: ["proc_events", "cgroup_events"], kinds: Set(kinds.map(\.rawValue)),
+            decode: { data, size, kind, w in try write(data, size: size, kind: kind, into: w) },
+            snapshot: { object, w in
+                let cgroups = try CgroupSnapshot.write(into: w, ts: Clock.boot)
+                return try ProcessSnapshot.write(from: object, into: w) + cgroups
+            })
+    }
+
     static func write(_ data: UnsafeRawPointer, size: Int, kind: UInt32, into w: TimelineWriter) throws {
         switch kind {
         case NT_KIND_FORK.rawValue, NT_KIND_EXIT.rawValue:
@@ -42,8 +55,11 @@ enum ProcessEvents {
                                capacity: Int(NT_CGPATH_MAX), length: Int(e.path_len))
             let k: CgroupEventKind = kind == NT_KIND_CGROUP_MKDIR.rawValue ? .mkdir
                 : kind == NT_KIND_CGROUP_RMDIR.rawValue ? .rmdir : .attach
+            let actor = cString(data, offset: MemoryLayout<nt_cgroup_event>.offset(of: \nt_cgroup_event.actor_comm)!,
+                                capacity: Int(NT_COMM_LEN))
             try w.cgroupEvent(CgroupEventRow(ts: e.ts, kind: k, hierarchyID: e.hierarchy_id, cgroupID: e.cgroup_id,
-                                             level: e.level, pid: e.pid, startNs: e.start_ns, path: path))
+                                             level: e.level, pid: e.pid, startNs: e.start_ns,
+                                             actorPid: e.actor_pid, actorComm: actor, path: path))
         default:
             throw DecodeError.unknownKind(kind)
         }

@@ -20,13 +20,13 @@ public struct RecordSummary: Sendable, CustomStringConvertible {
     public var seconds: Double
     public var counts: [String: Int]
     public var losses: [String: UInt64]
-    public var snapshotProcesses: Int
-    public var snapshotCgroups: Int
+    /// Rows each source's startup snapshot wrote.
+    public var snapshots: [String: Int]
 
     public var description: String {
         var s = String(format: "recorded %.1f s: ", seconds)
         s += counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        s += "; snapshot \(snapshotProcesses) processes, \(snapshotCgroups) cgroups"
+        s += "; snapshot " + snapshots.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let lost = losses.filter { $0.value > 0 }
         s += lost.isEmpty ? "; lost nothing" : "; LOST " + lost.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return s
@@ -40,7 +40,7 @@ public final class Recorder: @unchecked Sendable {
     public static let version = "0.1.0"
 
     private let options: RecordOptions
-    private let process: BPFObject
+    private var sources: [Source] = []
     private let stopFlag = Atomic<Bool>(false)
     private let logger = Logger(label: "nettrail.record")
 
@@ -51,7 +51,7 @@ public final class Recorder: @unchecked Sendable {
         var sizes: [String: UInt32] = [:]
         if let mib = options.processRingMiB { sizes["proc_events"] = mib << 20 }
         // Load before touching the output file: a host that cannot run us leaves no empty capture behind.
-        process = try BPFObject(EmbeddedBPF.process, ringSizes: sizes)
+        sources.append(try ProcessEvents.source(ringSizes: sizes))
     }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
@@ -68,28 +68,34 @@ public final class Recorder: @unchecked Sendable {
         var firstError: Error?
         var kindCounts = [Int](repeating: 0, count: Int(NT_KIND_MAX.rawValue) + 1)
         var decodeErrors = 0
+        // Every record starts with u64 ts, u32 kind (bpf/nettrail.h).
+        var decoders = [((UnsafeRawPointer, Int, UInt32, TimelineWriter) throws -> Void)?](
+            repeating: nil, count: Int(NT_KIND_MAX.rawValue))
+        for s in sources { for k in s.kinds { decoders[Int(k)] = s.decode } }
         let reader = RingReader { data, size in
             guard size >= 12 else { decodeErrors += 1; return }
             let kind = data.load(fromByteOffset: 8, as: UInt32.self)
+            guard kind < NT_KIND_MAX.rawValue, let decode = decoders[Int(kind)] else { decodeErrors += 1; return }
             do {
-                try ProcessEvents.write(data, size: size, kind: kind, into: writer)
-                kindCounts[Int(min(kind, NT_KIND_MAX.rawValue))] += 1
+                try decode(data, size, kind, writer)
+                kindCounts[Int(kind)] += 1
             } catch is DecodeError {
                 decodeErrors += 1
             } catch {
                 if firstError == nil { firstError = error }
             }
         }
-        try reader.add(fd: process.mapFD("proc_events"))
-        try reader.add(fd: process.mapFD("cgroup_events"))
+        for s in sources { for ring in s.rings { try reader.add(fd: s.object.mapFD(ring)) } }
 
-        try process.attachAll()
-        let snapCgroups = try CgroupSnapshot.write(into: writer, ts: Clock.boot)
-        let snapProcs = try ProcessSnapshot.write(from: process, into: writer)
+        var snapshotRows: [String: Int] = [:]
+        for s in sources { try s.attach(s.object) }
+        for s in sources {
+            if let snap = s.snapshot { snapshotRows[s.name] = try snap(s.object, writer) }
+        }
         try writer.commit()
         ready?()
 
-        var lossTracker = LossTracker(sources: [("process", process)], since: started.boot)
+        var lossTracker = LossTracker(sources: sources.map { ($0.name, $0.object) }, since: started.boot)
         var lastCommit = Clock.boot, lastAnchor = lastCommit
         let deadline = options.duration.map { started.boot + UInt64($0 * 1e9) }
         while !stopFlag.load(ordering: .relaxed), firstError == nil {
@@ -123,7 +129,7 @@ public final class Recorder: @unchecked Sendable {
 
         for (k, n) in kindCounts.enumerated() where n > 0 { counts[EventKind.name(UInt32(k))] = n }
         return RecordSummary(seconds: Double(end.boot - started.boot) / 1e9, counts: counts,
-                             losses: lossTracker.totals, snapshotProcesses: snapProcs, snapshotCgroups: snapCgroups)
+                             losses: lossTracker.totals, snapshots: snapshotRows)
     }
 
     private func writeMeta(_ w: TimelineWriter, started: (boot: UInt64, wall: UInt64)) throws {
@@ -141,7 +147,7 @@ public final class Recorder: @unchecked Sendable {
             ("command_line", options.commandLine.map(Self.shellQuote).joined(separator: " ")),
             ("start_boot_ns", String(started.boot)),
             ("start_wall_ns", String(started.wall)),
-            ("sources", "process"),
+            ("sources", sources.map(\.name).joined(separator: ",")),
         ]
         for (k, v) in meta { try w.setMeta(k, v) }
     }
