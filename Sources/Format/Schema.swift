@@ -68,6 +68,9 @@ public struct SnapshotFlags: OptionSet, Sendable {
     public static let pidReusedDuringScan = SnapshotFlags(rawValue: 1 << 1)
     /// A kernel thread: no exe, no argv.
     public static let kernelThread = SnapshotFlags(rawValue: 1 << 2)
+    /// The kernel's task iterator did not list it; every field is from /proc,
+    /// and start_ns is only as precise as /proc's clock ticks (10 ms).
+    public static let fromProcOnly = SnapshotFlags(rawValue: 1 << 3)
 }
 
 public enum ExecFlags {

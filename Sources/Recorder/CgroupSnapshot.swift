@@ -35,6 +35,11 @@ enum CgroupSnapshot {
         return out.filter { seen.insert($0.id).inserted }
     }
 
+    static func inode(_ path: String) -> UInt64? {
+        var st = stat()
+        return stat(path, &st) == 0 ? UInt64(st.st_ino) : nil
+    }
+
     static func unescape(_ s: String) -> String {
         guard s.contains("\\") else { return s }
         var out = "", it = Array(s.utf8), i = 0
@@ -47,6 +52,16 @@ enum CgroupSnapshot {
         }
         out = String(decoding: bytes, as: UTF8.self)
         return out
+    }
+
+    /// The v1 hierarchy holding the memory controller (whose ids `cgroup_v1_id`
+    /// carries); 0 when memory is on cgroup v2.
+    static func memoryHierarchyID() -> UInt32 {
+        for line in (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8))?.split(separator: "\n") ?? [] {
+            let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            if f.count == 3, f[1].split(separator: ",").contains("memory"), let id = UInt32(f[0]) { return id }
+        }
+        return 0
     }
 
     /// Writes one row per cgroup directory; the directory's inode is the

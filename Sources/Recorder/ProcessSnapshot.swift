@@ -14,12 +14,14 @@ enum ProcessSnapshot {
         let ts = Clock.boot
         let size = MemoryLayout<nt_task>.stride
         var n = 0
+        var listed = Set<UInt32>()
         try raw.withUnsafeBytes { buf in
             var off = 0
             while off + size <= buf.count {
                 let t = (buf.baseAddress! + off).assumingMemoryBound(to: nt_task.self)
                 off += size
                 let row = TaskRow(ts: ts, t)
+                listed.insert(row.pid)
                 var flags: SnapshotFlags = []
                 var exe: String?
                 var argv: [UInt8]?
@@ -32,7 +34,54 @@ enum ProcessSnapshot {
                 n += 1
             }
         }
+        // The iterator may not list every task (here it skips pid 1): /proc fills in, marked as such.
+        for pid in procPids() where !listed.contains(pid) {
+            guard let row = procRow(pid: pid, ts: ts) else { continue }
+            var (exe, argv, flags) = enrich(pid: pid, startNs: row.startNs)
+            flags.insert(.fromProcOnly)
+            try w.snapshot(row, flags: flags, exe: exe, argv: argv)
+            n += 1
+        }
         return n
+    }
+
+    static func procPids() -> [UInt32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(UInt32.init)
+    }
+
+    /// A task row from /proc alone: start_ns in 10 ms ticks, ids and namespaces as readable.
+    static func procRow(pid: UInt32, ts: UInt64) -> TaskRow? {
+        guard let statText = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = statText.lastIndex(of: ")") else { return nil }
+        let f = statText[statText.index(after: close)...].split(separator: " ")
+        guard f.count > 19, let ppid = UInt32(f[1]), let ticks = UInt64(f[19]) else { return nil }
+        let tick = 1_000_000_000 / ticksPerSecond
+        let parentStart = (try? String(contentsOfFile: "/proc/\(ppid)/stat", encoding: .utf8)).flatMap(startTicks).map { $0 * tick } ?? 0
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        func id(_ field: String) -> UInt32 {
+            status.split(separator: "\n").first { $0.hasPrefix(field) }?.split(separator: "\t").dropFirst().first
+                .flatMap { UInt32($0) } ?? 0
+        }
+        func ns(_ kind: String) -> UInt32 {
+            let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/\(kind)")) ?? ""
+            return UInt32(link.split(separator: "[").last?.dropLast() ?? "") ?? 0
+        }
+        var v2: UInt64 = 0, v1: UInt64 = 0
+        let mem = CgroupSnapshot.memoryHierarchyID()
+        let mounts = CgroupSnapshot.hierarchies()
+        for line in (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8))?.split(separator: "\n") ?? [] {
+            let p = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard p.count == 3, let h = UInt32(p[0]), h == 0 || h == mem,
+                  let m = mounts.first(where: { $0.id == h }) else { continue }
+            guard let ino = CgroupSnapshot.inode(m.mountPoint + String(p[2])) else { continue }
+            if h == 0 { v2 = ino } else { v1 = ino }
+        }
+        if mem == 0 { v1 = v2 }
+        let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?
+            .trimmingCharacters(in: .newlines) ?? String(statText[statText.index(after: statText.firstIndex(of: "(")!)..<close])
+        return TaskRow(ts: ts, pid: pid, tid: pid, startNs: ticks * tick, ppid: ppid, parentStartNs: parentStart,
+                       uid: id("Uid:"), gid: id("Gid:"), cgroupID: v2, cgroupV1ID: v1,
+                       mntns: ns("mnt"), netns: ns("net"), pidns: ns("pid"), comm: comm)
     }
 
     static func isKernelThread(_ pid: UInt32) -> Bool {

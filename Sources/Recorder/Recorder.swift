@@ -143,6 +143,7 @@ public final class Recorder: @unchecked Sendable {
             ("machine", field(u.machine)),
             ("boot_id", read("/proc/sys/kernel/random/boot_id")),
             ("pid_max", read("/proc/sys/kernel/pid_max")),
+            ("memory_hierarchy_id", String(CgroupSnapshot.memoryHierarchyID())),
             ("recorder_version", Self.version),
             ("command_line", options.commandLine.map(Self.shellQuote).joined(separator: " ")),
             ("start_boot_ns", String(started.boot)),

@@ -1,0 +1,35 @@
+import Foundation
+import Format
+
+/// An opened capture and what the analyzer rebuilds from it, built on first use.
+public final class Capture {
+    public let reader: TimelineReader
+    public let meta: [String: String]
+    public var clock: ClockMap { reader.clock }
+
+    public init(path: String) throws {
+        reader = try TimelineReader(path: path)
+        meta = try reader.meta()
+    }
+
+    /// Capture bounds in boot ns.
+    public var startBoot: UInt64 { meta["start_boot_ns"].flatMap(UInt64.init) ?? 0 }
+    public var endBoot: UInt64? { meta["end_boot_ns"].flatMap(UInt64.init) }
+    public var startWall: Int64 { clock.wall(fromBoot: startBoot) }
+
+    /// A user-typed time as boot ns.
+    public func bootTime(_ text: String) throws -> UInt64 {
+        clock.boot(fromWall: try TimeSpec.parse(text, captureStartWall: startWall))
+    }
+
+    public func wallText(_ boot: UInt64) -> String { TimeSpec.format(clock.wall(fromBoot: boot)) }
+
+    public private(set) lazy var cgroups: CgroupIndex = (try? CgroupIndex(self)) ?? CgroupIndex.empty
+    public private(set) lazy var processes: ProcessIndex = (try? ProcessIndex(self)) ?? ProcessIndex.empty
+
+    /// Loads indexes now so a damaged table is reported, not papered over.
+    public func load() throws {
+        cgroups = try CgroupIndex(self)
+        processes = try ProcessIndex(self)
+    }
+}

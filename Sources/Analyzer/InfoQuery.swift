@@ -1,0 +1,43 @@
+import Format
+
+/// What `nettrail info` prints: what the capture is, when, how much, and what was lost.
+public enum InfoQuery {
+    public static func run(_ capture: Capture) throws -> ResultTable {
+        var t = ResultTable(columns: ["field", "value"])
+        let m = capture.meta
+        for key in ["host_name", "kernel_release", "machine", "boot_id", "recorder_version", "command_line", "sources"] {
+            if let v = m[key] { t.append([.text(key), .text(v)]) }
+        }
+        t.append([.text("schema_version"), .int(Int64(capture.reader.schemaVersion))])
+        t.append([.text("start"), .text(capture.wallText(capture.startBoot))])
+        if let end = capture.endBoot {
+            t.append([.text("end"), .text(capture.wallText(end))])
+            t.append([.text("duration_s"), .text(String(format3(Double(end - capture.startBoot) / 1e9)))])
+        } else {
+            t.append([.text("end"), .text("not closed cleanly (recorder stopped without finishing)")])
+        }
+        // Every event table the capture has, including those of newer sources.
+        let tables: [String] = try capture.reader.db.column(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta', 'sqlite_sequence') ORDER BY name")
+        for name in tables {
+            t.append([.text("rows." + name), .int(Int64(try capture.reader.count(name)))])
+        }
+        let losses = try capture.reader.losses()
+        if losses.isEmpty {
+            t.append([.text("lost"), .text("nothing")])
+        } else {
+            for l in losses {
+                t.append([.text("lost.\(l.source).\(l.kind)"),
+                          .text("\(l.count) between \(capture.wallText(l.fromNs)) and \(capture.wallText(l.toNs))")])
+            }
+            t.notes.append("events were lost: answers touching those windows may be incomplete")
+        }
+        return t
+    }
+
+    static func format3(_ v: Double) -> String {
+        let ms = Int64((v * 1000).rounded())
+        let frac = String(ms % 1000)
+        return "\(ms / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
+    }
+}

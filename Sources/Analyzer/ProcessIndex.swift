@@ -1,0 +1,158 @@
+import Format
+
+/// (pid, start) — the identity that survives pid reuse.
+public struct ProcessKey: Hashable, Sendable, Comparable {
+    public var pid: UInt32
+    public var startNs: UInt64
+    public init(pid: UInt32, startNs: UInt64) { self.pid = pid; self.startNs = startNs }
+    public static func < (a: Self, b: Self) -> Bool { (a.startNs, a.pid) < (b.startNs, b.pid) }
+}
+
+public struct ExecRecord: Sendable {
+    public var ts: UInt64
+    public var filename: String
+    public var argv: [String]
+    public var truncated: Bool
+}
+
+/// One process's life as the capture saw it.
+public struct ProcessRecord: Sendable {
+    public var key: ProcessKey
+    public var parent: ProcessKey
+    public var uid: UInt32
+    public var gid: UInt32
+    public var comm: String
+    /// Seen alive in the startup snapshot (started before recording).
+    public var fromSnapshot = false
+    /// The snapshot could read no exe/argv (exited or pid reused mid-scan).
+    public var snapshotIncomplete = false
+    public var forkTs: UInt64?
+    public var execs: [ExecRecord] = []
+    public var exitTs: UInt64?
+    public var exitStatus: UInt32?
+    public var mntns: UInt32
+    public var netns: UInt32
+    public var pidns: UInt32
+    /// (ts, v2 id, memory v1 id) whenever an event told us, oldest first.
+    public var cgroups: [(ts: UInt64, v2: UInt64, v1: UInt64)] = []
+
+    public var exe: String? { execs.last?.filename }
+    public var argv: [String] { execs.last?.argv ?? [] }
+    public var exitCode: Int? { exitStatus.map { $0 & 0x7f == 0 ? Int(($0 >> 8) & 0xff) : -1 } }
+    public var exitSignal: Int? { exitStatus.flatMap { $0 & 0x7f != 0 ? Int($0 & 0x7f) : nil } }
+
+    /// The exec image current at `t` (the last exec at or before it).
+    public func image(at t: UInt64) -> ExecRecord? { execs.last(where: { $0.ts <= t }) ?? execs.first }
+
+    public func cgroup(at t: UInt64) -> (v2: UInt64, v1: UInt64)? {
+        let c = cgroups.last(where: { $0.ts <= t }) ?? cgroups.first
+        return c.map { ($0.v2, $0.v1) }
+    }
+}
+
+/// Every process the capture knows, rebuilt from the snapshot and the
+/// fork/exec/exit stream. Nothing is inferred: a field the capture did not
+/// see stays nil.
+public struct ProcessIndex: Sendable {
+    public private(set) var records: [ProcessKey: ProcessRecord] = [:]
+    /// pid → identities that used it, oldest first (pid reuse).
+    public private(set) var byPid: [UInt32: [ProcessKey]] = [:]
+
+    static let empty = ProcessIndex()
+    private init() {}
+
+    init(_ capture: Capture) throws {
+        let db = capture.reader.db
+        let cols = "ts, pid, tid, start_ns, ppid, parent_start_ns, uid, gid, cgroup_id, cgroup_v1_id, mntns, netns, pidns, comm"
+        // Snapshot rows read from /proc alone know the start only to the 10 ms tick.
+        var coarse: [UInt32: ProcessKey] = [:]
+        func upsert(_ t: TaskRow) -> ProcessKey {
+            var key = ProcessKey(pid: t.pid, startNs: t.startNs)
+            if records[key] == nil, let c = coarse[t.pid], t.startNs >= c.startNs, t.startNs - c.startNs < 10_000_000 {
+                key = c
+            }
+            if records[key] == nil {
+                records[key] = ProcessRecord(key: key, parent: ProcessKey(pid: t.ppid, startNs: t.parentStartNs),
+                                             uid: t.uid, gid: t.gid, comm: t.comm,
+                                             mntns: t.mntns, netns: t.netns, pidns: t.pidns)
+            }
+            records[key]!.cgroups.append((t.ts, t.cgroupID, t.cgroupV1ID))
+            return key
+        }
+
+        let snap = try db.prepare("SELECT \(cols), flags, exe, argv FROM process_snapshot")
+        while try snap.step() {
+            let t = TaskRow.read(snap)
+            let flags = SnapshotFlags(rawValue: snap.int(14))
+            let key = upsert(t)
+            if flags.contains(.fromProcOnly) { coarse[t.pid] = key }
+            records[key]!.fromSnapshot = true
+            records[key]!.snapshotIncomplete = !flags.intersection([.exitedDuringScan, .pidReusedDuringScan]).isEmpty
+            if let exe = snap.string(15) {
+                records[key]!.execs.append(ExecRecord(ts: t.startNs, filename: exe, argv: Self.split(snap.blob(16)),
+                                                      truncated: false))
+            }
+        }
+        let fork = try db.prepare("SELECT \(cols) FROM process_fork")
+        while try fork.step() {
+            let t = TaskRow.read(fork)
+            let key = upsert(t)
+            records[key]!.forkTs = t.ts
+        }
+        let exec = try db.prepare("SELECT \(cols), flags, filename, argv FROM process_exec ORDER BY ts")
+        while try exec.step() {
+            let t = TaskRow.read(exec)
+            let key = upsert(t)
+            let flags = exec.int(14)
+            records[key]!.execs.append(ExecRecord(ts: t.ts, filename: exec.string(16) ?? "",
+                                                  argv: Self.split(exec.blob(17)),
+                                                  truncated: flags & ExecFlags.argsTruncated != 0))
+            records[key]!.comm = t.comm
+            records[key]!.uid = t.uid
+            records[key]!.gid = t.gid
+            records[key]!.mntns = t.mntns; records[key]!.netns = t.netns; records[key]!.pidns = t.pidns
+        }
+        let exit = try db.prepare("SELECT \(cols), exit_code FROM process_exit")
+        while try exit.step() {
+            let t = TaskRow.read(exit)
+            let key = upsert(t)
+            records[key]!.exitTs = t.ts
+            records[key]!.exitStatus = UInt32(exit.int64(14))
+        }
+        let attach = try db.prepare("SELECT ts, hierarchy_id, cgroup_id, pid, start_ns FROM cgroup_event WHERE kind = ? ORDER BY ts")
+        try attach.bind([CgroupEventKind.attach.rawValue])
+        let v1h = capture.meta["memory_hierarchy_id"].flatMap(UInt32.init) ?? 0
+        while try attach.step() {
+            let key = ProcessKey(pid: UInt32(attach.int64(3)), startNs: attach.uint64(4))
+            guard let rec = records[key], let last = rec.cgroups.last(where: { $0.ts <= attach.uint64(0) }) ?? rec.cgroups.last else { continue }
+            let h = UInt32(attach.int64(1)), id = attach.uint64(2)
+            if h == 0 { records[key]!.cgroups.append((attach.uint64(0), id, last.v1)) }
+            else if h == v1h { records[key]!.cgroups.append((attach.uint64(0), last.v2, id)) }
+        }
+        for k in records.keys { records[k]!.cgroups.sort { $0.ts < $1.ts } }
+        for k in records.keys.sorted() { byPid[k.pid, default: []].append(k) }
+    }
+
+    static func split(_ blob: [UInt8]?) -> [String] {
+        guard let blob, !blob.isEmpty else { return [] }
+        return blob.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public subscript(key: ProcessKey) -> ProcessRecord? { records[key] }
+
+    /// The incarnation of `pid` alive at `t`, if the capture knows exactly one.
+    public func alive(pid: UInt32, at t: UInt64) -> [ProcessRecord] {
+        (byPid[pid] ?? []).compactMap { records[$0] }.filter { $0.key.startNs <= t && ($0.exitTs ?? .max) >= t }
+    }
+
+    /// The parent chain, nearest first, as far as the capture knows it.
+    public func ancestors(of key: ProcessKey, limit: Int = 64) -> [ProcessRecord] {
+        var out: [ProcessRecord] = []
+        var cur = records[key]?.parent
+        while let k = cur, out.count < limit, let r = records[k] {
+            out.append(r)
+            cur = r.parent == k ? nil : r.parent
+        }
+        return out
+    }
+}
