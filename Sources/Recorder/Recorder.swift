@@ -10,8 +10,10 @@ public struct RecordOptions: Sendable {
     /// Seconds; nil records until stop().
     public var duration: Double?
     public var commandLine: [String] = CommandLine.arguments
-    /// Overrides the process ring buffer size (MiB); tests use a small one to provoke loss.
-    public var processRingMiB: UInt32?
+    /// Overrides the process ring buffer size (KiB, a power of two); tests use a small one to provoke loss.
+    public var processRingKiB: UInt32?
+    /// Testing: wait this long before reading the rings, as a stalled reader would.
+    public var readerStallSeconds: Double = 0
 
     public init(dbPath: String) { self.dbPath = dbPath }
 }
@@ -49,7 +51,7 @@ public final class Recorder: @unchecked Sendable {
         self.options = options
         Self.mountIfMissing(fs: "bpf", at: "/sys/fs/bpf")
         var sizes: [String: UInt32] = [:]
-        if let mib = options.processRingMiB { sizes["proc_events"] = mib << 20 }
+        if let kib = options.processRingKiB { sizes["proc_events"] = kib << 10 }
         // Load before touching the output file: a host that cannot run us leaves no empty capture behind.
         sources.append(try ProcessEvents.source(ringSizes: sizes))
     }
@@ -94,6 +96,7 @@ public final class Recorder: @unchecked Sendable {
         }
         try writer.commit()
         ready?()
+        if options.readerStallSeconds > 0 { usleep(UInt32(options.readerStallSeconds * 1e6)) }
 
         var lossTracker = LossTracker(sources: sources.map { ($0.name, $0.object) }, since: started.boot)
         var lastCommit = Clock.boot, lastAnchor = lastCommit

@@ -20,8 +20,8 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace the capture file if it exists.")
     var force = false
 
-    @Option(name: .long, help: .hidden)
-    var processRingMib: UInt32?
+    @Option(name: .long, help: "Process ring buffer size in KiB (a power of two; default 16384).")
+    var processRingKib: UInt32?
 
     func validate() throws {
         if let duration, !(duration > 0 && duration.isFinite) {
@@ -39,10 +39,13 @@ struct RecordCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let k = processRingKib, k < 4 || k & (k - 1) != 0 {
+            fail("--process-ring-kib must be a power of two, at least 4")
+        }
         var options = RecordOptions(dbPath: db)
         options.force = force
         options.duration = duration
-        options.processRingMiB = processRingMib
+        options.processRingKiB = processRingKib
         let recorder: Recorder
         do { recorder = try Recorder(options: options) } catch { fail(error) }
 
