@@ -23,6 +23,18 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: "Process ring buffer size in KiB (a power of two; default 16384).")
     var processRingKib: UInt32?
 
+    @Option(name: .long, help: "Where conntrack mappings come from: bpf (netfilter programs, kernel 6.4+) or netlink (conntrack events, the old way).")
+    var conntrackSource: ConntrackSourceKind = .bpf
+
+    @Option(name: .long, help: "Also cover this network namespace (a path such as /run/netns/NAME or /proc/PID/ns/net); repeatable.")
+    var netns: [String] = []
+
+    @Flag(name: .long, help: "Cover every network namespace present at start, and each new one within ~250 ms.")
+    var allNetns = false
+
+    @Flag(name: .long, help: "Do not record conntrack mappings.")
+    var noConntrack = false
+
     func validate() throws {
         if let duration, !(duration > 0 && duration.isFinite) {
             throw ValidationError("--duration must be a positive number of seconds")
@@ -46,6 +58,10 @@ struct RecordCommand: ParsableCommand {
         options.force = force
         options.duration = duration
         options.processRingKiB = processRingKib
+        options.conntrack.enabled = !noConntrack
+        options.conntrack.source = conntrackSource
+        options.conntrack.netnsPaths = netns
+        options.conntrack.allNetns = allNetns
         let recorder: Recorder
         do { recorder = try Recorder(options: options) } catch { fail(error) }
 
@@ -66,8 +82,10 @@ struct RecordCommand: ParsableCommand {
         withExtendedLifetime(sources) {}
     }
 
-    func fail(_ error: Error) -> Never {
+    func fail(_ error: Any) -> Never {
         FileHandle.standardError.write(Data("nettrail-record: \(error)\n".utf8))
         Foundation.exit(1)
     }
 }
+
+extension ConntrackSourceKind: ExpressibleByArgument {}

@@ -35,16 +35,19 @@ final class ProcessCaptureTests: XCTestCase {
 
     /// A process started before recording is in the snapshot, with exe, argv and its exact start.
     func testProcessStartedBeforeRecordingIsListed() throws {
-        let pidText = try sh("sleep 60 >/dev/null 2>&1 & echo $!")
-        let pid = try XCTUnwrap(UInt32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
-        defer { kill(pid_t(pid), SIGKILL) }
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/usr/bin/sleep")
+        sleeper.arguments = ["60"]
+        try sleeper.run()
+        let pid = UInt32(sleeper.processIdentifier)
+        defer { sleeper.terminate() }
         usleep(100_000)
         let live = try LiveCapture()
         let (_, capture) = try live.finish()
         let r = try XCTUnwrap(capture.processes.byPid[pid]?.compactMap { capture.processes[$0] }.first)
         XCTAssertTrue(r.fromSnapshot)
         XCTAssertEqual(r.exe, "/usr/bin/sleep")
-        XCTAssertEqual(r.argv, ["sleep", "60"])
+        XCTAssertEqual(r.argv, ["/usr/bin/sleep", "60"])
         XCTAssertNil(r.exitTs)
         let table = ProcessQuery.run(capture, ProcessFilter(pid: pid))
         XCTAssertEqual(table.rows.count, 1)

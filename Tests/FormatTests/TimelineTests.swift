@@ -1,0 +1,92 @@
+import Format
+import Foundation
+import XCTest
+
+final class TimelineTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-format-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func makeCapture(_ name: String = "c.db") throws -> String {
+        let path = dir.appendingPathComponent(name).path
+        let w = try TimelineWriter(path: path, force: false)
+        try w.setMeta("start_boot_ns", "1000")
+        try w.clockAnchor(bootNs: 1_000, wallNs: 1_700_000_000_000_000_000)
+        let t = TaskRow(ts: 2_000, pid: 42, tid: 42, startNs: 1_500, ppid: 1, parentStartNs: 10, uid: 0, gid: 0,
+                        cgroupID: 7, cgroupV1ID: 8, mntns: 1, netns: 2, pidns: 3, comm: "true")
+        try w.fork(t)
+        let argv: [UInt8] = Array("/bin/true\0-x".utf8)
+        try argv.withUnsafeBytes { try w.exec(t, oldPid: 42, flags: 0, filename: "/bin/true", argv: $0) }
+        try w.exit(t, exitCode: 256)
+        try w.close()
+        return path
+    }
+
+    func testRoundTripAndFileMode() throws {
+        let path = try makeCapture()
+        let attrs = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "-wal"), "a closed capture is one file")
+        let r = try TimelineReader(path: path)
+        XCTAssertEqual(try r.count("process_exec"), 1)
+        XCTAssertEqual(try r.meta()["start_boot_ns"], "1000")
+        XCTAssertEqual(r.clock.wall(fromBoot: 2_000), 1_700_000_000_000_001_000)
+        let st = try r.db.prepare("SELECT argv FROM process_exec")
+        XCTAssertTrue(try st.step())
+        XCTAssertEqual(st.blob(0), Array("/bin/true\0-x".utf8))
+    }
+
+    func testRefusesToOverwriteWithoutForce() throws {
+        let path = try makeCapture()
+        XCTAssertThrowsError(try TimelineWriter(path: path, force: false)) { e in
+            XCTAssertTrue("\(e)".contains("already exists"))
+        }
+        XCTAssertNoThrow(try TimelineWriter(path: path, force: true))
+    }
+
+    func testReaderNeverWrites() throws {
+        let path = try makeCapture()
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let mtime = try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date
+        let r = try TimelineReader(path: path)
+        XCTAssertThrowsError(try r.db.execute("DELETE FROM process_exec"), "read-only connection")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date, mtime)
+    }
+
+    func testBadInputsGetClearErrors() throws {
+        let missing = dir.appendingPathComponent("nope.db").path
+        XCTAssertEqual(error(missing), "\(missing): no such file")
+
+        let text = dir.appendingPathComponent("text.db").path
+        try Data("hello, not sqlite".utf8).write(to: URL(fileURLWithPath: text))
+        XCTAssertEqual(error(text), "\(text) is not a nettrail capture")
+
+        let foreign = dir.appendingPathComponent("foreign.db").path
+        let db = try Database(path: foreign, mode: .create)
+        try db.execute("CREATE TABLE t (x)")
+        XCTAssertEqual(error(foreign), "\(foreign) is not a nettrail capture")
+
+        let old = try makeCapture("old.db")
+        try Database(path: old, mode: .create).execute("PRAGMA user_version=0")
+        XCTAssertTrue(error(old)?.contains("schema version 0") ?? false, error(old) ?? "")
+
+        // Damage the middle of the file: a page of noise where tables were.
+        let bad = try makeCapture("bad.db")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: bad))
+        XCTAssertGreaterThan(bytes.count, 8192)
+        for i in 4096..<min(bytes.count, 12288) { bytes[i] = UInt8(truncatingIfNeeded: i &* 31) }
+        try bytes.write(to: URL(fileURLWithPath: bad))
+        let msg = error(bad) ?? ""
+        XCTAssertTrue(msg.contains("damaged") || msg.contains("not a nettrail capture"), msg)
+    }
+
+    private func error(_ path: String) -> String? {
+        do { _ = try TimelineReader(path: path); return nil } catch { return "\(error)" }
+    }
+}
