@@ -1,0 +1,45 @@
+import Analyzer
+import Foundation
+import XCTest
+
+/// Real containers from a real runtime (runc, on a busybox rootfs), named
+/// by the ID the runtime reports, including one that is gone before the query.
+final class ContainerCaptureTests: XCTestCase {
+    let scene = packageRoot + "/scripts/scene"
+
+    func testRuncContainersAreAttributedEvenAfterTheyAreGone() throws {
+        let tag = String(UInt32.random(in: 0..<UInt32.max), radix: 16)
+        let short = "nt-short-\(tag)", long = "nt-long-\(tag)"
+        try sh("\(scene)/rootfs.sh >/dev/null")
+        let live = try LiveCapture()
+        // A container whose only process lives about 50 ms.
+        try sh("\(scene)/runc-run.sh \(short) -- /bin/sleep 0.05 2>/dev/null")
+        // A detached one, whose host pid the runtime reports.
+        try sh("\(scene)/runc-run.sh --detach \(long) -- /bin/sleep 0.5 >/dev/null")
+        let state = try sh("runc state \(long)")
+        let hostPid = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any])?["pid"] as? Int)
+        let reported = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any])?["id"] as? String)
+        XCTAssertEqual(reported, long)
+        usleep(700_000)
+        try sh("\(scene)/runc-rm.sh \(long) >/dev/null 2>&1 || true")
+        let (_, capture) = try live.finish()
+
+        // Both cgroups are gone now; the capture still names them.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/nettrail/\(short)"))
+        let shortRows = ProcessQuery.run(capture, ProcessFilter(container: short))
+        let exe = shortRows.columns.firstIndex(of: "exe")!, rt = shortRows.columns.firstIndex(of: "runtime")!
+        XCTAssertTrue(shortRows.rows.contains { $0[exe] == .text("/bin/sleep") }, shortRows.render(.table))
+        XCTAssertTrue(shortRows.rows.allSatisfy { $0[rt] == .text("runc") })
+
+        let longRows = ProcessQuery.run(capture, ProcessFilter(container: long, pid: UInt32(hostPid)))
+        XCTAssertEqual(longRows.rows.count, 1, longRows.render(.table))
+        XCTAssertEqual(longRows.rows.first?[exe], .text("/bin/sleep"))
+
+        // Nothing outside the containers is attributed to them.
+        let procs = capture.processes.records.values
+        for r in procs where r.execs.contains(where: { $0.filename == "/bin/sleep" && $0.argv.last == "0.05" }) {
+            let c = r.cgroup(at: r.exitTs ?? .max).flatMap { capture.cgroups.container(v2: $0.v2, v1: $0.v1) }
+            XCTAssertEqual(c?.id, short)
+        }
+    }
+}
