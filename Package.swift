@@ -37,6 +37,13 @@ let package = Package(
             dependencies: ["Analyzer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
+        // Benchmarks (bench/RESULTS.md): ratios against a baseline run in the same process.
+        .executableTarget(
+            name: "nettrail-bench",
+            dependencies: ["Recorder", "Analyzer", "Format", "CSQLite"],
+            path: "bench/NettrailBench"
+        ),
+
         .testTarget(name: "FormatTests", dependencies: ["Format"]),
         .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer"]),
         .testTarget(name: "CaptureTests", dependencies: ["Recorder", "Analyzer"]),

@@ -23,7 +23,8 @@ public final class TimelineWriter: @unchecked Sendable {
     public let path: String
     let db: Database
     private var inTransaction = false
-    private var cache: [String: Statement] = [:]
+    private struct CallSite: Hashable { let file: UInt; let line: UInt }
+    private var cache: [CallSite: Statement] = [:]
     public private(set) var rowsSinceCommit = 0
 
     public init(path: String, force: Bool) throws {
@@ -51,11 +52,15 @@ public final class TimelineWriter: @unchecked Sendable {
         }
     }
 
-    /// One prepared statement per insert shape, made on first use and kept.
-    public func statement(_ sql: String) throws -> Statement {
-        if let st = cache[sql] { return st }
-        let st = try db.prepare(sql)
-        cache[sql] = st
+    /// One prepared statement per call site, prepared on first use and kept:
+    /// the SQL text is built once, not per row (this is the recorder's hot path).
+    @inline(__always)
+    public func statement(_ sql: @autoclosure () -> String,
+                          file: StaticString = #fileID, line: UInt = #line) throws -> Statement {
+        let site = CallSite(file: UInt(bitPattern: file.utf8Start), line: line)
+        if let st = cache[site] { return st }
+        let st = try db.prepare(sql())
+        cache[site] = st
         return st
     }
 
