@@ -18,12 +18,18 @@ let package = Package(
             name: "CBPFGlue",
             linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
         ),
+        // libnetfilter_conntrack: the conntrack source's startup dump and Netlink fallback. Only the recorder links it.
+        .target(
+            name: "CConntrack",
+            dependencies: ["CBPFGlue"],
+            linkerSettings: [.linkedLibrary("netfilter_conntrack"), .linkedLibrary("nfnetlink")]
+        ),
         .plugin(name: "BPFEmbed", capability: .buildTool()),
 
         .target(name: "Format", dependencies: ["CSQLite"]),
         .target(
             name: "Recorder",
-            dependencies: ["Format", "CBPFGlue", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Format", "CBPFGlue", "CConntrack", .product(name: "Logging", package: "swift-log")],
             plugins: ["BPFEmbed"]
         ),
         .target(name: "Analyzer", dependencies: ["Format"]),

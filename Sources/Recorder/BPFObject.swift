@@ -25,6 +25,14 @@ final class BPFObject {
         if let autoload {
             forEachProgram { prog, pname in bpf_program__set_autoload(prog, autoload.contains(pname)) }
         }
+        // libbpf 1.1 does not know SEC("netfilter") and leaves such programs untyped:
+        // BPF_PROG_TYPE_NETFILTER (32) with expected attach type BPF_NETFILTER (45).
+        forEachProgram { prog, _ in
+            if String(cString: bpf_program__section_name(prog)).hasPrefix("netfilter") {
+                bpf_program__set_type(prog, bpf_prog_type(rawValue: 32))
+                bpf_program__set_expected_attach_type(prog, bpf_attach_type(rawValue: 45))
+            }
+        }
         let rc = bpf_object__load(obj)
         if rc != 0 {
             let log = String(cString: nt_log_text())

@@ -1,0 +1,268 @@
+import CBPFGlue
+import CConntrack
+import Foundation
+import Format
+
+/// Where the conntrack source gets its live stream.
+public enum ConntrackSourceKind: String, Sendable, CaseIterable {
+    /// Netfilter BPF programs (kernel 6.4+): no Netlink on the live path.
+    case bpf
+    /// libnetfilter_conntrack NEW/DESTROY events: the old way, for older kernels and as a baseline.
+    case netlink
+}
+
+public struct ConntrackOptions: Sendable {
+    public var enabled = true
+    public var source: ConntrackSourceKind = .bpf
+    /// Namespaces to cover besides the recorder's own (paths like /run/netns/NAME or /proc/PID/ns/net).
+    public var netnsPaths: [String] = []
+    /// Every namespace present at start, and those that appear while recording.
+    public var allNetns = false
+    /// How often --all-netns looks for new namespaces.
+    public var scanInterval: Double = 0.25
+    /// Dump each covered namespace's table through Netlink when it is first covered.
+    public var snapshot = true
+    public init() {}
+}
+
+/// The netfilter hooks and the priority the programs run at: after every NAT
+/// hook (SRC_NAT 100) and before conntrack confirm (INT_MAX; IPv6 LOCAL_IN
+/// confirms at INT_MAX - 1). A BPF hook cannot share a priority with another
+/// hook (EBUSY), so lower ones are tried in turn.
+enum NetfilterHook {
+    static let families: [UInt32] = [2 /* NFPROTO_IPV4 */, 10 /* NFPROTO_IPV6 */]
+    static let hooks: [UInt32] = [4 /* POST_ROUTING */, 1 /* LOCAL_IN */]
+    static let priorities: [Int32] = (2...17).map { Int32.max - Int32($0) }
+}
+
+/// The conntrack source: the netfilter program, the namespaces it is linked
+/// in, and the Netlink dumps (snapshot) and fallback stream.
+final class ConntrackTracker {
+    let options: ConntrackOptions
+    let object: BPFObject
+    /// Namespace inode -> the path it was reached by.
+    private(set) var covered: [UInt32: String] = [:]
+    /// Namespaces covered but not yet dumped (written by the next snapshot/tick).
+    private var pendingDump: [(ino: UInt32, path: String)] = []
+    private var listeners: [UInt32: OpaquePointer] = [:]
+    private var enobufs: [UInt32: UInt64] = [:]
+    private var lastScan: UInt64 = 0
+    private var lossSince: UInt64 = Clock.boot
+    private var sink = RowSink()
+    /// Rows written by dumps after the startup snapshot, and failures, for the summary and tests.
+    private(set) var lateSnapshotRows = 0
+    private(set) var errors: [String] = []
+
+    init(options: ConntrackOptions) throws {
+        self.options = options
+        object = try BPFObject(EmbeddedBPF.conntrack)
+    }
+
+    deinit { for (_, l) in listeners { nt_ct_listener_close(l) } }
+
+    func source() -> Source {
+        Source(
+            name: options.source == .bpf ? "conntrack" : "conntrack-netlink", object: object,
+            rings: options.source == .bpf ? ["ct_events"] : [],
+            kinds: [NT_KIND_CT_NEW.rawValue, NT_KIND_CT_END.rawValue],
+            decode: { data, size, kind, w in try ConntrackTracker.write(data, size: size, into: w) },
+            attach: { [self] _ in try attachInitial() },
+            snapshot: { [self] _, w in try dumpPending(into: w) },
+            poll: { [self] w, now in try tick(w, now: now) })
+    }
+
+    // MARK: namespaces
+
+    private func attachInitial() throws {
+        try cover(path: "/proc/thread-self/ns/net", required: true)
+        for p in options.netnsPaths { try cover(path: p, required: true) }
+        if options.allNetns { scanNamespaces() }
+    }
+
+    static func inode(_ path: String) -> UInt32? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return UInt32(truncatingIfNeeded: st.st_ino)
+    }
+
+    /// Links the program in the namespace at `path` (once per namespace) and queues its dump.
+    private func cover(path: String, required: Bool) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if required { throw RecorderError.system("cannot open network namespace \(path): \(BPFObject.reason(errno))") }
+            return
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return }
+        let ino = UInt32(truncatingIfNeeded: st.st_ino)
+        if covered[ino] != nil { return }
+        do {
+            try Self.inNamespace(fd) {
+                if options.source == .bpf {
+                    try linkHooks()
+                } else {
+                    guard let l = nt_ct_listen(ino, 8 << 20) else {
+                        throw RecorderError.system("cannot subscribe to conntrack events in \(path): \(BPFObject.reason(errno))")
+                    }
+                    listeners[ino] = l
+                }
+            }
+        } catch {
+            if required { throw error }
+            errors.append("\(path): \(error)")
+            return
+        }
+        covered[ino] = path
+        if options.snapshot { pendingDump.append((ino, path)) }
+    }
+
+    private func linkHooks() throws {
+        for pf in NetfilterHook.families {
+            for hook in NetfilterHook.hooks {
+                var lastError: Error?
+                for prio in NetfilterHook.priorities {
+                    do {
+                        try object.attachNetfilter(program: "nt_ct_hook", pf: pf, hook: hook, priority: prio)
+                        lastError = nil
+                        break
+                    } catch { lastError = error }
+                }
+                if let lastError { throw lastError }
+            }
+        }
+    }
+
+    /// Runs `body` with the calling thread in the namespace `fd`, then returns it to its own.
+    static func inNamespace<T>(_ fd: Int32, _ body: () throws -> T) throws -> T {
+        let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard home >= 0 else { throw RecorderError.system("cannot open own network namespace: \(BPFObject.reason(errno))") }
+        defer { close(home) }
+        var a = stat(), b = stat()
+        let same = fstat(fd, &a) == 0 && fstat(home, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev
+        if same { return try body() }
+        let rc = nt_setns_net(fd)
+        guard rc == 0 else { throw RecorderError.system("setns: \(BPFObject.reason(-rc))") }
+        defer {
+            if nt_setns_net(home) != 0 { fatalError("cannot return to the recorder's network namespace") }
+        }
+        return try body()
+    }
+
+    /// Every namespace some process is in, and every one bound under /run/netns.
+    private func scanNamespaces() {
+        var seen: [UInt32: String] = [:]
+        let fm = FileManager.default
+        for dir in ["/run/netns", "/var/run/netns"] {
+            for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] {
+                let p = dir + "/" + name
+                if let ino = Self.inode(p) { seen[ino] = seen[ino] ?? p }
+            }
+        }
+        if let d = opendir("/proc") {
+            defer { closedir(d) }
+            while let e = readdir(d) {
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                guard let c = name.utf8.first, c >= 48 && c <= 57 else { continue }
+                let p = "/proc/\(name)/ns/net"
+                if let ino = Self.inode(p), seen[ino] == nil { seen[ino] = p }
+            }
+        }
+        for (ino, p) in seen where covered[ino] == nil {
+            try? cover(path: p, required: false)
+        }
+    }
+
+    // MARK: the recorder's hooks
+
+    private func dumpPending(into w: TimelineWriter) throws -> Int {
+        var rows = 0
+        let todo = pendingDump
+        pendingDump.removeAll()
+        for (ino, path) in todo {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            sink.writer = w
+            sink.error = nil
+            let n: Int32 = try Self.inNamespace(fd) {
+                withUnsafeMutablePointer(to: &sink) { ctx in nt_ct_dump(ino, Clock.boot, RowSink.callback, ctx) }
+            }
+            if let e = sink.error { throw e }
+            if n < 0 { errors.append("dump \(path): \(BPFObject.reason(-n))") } else { rows += Int(n) }
+        }
+        return rows
+    }
+
+    private func tick(_ w: TimelineWriter, now: UInt64) throws {
+        if options.source == .netlink {
+            sink.writer = w
+            sink.error = nil
+            for (ino, l) in listeners {
+                var over = enobufs[ino] ?? 0
+                _ = withUnsafeMutablePointer(to: &sink) { ctx in nt_ct_listener_read(l, RowSink.callback, ctx, &over) }
+                enobufs[ino] = over
+            }
+            if let e = sink.error { throw e }
+            if now - lossSince >= 1_000_000_000 {
+                for (ino, n) in enobufs where n > 0 {
+                    // The kernel does not say how many events each overrun dropped: the count is of overruns.
+                    try w.loss(LossRow(source: "conntrack-netlink", kind: "netlink_enobufs", count: n,
+                                       fromNs: lossSince, toNs: now))
+                    _ = ino
+                }
+                enobufs = enobufs.mapValues { _ in 0 }
+                lossSince = now
+            }
+        }
+        if options.allNetns, now - lastScan >= UInt64(options.scanInterval * 1e9) {
+            lastScan = now
+            scanNamespaces()
+            if !pendingDump.isEmpty { lateSnapshotRows += try dumpPending(into: w) }
+        }
+    }
+
+    // MARK: decoding
+
+    static func write(_ data: UnsafeRawPointer, size: Int, into w: TimelineWriter) throws {
+        guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(data.load(fromByteOffset: 8, as: UInt32.self), size) }
+        try w.conntrack(row(data.assumingMemoryBound(to: nt_ct_event.self)))
+    }
+
+    static func row(_ p: UnsafePointer<nt_ct_event>) -> ConntrackRow {
+        let e = p.pointee
+        let family: UInt8 = e.orig.l3 == 10 ? 6 : 4
+        return ConntrackRow(
+            ts: e.ts, kind: e.kind == NT_KIND_CT_END.rawValue ? .end : .new,
+            flags: ConntrackFlags(rawValue: Int(e.flags)), startTs: e.start_ts, netns: e.netns,
+            family: family, proto: e.orig.l4, orig: tuple(e.orig), reply: tuple(e.reply),
+            status: e.status, zone: e.zone, mark: e.mark, hook: e.hook, tcpState: e.tcp_state,
+            cgroupID: e.cgroup_id)
+    }
+
+    static func tuple(_ t: nt_ct_tuple) -> ConntrackTuple {
+        ConntrackTuple(src: address(t.src, family: t.l3), sport: t.sport, dst: address(t.dst, family: t.l3), dport: t.dport)
+    }
+
+    static func address<T>(_ bytes: T, family: UInt8) -> String {
+        withUnsafeBytes(of: bytes) { raw in
+            var buf = [CChar](repeating: 0, count: 64)
+            let af: Int32 = family == 10 ? AF_INET6 : AF_INET
+            guard inet_ntop(af, raw.baseAddress, &buf, socklen_t(buf.count)) != nil else { return "?" }
+            return String(cString: buf)
+        }
+    }
+}
+
+/// Carries the writer into libnetfilter_conntrack's C callback.
+private struct RowSink {
+    var writer: TimelineWriter?
+    var error: Error?
+
+    static let callback: nt_ct_sink = { ctx, e in
+        guard let ctx, let e else { return }
+        let s = ctx.assumingMemoryBound(to: RowSink.self)
+        guard s.pointee.error == nil, let w = s.pointee.writer else { return }
+        do { try w.conntrack(ConntrackTracker.row(e)) } catch { s.pointee.error = error }
+    }
+}

@@ -1,0 +1,44 @@
+import Analyzer
+import ArgumentParser
+
+struct NATCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nat",
+        abstract: "Translate an address through the NAT mappings live at a moment, in either direction.",
+        discussion: """
+            Given an address as seen outside (a translated source after SNAT/MASQUERADE, or a \
+            published address before DNAT), prints the original inside tuple and its network \
+            namespace; given an inside address, prints its translation. Each row gives the \
+            mapping's interval and whether its start and end were observed or inferred.
+            """)
+
+    @OptionGroup var capture: CaptureOptions
+
+    @Option(name: .long, help: "The moment: RFC 3339, Unix seconds, or +SECONDS from capture start (default: any time).")
+    var at: String?
+
+    @Option(name: .long, help: "IP:PORT, [IPv6]:PORT, or IP (any port).")
+    var addr: String
+
+    @Option(name: .long, help: "tcp, udp, icmp, icmpv6 or a protocol number (default: any).")
+    var proto: String?
+
+    @Flag(name: .long, help: "Also list conntrack entries that were not translated.")
+    var includeUntranslated = false
+
+    func run() {
+        let c = capture.open()
+        guard let ep = NATEndpoint.parse(addr) else { fail("--addr \(addr): not IP:PORT, [IPv6]:PORT or IP") }
+        var p: UInt8?
+        if let proto {
+            guard let n = NATQuery.protoNumber(proto) else { fail("--proto \(proto): unknown protocol") }
+            p = n
+        }
+        do {
+            let at = try self.at.map(c.bootTime)
+            let index = try NATIndex(reader: c.reader, captureStart: c.startBoot)
+            emit(NATQuery.run(c, index: index, endpoint: ep, at: at, proto: p,
+                              includeUntranslated: includeUntranslated), capture.format)
+        } catch { fail(error) }
+    }
+}

@@ -1,0 +1,232 @@
+import Analyzer
+import Format
+import Foundation
+import Recorder
+import XCTest
+
+/// The conntrack source against real NAT: three namespaces joined by veth
+/// pairs (scripts/scene/nat-scene.sh), iptables MASQUERADE and DNAT in the
+/// router namespace, the real netfilter BPF programs, and workloads that log
+/// what each side saw (scripts/scene/nat-churn.py). Every logged connection
+/// must be answered by the capture, in both directions.
+final class ConntrackCaptureTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let scene = repo + "/scripts/scene/nat-scene.sh"
+    static let churn = repo + "/scripts/scene/nat-churn.py"
+    let prefix = "ntct"
+    var rtr: String { "/run/netns/\(prefix)-rtr" }
+    private var background: [Process] = []
+
+    override func setUpWithError() throws {
+        try sh("\(Self.scene) up \(prefix)")
+    }
+
+    override func tearDown() {
+        for p in background where p.isRunning { p.terminate(); p.waitUntilExit() }
+        background.removeAll()
+        _ = try? sh("\(Self.scene) down \(prefix)")
+    }
+
+    /// Starts a long-running command (by its own pid, stopped in tearDown); stdout to `output`.
+    @discardableResult
+    func start(_ args: [String], output: String? = nil, waitForLine: Bool = false) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: args[0])
+        p.arguments = Array(args.dropFirst())
+        let pipe = Pipe()
+        if let output {
+            FileManager.default.createFile(atPath: output, contents: nil)
+            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        } else {
+            p.standardOutput = pipe
+        }
+        try p.run()
+        background.append(p)
+        if waitForLine {
+            // The server prints "ready" once it listens.
+            _ = pipe.fileHandleForReading.availableData
+        }
+        return p
+    }
+
+    func server(ns: String, bind: String, port: Int, log: String) throws {
+        try start(["/usr/sbin/ip", "netns", "exec", "\(prefix)-\(ns)", "python3", Self.churn, "server", bind,
+                   String(port), log], waitForLine: true)
+    }
+
+    func client(ns: String, src: String, dst: String, port: Int, count: Int, log: String, ports: Int = 200) throws {
+        try sh("ip netns exec \(prefix)-\(ns) python3 \(Self.churn) client \(src) \(dst) \(port) \(count) \(log) \(ports)")
+    }
+
+    struct Logged { var seq: Int; var port: UInt16; var ts: UInt64 }
+
+    /// client log: "seq sport boot_ns"; server log: "seq peer_addr peer_port".
+    func readLogs(client: String, server: String) throws -> [(Logged, NATEndpoint)] {
+        let c = try String(contentsOfFile: client, encoding: .utf8).split(separator: "\n").map { $0.split(separator: " ") }
+        let s = try String(contentsOfFile: server, encoding: .utf8).split(separator: "\n").map { $0.split(separator: " ") }
+        var seen: [Int: NATEndpoint] = [:]
+        for f in s where f.count == 3 { seen[Int(f[0])!] = NATEndpoint(addr: String(f[1]), port: UInt16(f[2])!) }
+        return c.compactMap { f -> (Logged, NATEndpoint)? in
+            guard f.count == 3, let seq = Int(f[0]), let peer = seen[seq] else {
+                XCTFail("connection \(f) was not seen by the server"); return nil
+            }
+            return (Logged(seq: seq, port: UInt16(f[1])!, ts: UInt64(f[2])!), peer)
+        }
+    }
+
+    static func inode(_ path: String) -> UInt32 {
+        var st = stat()
+        return stat(path, &st) == 0 ? UInt32(truncatingIfNeeded: st.st_ino) : 0
+    }
+
+    func capture(_ name: String = #function, _ configure: @escaping (inout RecordOptions) -> Void = { _ in }) throws -> LiveCapture {
+        let rtr = self.rtr
+        return try LiveCapture(name: name) { o in
+            o.conntrack.netnsPaths = [rtr]
+            configure(&o)
+        }
+    }
+
+    /// For every logged connection: the inside source at that moment translates to what
+    /// the server saw, and what the server saw translates back to the inside source.
+    func checkBothDirections(_ index: NATIndex, logged: [(Logged, NATEndpoint)], inside: String, netns: UInt32,
+                             file: StaticString = #filePath, line: UInt = #line) -> Int {
+        var good = 0
+        for (c, peer) in logged {
+            let fwd = index.lookup(NATEndpoint(addr: inside, port: c.port), at: c.ts, proto: 6)
+                .filter { $0.mapping.netns == netns && $0.side == .originalSource }
+            let back = index.lookup(peer, at: c.ts, proto: 6)
+                .filter { $0.mapping.netns == netns && $0.side == .translatedSource }
+            guard fwd.count == 1, back.count == 1 else {
+                if good < 5 || fwd.count + back.count > 2 {
+                    XCTFail("seq \(c.seq) port \(c.port) at \(c.ts): \(fwd.count) forward, \(back.count) reverse answers",
+                            file: file, line: line)
+                }
+                continue
+            }
+            let f = fwd[0].mapping, b = back[0].mapping
+            guard NATEndpoint(addr: f.translated.src, port: f.translated.sport) == peer,
+                  NATEndpoint(addr: b.orig.src, port: b.orig.sport) == NATEndpoint(addr: inside, port: c.port) else {
+                XCTFail("seq \(c.seq): translated \(f.translated), server saw \(peer.description)", file: file, line: line)
+                continue
+            }
+            good += 1
+        }
+        return good
+    }
+
+    // MARK: tests
+
+    /// MASQUERADE (with random ports) from the client namespace to the server, IPv4 and IPv6.
+    func testOutboundMasqueradeIPv4AndIPv6() throws {
+        let live = try capture()
+        let dir = live.path + ".d"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        try server(ns: "srv", bind: "0.0.0.0", port: 7000, log: "\(dir)/srv4")
+        try server(ns: "srv", bind: "::", port: 7001, log: "\(dir)/srv6")
+        try client(ns: "cli", src: "10.201.1.2", dst: "10.201.2.2", port: 7000, count: 200, log: "\(dir)/cli4", ports: 50)
+        try client(ns: "cli", src: "fd00:201:1::2", dst: "fd00:201:2::2", port: 7001, count: 200, log: "\(dir)/cli6", ports: 50)
+        usleep(200_000)
+        let (summary, capture) = try live.finish()
+        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let netns = Self.inode(rtr)
+        let v4 = try readLogs(client: "\(dir)/cli4", server: "\(dir)/srv4")
+        let v6 = try readLogs(client: "\(dir)/cli6", server: "\(dir)/srv6")
+        XCTAssertEqual(v4.count, 200)
+        XCTAssertEqual(v6.count, 200)
+        // --random-fully: most translated ports differ from the originals.
+        XCTAssertGreaterThan(v4.filter { $0.0.port != $0.1.port }.count, 150)
+        XCTAssertEqual(checkBothDirections(index, logged: v4, inside: "10.201.1.2", netns: netns), 200)
+        XCTAssertEqual(checkBothDirections(index, logged: v6, inside: "fd00:201:1::2", netns: netns), 200)
+
+        // The query the CLI prints: the translated source back to the inside tuple, with its netns.
+        let (c, peer) = v4[7]
+        let table = NATQuery.run(capture, index: index, endpoint: peer, at: c.ts, proto: 6)
+        XCTAssertEqual(table.rows.count, 1, table.render(.table))
+        let row = Dictionary(uniqueKeysWithValues: zip(table.columns, table.rows[0]))
+        XCTAssertEqual(row["answer"], .text("10.201.1.2:\(c.port)"))
+        XCTAssertEqual(row["matched"], .text("translated-source"))
+        XCTAssertEqual(row["netns"], .int(Int64(netns)))
+        XCTAssertEqual(row["end_kind"], .text("observed"), "a RST or FIN through the router is an observed end")
+        let ipv6Peer = v6[3].1
+        XCTAssertEqual(ipv6Peer.addr, "fd00:201:2::1")
+    }
+
+    /// Port publishing: the outside connects to the router's 10.201.2.1:8080, DNATed to
+    /// the service at 10.201.1.2:80 in the client namespace.
+    func testInboundDNATPortPublishing() throws {
+        let live = try capture()
+        let dir = live.path + ".d"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        try server(ns: "cli", bind: "10.201.1.2", port: 80, log: "\(dir)/svc")
+        try client(ns: "srv", src: "10.201.2.2", dst: "10.201.2.1", port: 8080, count: 100, log: "\(dir)/out", ports: 20)
+        usleep(200_000)
+        let (summary, capture) = try live.finish()
+        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let netns = Self.inode(rtr)
+        let logged = try readLogs(client: "\(dir)/out", server: "\(dir)/svc")
+        XCTAssertEqual(logged.count, 100)
+        var good = 0
+        for (c, seenBySvc) in logged {
+            // The service saw the outside client's real address (DNAT only, no SNAT).
+            XCTAssertEqual(seenBySvc, NATEndpoint(addr: "10.201.2.2", port: c.port))
+            // Original -> translated: the published address the outside dialed becomes the service.
+            let hits = index.lookup(NATEndpoint(addr: "10.201.2.2", port: c.port), at: c.ts, proto: 6)
+                .filter { $0.mapping.netns == netns && $0.side == .originalSource }
+            guard hits.count == 1 else { XCTFail("seq \(c.seq): \(hits.count) mappings"); continue }
+            let m = hits[0].mapping
+            XCTAssertEqual(NATEndpoint(addr: m.orig.dst, port: m.orig.dport), NATEndpoint(addr: "10.201.2.1", port: 8080))
+            XCTAssertEqual(NATEndpoint(addr: m.translated.dst, port: m.translated.dport), NATEndpoint(addr: "10.201.1.2", port: 80))
+            // Translated -> original: the service's view back to the published address.
+            let back = index.lookup(NATEndpoint(addr: "10.201.1.2", port: 80), at: c.ts, proto: 6)
+                .filter { $0.mapping.netns == netns && $0.mapping.orig.sport == c.port }
+            XCTAssertEqual(back.count, 1)
+            XCTAssertEqual(back.first?.side, .translatedDestination)
+            if hits.count == 1 && back.count == 1 { good += 1 }
+        }
+        XCTAssertEqual(good, 100)
+    }
+
+    /// 20,000 short connections through MASQUERADE from 200 reused source ports: half
+    /// reset by the server (the router re-opens its CLOSEd entry in place: no Netlink NEW),
+    /// half by the client (the entry is killed and made anew). Every one is answered, in
+    /// both directions, and the capture holds more mappings than `conntrack -E` saw NEW.
+    func testChurnOf20000ConnectionsWithPortReuse() throws {
+        let n = 20_000
+        let live = try capture()
+        let dir = live.path + ".d"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        try server(ns: "srv", bind: "0.0.0.0", port: 7000, log: "\(dir)/srv")
+        let events = try start(["/usr/sbin/ip", "netns", "exec", "\(prefix)-rtr", "conntrack", "-E", "-e", "NEW"],
+                               output: "\(dir)/conntrack-E")
+        usleep(300_000)
+        let began = Date()
+        try client(ns: "cli", src: "10.201.1.2", dst: "10.201.2.2", port: 7000, count: n, log: "\(dir)/cli")
+        let rate = Double(n) / Date().timeIntervalSince(began)
+        usleep(500_000)
+        events.terminate()
+        events.waitUntilExit()
+        let (summary, capture) = try live.finish()
+        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let netns = Self.inode(rtr)
+        let logged = try readLogs(client: "\(dir)/cli", server: "\(dir)/srv")
+        XCTAssertEqual(logged.count, n)
+        XCTAssertEqual(Set(logged.map(\.0.port)).count, 200)
+        XCTAssertEqual(checkBothDirections(index, logged: logged, inside: "10.201.1.2", netns: netns), n)
+
+        let mine = index.mappings.filter { $0.netns == netns && $0.orig.dport == 7000 }
+        let reopened = mine.filter { $0.startKind == .reopen }.count
+        let netlinkNew = try String(contentsOfFile: "\(dir)/conntrack-E", encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains("dport=7000") }.count
+        print("churn: \(n) connections at \(Int(rate))/s; captured \(mine.count) mappings (\(reopened) re-opened in place); "
+              + "conntrack -E saw \(netlinkNew) NEW; ends observed \(mine.filter { $0.endKind == .observed }.count)")
+        XCTAssertEqual(mine.count, n, "one mapping interval per connection, none invented")
+        XCTAssertEqual(mine.count - reopened, netlinkNew, "new entries = what Netlink reported NEW")
+        XCTAssertGreaterThan(reopened, n / 4)
+    }
+}
