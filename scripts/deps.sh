@@ -10,6 +10,7 @@ pkgs=(
   libnetfilter-conntrack-dev        # conntrack startup dump and Netlink fallback
   iproute2 iptables nftables conntrack  # test scenes: namespaces, NAT, the conntrack -E baseline
   runc busybox-static jq            # real containers for tests and the demo
+  docker.io                         # dockerd, started by the tests themselves
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -42,4 +42,25 @@ final class ContainerCaptureTests: XCTestCase {
             XCTAssertEqual(c?.id, short)
         }
     }
+
+    /// dockerd (cgroupfs driver) started by the test; the container is named by docker's own 64-hex ID,
+    /// and a 12-character prefix finds it as `docker ps` would.
+    func testDockerContainerIsAttributedToTheIDDockerReports() throws {
+        try sh("\(scene)/docker-up.sh >/dev/null")
+        let live = try LiveCapture()
+        let id = try sh("docker run -d --network none --pull never nettrail-busybox:latest /bin/sleep 0.4")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(id.count, 64, id)
+        let pid = try XCTUnwrap(UInt32(try sh("docker inspect -f '{{.State.Pid}}' \(id)").trimmingCharacters(in: .whitespacesAndNewlines)))
+        try sh("docker wait \(id) >/dev/null; docker rm -f \(id) >/dev/null")
+        let (_, capture) = try live.finish()
+
+        let rows = ProcessQuery.run(capture, ProcessFilter(container: String(id.prefix(12))))
+        let cPid = rows.columns.firstIndex(of: "pid")!, cId = rows.columns.firstIndex(of: "container")!
+        let cRt = rows.columns.firstIndex(of: "runtime")!, cExe = rows.columns.firstIndex(of: "exe")!
+        let mine = try XCTUnwrap(rows.rows.first { $0[cPid] == .int(Int64(pid)) }, rows.render(.table))
+        XCTAssertEqual(mine[cId], .text(id))
+        XCTAssertEqual(mine[cRt], .text("docker"))
+        XCTAssertEqual(mine[cExe], .text("/bin/sleep"))
+    }
 }
