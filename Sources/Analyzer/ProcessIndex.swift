@@ -104,8 +104,8 @@ public struct ProcessIndex: Sendable {
             let t = TaskRow.read(exec)
             let key = upsert(t)
             let flags = exec.int(14)
-            records[key]!.execs.append(ExecRecord(ts: t.ts, filename: exec.string(16) ?? "",
-                                                  argv: Self.split(exec.blob(17)),
+            records[key]!.execs.append(ExecRecord(ts: t.ts, filename: exec.string(15) ?? "",
+                                                  argv: Self.split(exec.blob(16)),
                                                   truncated: flags & ExecFlags.argsTruncated != 0))
             records[key]!.comm = t.comm
             records[key]!.uid = t.uid

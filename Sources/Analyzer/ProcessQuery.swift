@@ -14,7 +14,7 @@ public struct ProcessFilter: Sendable {
 public enum ProcessQuery {
     // argv last: it is the one column whose width has no bound.
     public static let columns = ["pid", "start", "end", "ppid", "parent_start", "container", "runtime", "pod",
-                                 "uid", "exit_code", "signal", "seen", "exe", "argv"]
+                                 "uid", "exit_code", "signal", "seen", "parents", "exe", "argv"]
 
     /// Process lifetimes overlapping the window, oldest first.
     public static func run(_ capture: Capture, _ f: ProcessFilter) -> ResultTable {
@@ -51,6 +51,7 @@ public enum ProcessQuery {
                 r.exitCode.map { .int(Int64($0)) } ?? .null,
                 r.exitSignal.map { .int(Int64($0)) } ?? .null,
                 .text(r.fromSnapshot ? "snapshot" : "live"),
+                .list(capture.processes.ancestors(of: r.key).map { "\($0.key.pid):\($0.image(at: at)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)" }),
                 image.map { .text($0.filename) } ?? .null,
                 image.map { .list($0.argv) } ?? .null,
             ])

@@ -28,7 +28,9 @@ final class ContainerCaptureTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/nettrail/\(short)"))
         let shortRows = ProcessQuery.run(capture, ProcessFilter(container: short))
         let exe = shortRows.columns.firstIndex(of: "exe")!, rt = shortRows.columns.firstIndex(of: "runtime")!
-        XCTAssertTrue(shortRows.rows.contains { $0[exe] == .text("/bin/sleep") }, shortRows.render(.table))
+        XCTAssertTrue(shortRows.rows.contains { $0[exe] == .text("/bin/sleep")
+                          && $0[shortRows.columns.firstIndex(of: "argv")!] == .list(["/bin/sleep", "0.05"]) },
+                      shortRows.render(.table))
         XCTAssertTrue(shortRows.rows.allSatisfy { $0[rt] == .text("runc") })
 
         let longRows = ProcessQuery.run(capture, ProcessFilter(container: long, pid: UInt32(hostPid)))
@@ -62,5 +64,6 @@ final class ContainerCaptureTests: XCTestCase {
         XCTAssertEqual(mine[cId], .text(id))
         XCTAssertEqual(mine[cRt], .text("docker"))
         XCTAssertEqual(mine[cExe], .text("/bin/sleep"))
+        XCTAssertEqual(mine[rows.columns.firstIndex(of: "argv")!], .list(["/bin/sleep", "0.4"]))
     }
 }
