@@ -38,7 +38,7 @@ struct nt_ct_tcp_seen {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
+	__uint(max_entries, 131072);
 	__type(key, __u64); /* the nf_conn address: never leaves the kernel */
 	__type(value, struct nt_ct_tcp_seen);
 } tcp_seen SEC(".maps");

@@ -229,4 +229,94 @@ final class ConntrackCaptureTests: XCTestCase {
         XCTAssertEqual(mine.count - reopened, netlinkNew, "new entries = what Netlink reported NEW")
         XCTAssertGreaterThan(reopened, n / 4)
     }
+
+    /// A TCP connection and a UDP flow opened before recording are in the startup dump,
+    /// marked snapshot, and answer queries made during the capture.
+    func testMappingsOpenBeforeRecordingAreInTheSnapshot() throws {
+        let dir = NSTemporaryDirectory() + "ntct-snapshot"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        try server(ns: "srv", bind: "0.0.0.0", port: 7000, log: "\(dir)/srv")
+        // Holds its connection open for 20 s; sends one UDP datagram first.
+        try start(["/usr/sbin/ip", "netns", "exec", "\(prefix)-cli", "python3", "-c", """
+            import socket, time
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("10.201.1.2", 31000))
+            u.sendto(b"x", ("10.201.2.2", 7002))
+            s = socket.socket(); s.bind(("10.201.1.2", 31001)); s.connect(("10.201.2.2", 7000))
+            print("ready", flush=True); time.sleep(20)
+            """], waitForLine: true)
+        usleep(200_000)
+        let live = try capture()
+        usleep(300_000)
+        let (summary, capture) = try live.finish()
+        XCTAssertGreaterThanOrEqual(summary.snapshots["conntrack"] ?? 0, 2, "\(summary)")
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let netns = Self.inode(rtr)
+        let mid = capture.startBoot + 100_000_000
+        for (port, proto) in [(UInt16(31001), UInt8(6)), (31000, 17)] {
+            let hits = index.lookup(NATEndpoint(addr: "10.201.1.2", port: port), at: mid, proto: proto)
+                .filter { $0.mapping.netns == netns }
+            XCTAssertEqual(hits.count, 1, "proto \(proto)")
+            XCTAssertEqual(hits.first?.mapping.startKind, .snapshot)
+            XCTAssertEqual(hits.first?.mapping.translated.src, "10.201.2.1")
+            XCTAssertNil(hits.first?.mapping.end)
+        }
+    }
+
+    /// --all-netns: a namespace created while recording is covered within a second.
+    func testAllNetnsCoversANamespaceCreatedWhileRecording() throws {
+        let other = "ntcu"
+        defer { _ = try? sh("\(Self.scene) down \(other)") }
+        let live = try LiveCapture { o in o.conntrack.allNetns = true }
+        let dir = live.path + ".d"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        try sh("\(Self.scene) up \(other)")
+        // A conntrack rule makes the client namespace track its own connections too.
+        try sh("ip netns exec \(other)-cli iptables -A OUTPUT -m conntrack --ctstate NEW -j ACCEPT")
+        let began = Date()
+        try start(["/usr/sbin/ip", "netns", "exec", "\(other)-srv", "python3", Self.churn, "server", "0.0.0.0", "7000",
+                   "\(dir)/srv"], waitForLine: true)
+        usleep(UInt32(max(0, 1 - Date().timeIntervalSince(began)) * 1e6))
+        try sh("ip netns exec \(other)-cli python3 \(Self.churn) client 10.201.1.2 10.201.2.2 7000 100 \(dir)/cli 20")
+        let (summary, capture) = try live.finish()
+        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let netns = Self.inode("/run/netns/\(other)-rtr")
+        let logged = try readLogs(client: "\(dir)/cli", server: "\(dir)/srv")
+        XCTAssertEqual(logged.count, 100)
+        XCTAssertEqual(checkBothDirections(index, logged: logged, inside: "10.201.1.2", netns: netns), 100)
+        // The client's own namespace is covered too: its entries carry the socket owner's cgroup.
+        let cliNetns = Self.inode("/run/netns/\(other)-cli")
+        let own = index.lookup(NATEndpoint(addr: "10.201.1.2", port: logged[0].0.port), at: logged[0].0.ts, proto: 6,
+                               includeUntranslated: true).filter { $0.mapping.netns == cliNetns }
+        XCTAssertEqual(own.count, 1)
+        XCTAssertNotEqual(own.first?.mapping.cgroupID ?? 0, 0, "a locally generated SYN carries its socket")
+    }
+
+    /// The fallback: Netlink NEW/DESTROY events write the same rows. It sees what
+    /// `conntrack -E` sees — entries created, not entries re-opened in place.
+    func testNetlinkFallbackMatchesConntrackE() throws {
+        let n = 2000
+        let live = try capture { o in o.conntrack.source = .netlink }
+        let dir = live.path + ".d"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        try server(ns: "srv", bind: "0.0.0.0", port: 7000, log: "\(dir)/srv")
+        let events = try start(["/usr/sbin/ip", "netns", "exec", "\(prefix)-rtr", "conntrack", "-E", "-e", "NEW"],
+                               output: "\(dir)/conntrack-E")
+        usleep(300_000)
+        try client(ns: "cli", src: "10.201.1.2", dst: "10.201.2.2", port: 7000, count: n, log: "\(dir)/cli")
+        usleep(500_000)
+        events.terminate()
+        events.waitUntilExit()
+        let (_, capture) = try live.finish()
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let netns = Self.inode(rtr)
+        let mine = index.mappings.filter { $0.netns == netns && $0.orig.dport == 7000 }
+        let netlinkNew = try String(contentsOfFile: "\(dir)/conntrack-E", encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains("dport=7000") }.count
+        let lost = try capture.reader.losses().filter { $0.source == "conntrack-netlink" }.reduce(0) { $0 + $1.count }
+        print("netlink fallback: \(n) connections, \(mine.count) mappings, conntrack -E \(netlinkNew) NEW, \(lost) ENOBUFS")
+        XCTAssertTrue(mine.allSatisfy { $0.startKind == .netlink })
+        if lost == 0 { XCTAssertEqual(mine.count, netlinkNew) }
+        XCTAssertLessThan(mine.count, n, "in-place re-opens are invisible to Netlink")
+    }
 }

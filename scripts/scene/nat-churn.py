@@ -4,8 +4,9 @@
   nat-churn.py server BIND_ADDR PORT LOG            accept forever; per connection read the
                                                     client's 4-byte sequence number, log
                                                     "seq peer_addr peer_port", reply 1 byte, close
-  nat-churn.py client SRC DST PORT N LOG [PORTS]    N connections from SRC, source ports cycling
-                                                    through PORTS (default 200) ports from 30000;
+  nat-churn.py client SRC DST PORT N LOG [PORTS [BASE]]
+                                                    N connections from SRC, source ports cycling
+                                                    through PORTS (default 200) ports from BASE (30000);
                                                     log "seq src_port boot_ns" (CLOCK_BOOTTIME,
                                                     taken while the connection is open)
 
@@ -53,12 +54,12 @@ def server(bind, port, log):
             c.close()
 
 
-def client(src, dst, port, n, log, nports=200):
+def client(src, dst, port, n, log, nports=200, base=30000):
     fam = family(src)
     with open(log, "w") as out:
         lines = []
         for seq in range(n):
-            sport = 30000 + seq % nports
+            sport = base + seq % nports
             while True:
                 s = socket.socket(fam, socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,4 +86,4 @@ if __name__ == "__main__":
         server(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:
         client(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
-               int(sys.argv[7]) if len(sys.argv) > 7 else 200)
+               int(sys.argv[7]) if len(sys.argv) > 7 else 200, int(sys.argv[8]) if len(sys.argv) > 8 else 30000)
