@@ -13,6 +13,8 @@ public struct ExecRecord: Sendable {
     public var filename: String
     public var argv: [String]
     public var truncated: Bool
+    /// Read from /proc at start: the exec itself happened before the capture.
+    public var fromSnapshot = false
 }
 
 /// One process's life as the capture saw it.
@@ -90,7 +92,7 @@ public struct ProcessIndex: Sendable {
             records[key]!.snapshotIncomplete = !flags.intersection([.exitedDuringScan, .pidReusedDuringScan]).isEmpty
             if let exe = snap.string(15) {
                 records[key]!.execs.append(ExecRecord(ts: t.startNs, filename: exe, argv: Self.split(snap.blob(16)),
-                                                      truncated: false))
+                                                      truncated: false, fromSnapshot: true))
             }
         }
         let fork = try db.prepare("SELECT \(cols) FROM process_fork")

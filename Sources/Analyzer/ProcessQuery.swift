@@ -13,54 +13,66 @@ public struct ProcessFilter: Sendable {
 
 public enum ProcessQuery {
     // argv last: it is the one column whose width has no bound.
-    public static let columns = ["pid", "start", "end", "ppid", "parent_start", "container", "runtime", "pod",
-                                 "uid", "exit_code", "signal", "seen", "parents", "exe", "argv"]
+    public static let columns = ["pid", "start", "exec", "end", "ppid", "parent_start", "container", "runtime", "pod",
+                                 "uid", "exit_code", "signal", "seen", "comm", "parents", "exe", "argv"]
 
-    /// Process lifetimes overlapping the window, oldest first.
+    /// One row per program a process ran (each exec image) in the window,
+    /// oldest first; a process that never exec'd gets one row with no exe.
     public static func run(_ capture: Capture, _ f: ProcessFilter) -> ResultTable {
         var table = ResultTable(columns: columns)
         let end = capture.endBoot ?? .max
+        let lo = f.from ?? 0, hi = f.to ?? .max
         let procs = capture.processes.records.values
             .filter { r in
                 if let pid = f.pid, r.key.pid != pid { return false }
-                if let to = f.to, r.key.startNs > to { return false }
-                if let from = f.from, (r.exitTs ?? end) < from { return false }
-                return true
+                return r.key.startNs <= hi && (r.exitTs ?? end) >= lo
             }
             .sorted { $0.key < $1.key }
         var truncated = 0
         for r in procs {
+            let last = min(hi, r.exitTs ?? end)
             // The container as of the moment the window (or the process) ends.
-            let at = min(f.to ?? .max, r.exitTs ?? end)
-            let container = r.cgroup(at: at).flatMap { capture.cgroups.container(v2: $0.v2, v1: $0.v1) }
+            let container = r.cgroup(at: last).flatMap { capture.cgroups.container(v2: $0.v2, v1: $0.v1) }
             if let want = f.container {
                 guard let c = container, ContainerID.matches(c.id, prefix: want) else { continue }
             }
-            let image = r.image(at: at)
-            if image?.truncated == true { truncated += 1 }
-            table.append([
-                .int(Int64(r.key.pid)),
-                .text(capture.wallText(r.key.startNs)),
-                r.exitTs.map { .text(capture.wallText($0)) } ?? .null,
-                .int(Int64(r.parent.pid)),
-                r.parent.startNs == 0 ? .null : .text(capture.wallText(r.parent.startNs)),
-                container.map { .text($0.id) } ?? .null,
-                container.map { .text($0.runtime.rawValue) } ?? .null,
-                container?.podUID.map { .text($0) } ?? .null,
-                .int(Int64(r.uid)),
-                r.exitCode.map { .int(Int64($0)) } ?? .null,
-                r.exitSignal.map { .int(Int64($0)) } ?? .null,
-                .text(r.fromSnapshot ? "snapshot" : "live"),
-                .list(capture.processes.ancestors(of: r.key).map { "\($0.key.pid):\($0.image(at: at)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)" }),
-                image.map { .text($0.filename) } ?? .null,
-                image.map { .list($0.argv) } ?? .null,
-            ])
+            let parents = Value.list(capture.processes.ancestors(of: r.key).map {
+                "\($0.key.pid):\($0.image(at: last)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)"
+            })
+            // Each image runs from its exec to the next exec (or the end).
+            var images: [(ExecRecord?, UInt64)] = []
+            for (i, e) in r.execs.enumerated() {
+                let until = i + 1 < r.execs.count ? r.execs[i + 1].ts : (r.exitTs ?? end)
+                if e.ts <= hi && until >= lo { images.append((e, until)) }
+            }
+            if r.execs.isEmpty { images.append((nil, 0)) }
+            for (image, _) in images {
+                if image?.truncated == true { truncated += 1 }
+                table.append([
+                    .int(Int64(r.key.pid)),
+                    .text(capture.wallText(r.key.startNs)),
+                    image.flatMap { $0.fromSnapshot ? nil : Value.text(capture.wallText($0.ts)) } ?? .null,
+                    r.exitTs.map { .text(capture.wallText($0)) } ?? .null,
+                    .int(Int64(r.parent.pid)),
+                    r.parent.startNs == 0 ? .null : .text(capture.wallText(r.parent.startNs)),
+                    container.map { .text($0.id) } ?? .null,
+                    container.map { .text($0.runtime.rawValue) } ?? .null,
+                    container?.podUID.map { .text($0) } ?? .null,
+                    .int(Int64(r.uid)),
+                    r.exitCode.map { .int(Int64($0)) } ?? .null,
+                    r.exitSignal.map { .int(Int64($0)) } ?? .null,
+                    .text(r.fromSnapshot ? "snapshot" : "live"),
+                    .text(r.comm),
+                    parents,
+                    image.map { .text($0.filename) } ?? .null,
+                    image.map { .list($0.argv) } ?? .null,
+                ])
+            }
         }
         if truncated > 0 { table.notes.append("\(truncated) argv truncated at 1024 bytes by the recorder") }
         let lost = (try? capture.reader.losses()) ?? []
-        let window = (f.from ?? 0)...(f.to ?? .max)
         let lostHere = lost.filter { ["fork", "exec", "exit", "cgroup_mkdir", "cgroup_attach"].contains($0.kind)
-                                     && $0.toNs >= window.lowerBound && $0.fromNs <= window.upperBound }
+                                     && $0.toNs >= lo && $0.fromNs <= hi }
         if !lostHere.isEmpty {
             let n = lostHere.reduce(0) { $0 + $1.count }
             table.notes.append("the recorder lost \(n) process/cgroup events in this window: this list may be incomplete")

@@ -1,0 +1,109 @@
+@testable import Analyzer
+import Foundation
+import XCTest
+
+/// Pure analyzer tests over captures the real recorder wrote
+/// (scripts/make-fixtures.sh), against the answers their workload logged.
+final class FixtureTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("fixtures")
+
+    struct Answers: Decodable {
+        struct Container: Decodable { var id: String; var runtime: String; var execs: [String] }
+        struct Marker: Decodable { var pid: UInt32; var exe: String; var argv: [String] }
+        struct Burst: Decodable { var exe: String; var pids: [UInt32] }
+        struct Window: Decodable { var from: String; var to: String }
+        var container: Container
+        var marker: Marker
+        var burst: Burst
+        var window: Window
+    }
+
+    var db: String { Self.fixtures.appendingPathComponent("processes.db").path }
+
+    func load() throws -> (Capture, Answers) {
+        let answers = try JSONDecoder().decode(Answers.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("processes.answers.json")))
+        let capture = try Capture(path: db)
+        try capture.load()
+        return (capture, answers)
+    }
+
+    func column(_ t: ResultTable, _ name: String, _ row: [Value]) -> Value { row[t.columns.firstIndex(of: name)!] }
+
+    func testMarkerProcess() throws {
+        let (c, a) = try load()
+        let t = ProcessQuery.run(c, ProcessFilter(pid: a.marker.pid))
+        let row = try XCTUnwrap(t.rows.first { column(t, "exe", $0) == .text(a.marker.exe) }, t.render(.table))
+        XCTAssertEqual(column(t, "argv", row), .list(a.marker.argv))
+        XCTAssertEqual(column(t, "exit_code", row), .int(0))
+        XCTAssertEqual(column(t, "seen", row), .text("live"))
+        guard case .list(let parents) = column(t, "parents", row) else { return XCTFail("no parents") }
+        XCTAssertFalse(parents.isEmpty)
+    }
+
+    func testContainerIsNamedAfterItIsGone() throws {
+        let (c, a) = try load()
+        let t = ProcessQuery.run(c, ProcessFilter(container: a.container.id))
+        let exes = Set(t.rows.compactMap { if case .text(let e) = column(t, "exe", $0) { return e } else { return nil } })
+        XCTAssertTrue(Set(a.container.execs).isSubset(of: exes), "\(exes)")
+        XCTAssertTrue(t.rows.allSatisfy { column(t, "runtime", $0) == .text(a.container.runtime) })
+        XCTAssertTrue(t.rows.allSatisfy { column(t, "container", $0) == .text(a.container.id) })
+        // Nothing else is in it.
+        let all = ProcessQuery.run(c, ProcessFilter())
+        let inIt = all.rows.filter { column(all, "container", $0) == .text(a.container.id) }
+        XCTAssertEqual(inIt.count, t.rows.count)
+    }
+
+    func testBurstAndWindow() throws {
+        let (c, a) = try load()
+        let from = try c.bootTime(a.window.from), to = try c.bootTime(a.window.to)
+        let t = ProcessQuery.run(c, ProcessFilter(from: from, to: to))
+        let pids = Set(t.rows.compactMap { r -> UInt32? in
+            guard column(t, "exe", r) == .text(a.burst.exe), case .int(let p) = column(t, "pid", r) else { return nil }
+            return UInt32(p)
+        })
+        XCTAssertEqual(pids.intersection(a.burst.pids).count, a.burst.pids.count)
+        // A window that ends before the burst began holds none of it.
+        let before = ProcessQuery.run(c, ProcessFilter(to: from - 1))
+        XCTAssertFalse(before.rows.contains { row in
+            guard case .int(let p) = column(before, "pid", row) else { return false }
+            return column(before, "exe", row) == .text(a.burst.exe) && a.burst.pids.contains(UInt32(p))
+        })
+    }
+
+    func testInfoSaysNothingWasLost() throws {
+        let (c, _) = try load()
+        let t = try InfoQuery.run(c)
+        XCTAssertTrue(t.rows.contains { $0 == [.text("lost"), .text("nothing")] }, t.render(.table))
+        XCTAssertTrue(t.rows.contains { $0.first == .text("rows.process_exec") })
+    }
+
+    /// The CLI over a fixture: every format parses, and the file is not changed by reading it.
+    func testCLIFormatsAndEvidenceIsUntouched() throws {
+        let (_, a) = try load()
+        let before = try Data(contentsOf: URL(fileURLWithPath: db))
+        let mtime = try FileManager.default.attributesOfItem(atPath: db)[.modificationDate] as? Date
+
+        let json = try CLITests.run(["processes", db, "--container", a.container.id, "--format", "json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        for line in json.stdout.split(separator: "\n") {
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8)), String(line))
+        }
+        XCTAssertTrue(json.stdout.contains("\"container\":\"\(a.container.id)\""))
+
+        let csv = try CLITests.run(["processes", db, "--pid", String(a.marker.pid), "--format", "csv"])
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        XCTAssertTrue(csv.stdout.hasPrefix("pid,start,exec,end,"), csv.stdout)
+        XCTAssertTrue(csv.stdout.contains("fixture-marker"))
+
+        let info = try CLITests.run(["info", db])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        let bad = try CLITests.run(["processes", db, "--from", "+5", "--to", "+1"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stderr, "nettrail: --from is after --to\n")
+
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: db)), before)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: db)[.modificationDate] as? Date, mtime)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db + "-wal"))
+    }
+}
