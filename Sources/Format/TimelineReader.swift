@@ -3,12 +3,14 @@ import Foundation
 
 public enum TimelineOpenError: Error, CustomStringConvertible {
     case missing(String)
+    case unreadable(String, String)
     case notACapture(String)
     case unsupportedVersion(String, Int)
     case corrupt(String, String)
     public var description: String {
         switch self {
         case .missing(let p): return "\(p): no such file"
+        case .unreadable(let p, let why): return "cannot read \(p): \(why)"
         case .notACapture(let p): return "\(p) is not a nettrail capture"
         case .unsupportedVersion(let p, let v):
             return "\(p) uses timeline schema version \(v); this nettrail reads versions \(Schema.readable.lowerBound)–\(Schema.readable.upperBound)"
@@ -30,6 +32,7 @@ public final class TimelineReader {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
             throw TimelineOpenError.missing(path)
         }
+        guard access(path, R_OK) == 0 else { throw TimelineOpenError.unreadable(path, String(cString: strerror(errno))) }
         do {
             db = try Database(path: path, mode: .readOnly)
         } catch {
