@@ -70,3 +70,31 @@ int nt_netfilter_link(int prog_fd, uint32_t pf, uint32_t hooknum, int32_t priori
 	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
 	return fd < 0 ? -errno : (int)fd;
 }
+
+struct bpf_link *nt_attach_uprobe(const struct bpf_program *prog, const char *path, const char *func,
+				  size_t offset, int retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = retprobe != 0);
+	return bpf_program__attach_uprobe_opts(prog, -1, path, func ? 0 : offset, &opts);
+}
+
+/* struct open_how and RESOLVE_IN_ROOT as linux/openat2.h defines them. */
+struct nt_open_how {
+	uint64_t flags;
+	uint64_t mode;
+	uint64_t resolve;
+};
+
+int nt_open_in_root(int dirfd, const char *path)
+{
+	struct nt_open_how how;
+	long fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = 00000000 | 02000000; /* O_RDONLY | O_CLOEXEC */
+	how.resolve = 0x10;              /* RESOLVE_IN_ROOT */
+	while (*path == '/')
+		path++;
+	fd = syscall(437 /* __NR_openat2 */, dirfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}

@@ -84,6 +84,9 @@ final class BPFObject {
         rawLinkFDs.append(fd)
     }
 
+    /// A loaded program, for attachments its source manages itself (the resolver's uprobes).
+    func program(_ name: String) -> OpaquePointer? { bpf_object__find_program_by_name(obj, name) }
+
     func mapFD(_ map: String) throws -> Int32 {
         guard let m = bpf_object__find_map_by_name(obj, map) else { throw RecorderError.bpfMap(object: name, map: map) }
         return bpf_map__fd(m)

@@ -18,6 +18,7 @@ enum EventKind {
         case NT_KIND_UDP_FLOW.rawValue: return "udp_flow"
         case NT_KIND_DNS.rawValue: return "dns"
         case NT_KIND_MAP_FULL.rawValue: return "map_full"
+        case NT_KIND_DNS_LIB.rawValue: return "dns_lib"
         default: return "kind\(kind)"
         }
     }

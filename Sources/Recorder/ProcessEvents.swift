@@ -14,13 +14,22 @@ extension TaskRow {
 }
 
 enum ProcessEvents {
-    static func source(ringSizes: [String: UInt32]) throws -> Source {
+    /// `onExec` (pid, start_ns, ts, writer) is called on the recording thread after each exec
+    /// row is written; it must be cheap (the resolver source: a few cached /proc lookups).
+    static func source(ringSizes: [String: UInt32],
+                       onExec: ((UInt32, UInt64, UInt64, TimelineWriter) throws -> Void)? = nil) throws -> Source {
         let kinds: [nt_kind] = [NT_KIND_FORK, NT_KIND_EXEC, NT_KIND_EXIT,
                                 NT_KIND_CGROUP_MKDIR, NT_KIND_CGROUP_RMDIR, NT_KIND_CGROUP_ATTACH]
         return Source(
             name: "process", object: try BPFObject(EmbeddedBPF.process, ringSizes: ringSizes),
             rings: ["proc_events", "cgroup_events"], kinds: Set(kinds.map(\.rawValue)),
-            decode: { data, size, kind, w in try write(data, size: size, kind: kind, into: w) },
+            decode: { data, size, kind, w in
+                try write(data, size: size, kind: kind, into: w)
+                if kind == NT_KIND_EXEC.rawValue, let onExec {
+                    let e = data.assumingMemoryBound(to: nt_exec_event.self)
+                    try onExec(e.pointee.task.pid, e.pointee.task.start_ns, e.pointee.ts, w)
+                }
+            },
             snapshot: { object, w in
                 let cgroups = try CgroupSnapshot.write(into: w, ts: Clock.boot)
                 return try ProcessSnapshot.write(from: object, into: w) + cgroups

@@ -20,4 +20,14 @@ struct bpf_object *nt_object_open_mem(const void *buf, size_t size, const char *
  * a link fd or -errno. */
 int nt_netfilter_link(int prog_fd, uint32_t pf, uint32_t hooknum, int32_t priority, uint32_t flags);
 
+/* Resolver probes (Sources/Recorder/Resolver.swift): a uprobe (or uretprobe)
+ * on `func` (or, when func is NULL, at file offset `offset`) in the ELF file at
+ * `path`, for every process. NULL + errno on failure. */
+struct bpf_link *nt_attach_uprobe(const struct bpf_program *prog, const char *path, const char *func,
+				  size_t offset, int retprobe);
+
+/* openat2(dirfd, path, O_RDONLY|O_CLOEXEC, RESOLVE_IN_ROOT): absolute symlinks
+ * resolve inside dirfd (a container's root), never the host's. fd or -errno. */
+int nt_open_in_root(int dirfd, const char *path);
+
 #endif

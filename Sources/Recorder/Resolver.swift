@@ -1,0 +1,441 @@
+import CBPFGlue
+import Foundation
+import Format
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ResolverOptions: Sendable {
+    public var enabled = true
+    /// At most this many library files probed at once; more are refused (and recorded).
+    public var maxFiles = 64
+    /// A root's resolver library is re-checked (a libc upgrade makes a new inode) at most this often.
+    public var rootRecheckSeconds = 2.0
+    /// Probed files older than this are checked for remaining users this often; unused ones are detached.
+    public var sweepSeconds = 10.0
+    public init() {}
+}
+
+/// Attaches the resolver probes (bpf/resolver.bpf.c) to resolver library
+/// files, driven by exec events: for each exec, the new process's root
+/// (/proc/PID/root, so a container's own libc is found) and its ELF
+/// interpreter say which libc it will map; that file is probed before the
+/// dynamic loader maps it. Probes are per file (kernel dev + inode), attached
+/// once, detached when no process maps the file any longer. Whatever slips
+/// through (a library the loader found elsewhere, a root seen too late) is
+/// reported by the kernel as an unprobed mapping: armed late, or recorded as
+/// a miss. All of it runs on the recording thread.
+final class ResolverTracker {
+    struct FileKey: Hashable { var dev: UInt64; var ino: UInt64 }
+    private struct RootKey: Hashable { var dev: UInt64; var ino: UInt64; var interp: String }
+
+    private final class Probed {
+        let kkey: FileKey
+        var userKeys: Set<FileKey>
+        let path: String
+        var links: [OpaquePointer]
+        let armedTs: UInt64
+        init(kkey: FileKey, userKeys: Set<FileKey>, path: String, links: [OpaquePointer], armedTs: UInt64) {
+            self.kkey = kkey; self.userKeys = userKeys; self.path = path; self.links = links; self.armedTs = armedTs
+        }
+    }
+
+    let options: ResolverOptions
+    let object: BPFObject
+    private var probed: [FileKey: Probed] = [:]          // by kernel key
+    private var byUser: [FileKey: FileKey] = [:]         // stat() key -> kernel key
+    private var refused: [FileKey: String] = [:]
+    private var rootCache: [RootKey: (checked: UInt64, libs: [FileKey])] = [:]
+    /// exe (stat key) -> its PT_INTERP, "" when statically linked; nil entry = not an ELF we read.
+    private var exeCache: [FileKey: String?] = [:]
+    private var lastSweep: UInt64 = 0
+    private var selfProbeReady = false
+    private let multiarch: String
+
+    /// Exec → armed delays (ns) of files armed because of an exec.
+    private(set) var armDelays: [UInt64] = []
+    private(set) var execsSeen = 0
+    private(set) var execsGone = 0
+
+    init(options: ResolverOptions) throws {
+        self.options = options
+        object = try BPFObject(EmbeddedBPF.resolver)
+        var u = utsname()
+        uname(&u)
+        let machine = withUnsafeBytes(of: u.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        multiarch = "\(machine)-linux-gnu"
+    }
+
+    deinit {
+        for p in probed.values { for l in p.links { bpf_link__destroy(l) } }
+    }
+
+    /// The process source's exec hook, run inline (lowest exec-to-armed delay): in the
+    /// common case a few cached /proc lookups; attaching only for a file not yet probed.
+    var execHook: (UInt32, UInt64, UInt64, TimelineWriter) throws -> Void {
+        { [unowned self] pid, start, ts, w in try self.handleExec(pid: pid, startNs: start, ts: ts, into: w, snapshot: false) }
+    }
+
+    func source() -> Source {
+        Source(
+            name: "resolver", object: object, rings: ["dns_events"],
+            kinds: [NT_KIND_DNS.rawValue, NT_KIND_DNS_LIB.rawValue],
+            decode: { [unowned self] data, size, kind, w in try self.decode(data, size: size, kind: kind, into: w) },
+            attach: { [unowned self] obj in
+                try obj.attachAll(skip: ["nt_gai_enter", "nt_gai_return", "nt_ghbn_enter", "nt_ghbn2_enter", "nt_ghbn_return"])
+                var zero: UInt32 = 0, me = UInt32(getpid())
+                self.selfProbeReady = bpf_map_update_elem(try obj.mapFD("resolver_cfg"), &zero, &me, 0) == 0
+            },
+            snapshot: { [unowned self] _, w in try self.snapshot(into: w) },
+            tick: { [unowned self] _, w, now, final in if !final { try self.sweep(into: w, now: now) } },
+            poll: nil)
+    }
+
+    // MARK: exec-driven arming
+
+    /// Processes alive at start: probe the libraries they use (long-running daemons resolve too).
+    private func snapshot(into w: TimelineWriter) throws -> Int {
+        let now = Clock.boot
+        var n = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = UInt32(name) else { continue }
+            n += try handleExec(pid: pid, startNs: 0, ts: now, into: w, snapshot: true)
+        }
+        return n
+    }
+
+    /// Returns the number of rows written.
+    @discardableResult
+    private func handleExec(pid: UInt32, startNs: UInt64, ts: UInt64, into w: TimelineWriter, snapshot: Bool) throws -> Int {
+        if !snapshot { execsSeen += 1 }
+        let rootFD = open("/proc/\(pid)/root", Self.oPath | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0 else { if !snapshot { execsGone += 1 }; return 0 }
+        defer { close(rootFD) }
+        var rst = stat()
+        guard fstat(rootFD, &rst) == 0 else { return 0 }
+        let exeFD = open("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC)
+        guard exeFD >= 0 else { if !snapshot { execsGone += 1 }; return 0 }  // gone, or a kernel thread
+        defer { close(exeFD) }
+        var est = stat()
+        guard fstat(exeFD, &est) == 0 else { return 0 }
+        let exeKey = FileKey(dev: UInt64(est.st_dev), ino: UInt64(est.st_ino))
+        let interp: String?
+        if let cached = exeCache[exeKey] { interp = cached } else {
+            interp = ResolverELF.interpreter(exeFD)
+            if exeCache.count >= 4096 { exeCache.removeAll() }
+            exeCache[exeKey] = interp
+        }
+        guard let interp else { return 0 }
+        if interp.isEmpty {
+            guard !snapshot else { return 0 }
+            // Statically linked: no resolver library to probe. Said, not pretended.
+            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .static, pid: pid, startNs: startNs, kdev: 0,
+                                       ino: exeKey.ino, path: Self.readlink("/proc/\(pid)/exe") ?? "?", triggerTs: ts,
+                                       detail: "statically linked: no resolver library to probe"))
+            return 1
+        }
+        let rk = RootKey(dev: UInt64(rst.st_dev), ino: UInt64(rst.st_ino), interp: interp)
+        let now = Clock.boot
+        if let c = rootCache[rk], now &- c.checked < UInt64(options.rootRecheckSeconds * 1e9),
+           c.libs.allSatisfy({ probed[$0] != nil || refused[$0] != nil }) {
+            return 0
+        }
+        var libs: [FileKey] = []
+        var rows = 0
+        for path in candidates(interp: interp) {
+            let fd = nt_open_in_root(rootFD, path)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { continue }
+            let uk = FileKey(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+            if let k = byUser[uk], probed[k] != nil || refused[k] != nil { libs.append(k); break }
+            let (k, n) = try arm(fd: fd, userKey: uk, path: path, pid: pid, startNs: startNs,
+                                 triggerTs: ts, fromExec: !snapshot, into: w)
+            rows += n
+            if let k { libs.append(k) }
+            break
+        }
+        if rootCache.count >= 4096 { rootCache.removeAll() }
+        rootCache[rk] = (now, libs)
+        return rows
+    }
+
+    /// Where the dynamic loader named `interp` finds the resolver: musl's loader is its libc;
+    /// glibc's finds libc.so.6 in the loader's directory or the standard ones.
+    private func candidates(interp: String) -> [String] {
+        let base = interp.split(separator: "/").last.map(String.init) ?? interp
+        if base.hasPrefix("ld-musl") { return [interp] }
+        let dir = interp.hasPrefix("/") ? String(interp[..<(interp.lastIndex(of: "/") ?? interp.startIndex)]) : "/lib"
+        var dirs = [dir.isEmpty ? "/" : dir, "/lib/\(multiarch)", "/usr/lib/\(multiarch)", "/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+        var seen = Set<String>()
+        dirs = dirs.filter { seen.insert($0).inserted }
+        return dirs.map { "\($0)/libc.so.6" }
+    }
+
+    /// Probes the file open as `fd` unless it already is; returns its kernel key and rows written.
+    private func arm(fd: Int32, userKey: FileKey, path: String, pid: UInt32, startNs: UInt64,
+                     triggerTs: UInt64, fromExec: Bool, into w: TimelineWriter) throws -> (FileKey?, Int) {
+        let kkey = kernelKey(fd) ?? FileKey(dev: Self.kernelDev(userKey.dev), ino: userKey.ino)
+        if let p = probed[kkey] {
+            p.userKeys.insert(userKey)
+            byUser[userKey] = kkey
+            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .alias, pid: pid, startNs: startNs, kdev: kkey.dev,
+                                       ino: kkey.ino, path: path, triggerTs: triggerTs, detail: "same file as \(p.path)"))
+            return (kkey, 1)
+        }
+        if refused[kkey] != nil { byUser[userKey] = kkey; return (kkey, 0) }
+        func refuse(_ why: String) throws -> (FileKey?, Int) {
+            refused[kkey] = why
+            byUser[userKey] = kkey
+            setArmed(kkey, state: UInt32(NT_LIB_REFUSED))
+            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .refused, pid: pid, startNs: startNs, kdev: kkey.dev,
+                                       ino: kkey.ino, path: path, triggerTs: triggerTs, detail: why))
+            return (kkey, 1)
+        }
+        if probed.count >= options.maxFiles { return try refuse("limit of \(options.maxFiles) probed files reached") }
+        let t0 = Clock.boot
+        let file = "/proc/self/fd/\(fd)"
+        let offsets = ResolverELF.functionOffsets(fd, names: ["getaddrinfo", "gethostbyname", "gethostbyname2"])
+        let tElf = Clock.boot
+        var links: [OpaquePointer] = []
+        func attach(_ prog: String, _ fn: String, ret: Bool) -> Int32 {
+            guard let p = object.program(prog), let off = offsets[fn] else { return ENOENT }
+            guard let l = nt_attach_uprobe(p, file, nil, Int(off), ret ? 1 : 0) else { return errno == 0 ? ENOENT : errno }
+            links.append(l)
+            return 0
+        }
+        let e1 = attach("nt_gai_enter", "getaddrinfo", ret: false)
+        let e2 = e1 == 0 ? attach("nt_gai_return", "getaddrinfo", ret: true) : e1
+        if e1 != 0 || e2 != 0 {
+            for l in links { bpf_link__destroy(l) }
+            return try refuse(offsets["getaddrinfo"] == nil ? "no getaddrinfo symbol"
+                              : "getaddrinfo not probed: \(String(cString: strerror(e1 != 0 ? e1 : e2)))")
+        }
+        var missing: [String] = []
+        for fn in ["gethostbyname", "gethostbyname2"] {
+            let before = links.count
+            if attach(fn == "gethostbyname" ? "nt_ghbn_enter" : "nt_ghbn2_enter", fn, ret: false) != 0
+                || attach("nt_ghbn_return", fn, ret: true) != 0 {
+                for l in links[before...] { bpf_link__destroy(l) }
+                links.removeSubrange(before...)
+                missing.append(fn)
+            }
+        }
+        let armedTs = Clock.boot
+        setArmed(kkey, state: UInt32(NT_LIB_ARMED))
+        let shown = fromExec ? path : (Self.readlink(file) ?? path)
+        probed[kkey] = Probed(kkey: kkey, userKeys: [userKey], path: shown, links: links, armedTs: armedTs)
+        byUser[userKey] = kkey
+        if fromExec { armDelays.append(armedTs &- triggerTs) }
+        let host = Self.readlink(file) ?? "?"
+        try w.dnsProbe(DNSProbeRow(ts: armedTs, event: .armed, pid: pid, startNs: startNs, kdev: kkey.dev, ino: kkey.ino,
+                                   path: shown, triggerTs: triggerTs,
+                                   detail: "host path \(host); symbols \((tElf &- t0) / 1000) us, attach \((armedTs &- tElf) / 1000) us"
+                                       + (missing.isEmpty ? "" : "; not probed: " + missing.joined(separator: ", "))))
+        return (kkey, 1)
+    }
+
+    private func setArmed(_ k: FileKey, state: UInt32) {
+        guard let fd = try? object.mapFD("armed") else { return }
+        var key = nt_lib_key(dev: k.dev, ino: k.ino)
+        var v = nt_lib_state(state: state, _pad: 0, maps: 0)
+        bpf_map_update_elem(fd, &key, &v, 0)
+    }
+
+    /// The key the kernel sees for the file open as `fd`: map it into our own
+    /// memory and let the BPF side read the mapping's file (under overlayfs,
+    /// stat() shows the overlay's inode, the mapping the real one).
+    private func kernelKey(_ fd: Int32) -> FileKey? {
+        guard selfProbeReady, let sfd = try? object.mapFD("self_probe") else { return nil }
+        guard let m = mmap(nil, 4096, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else { return nil }
+        defer { munmap(m, 4096) }
+        var zero: UInt32 = 0
+        var sp = nt_self_probe()
+        guard bpf_map_lookup_elem(sfd, &zero, &sp) == 0, sp.addr == UInt64(UInt(bitPattern: m)) else { return nil }
+        return FileKey(dev: sp.key.dev, ino: sp.key.ino)
+    }
+
+    // MARK: kernel records
+
+    private func decode(_ data: UnsafeRawPointer, size: Int, kind: UInt32, into w: TimelineWriter) throws {
+        switch kind {
+        case NT_KIND_DNS.rawValue:
+            guard size >= MemoryLayout<nt_dns_event>.size else { throw DecodeError.short(kind, size) }
+            let e = data.assumingMemoryBound(to: nt_dns_event.self)
+            let task = (data + MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.task)!).assumingMemoryBound(to: nt_task.self)
+            let name = cString(data, offset: MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.name)!,
+                               capacity: Int(NT_DNS_NAME_MAX), length: Int(e.pointee.name_len))
+            let addrsAt = data + MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.addrs)!
+            var addrs: [String] = []
+            for i in 0..<min(Int(e.pointee.naddrs), Int(NT_DNS_ADDRS_MAX)) {
+                let a = addrsAt + i * MemoryLayout<nt_dns_addr>.stride
+                let family = a.load(as: UInt16.self)
+                let text = SocketTuple.address(family: family, a + MemoryLayout<nt_dns_addr>.offset(of: \nt_dns_addr.addr)!)
+                if !addrs.contains(text) { addrs.append(text) }
+            }
+            try w.dns(DNSRow(task: TaskRow(ts: e.pointee.ts, task), callTs: e.pointee.call_ts,
+                             function: DNSFunction(rawValue: Int(e.pointee.func)) ?? .getaddrinfo, name: name,
+                             flags: DNSFlags(rawValue: Int(e.pointee.flags)), rc: e.pointee.rc, addresses: addrs))
+        case NT_KIND_DNS_LIB.rawValue:
+            guard size >= MemoryLayout<nt_lib_event>.size else { throw DecodeError.short(kind, size) }
+            let e = data.assumingMemoryBound(to: nt_lib_event.self).pointee
+            let name = cString(data, offset: MemoryLayout<nt_lib_event>.offset(of: \nt_lib_event.name)!,
+                               capacity: Int(NT_LIB_NAME_MAX))
+            try unprobedMapping(e, name: name, into: w)
+        default:
+            throw DecodeError.unknownKind(kind)
+        }
+    }
+
+    /// A process mapped a resolver-like library that was not armed at that moment.
+    private func unprobedMapping(_ e: nt_lib_event, name: String, into w: TimelineWriter) throws {
+        let k = FileKey(dev: e.key.dev, ino: e.key.ino)
+        let pid = e.task.pid, startNs = e.task.start_ns
+        if let p = probed[k] {
+            // Armed between the mapping and now: late by the difference (else it raced our map update: covered).
+            if p.armedTs > e.ts {
+                try w.dnsProbe(DNSProbeRow(ts: p.armedTs, event: .late, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
+                                           path: p.path, triggerTs: e.ts,
+                                           detail: "mapped \(name) before it was probed: calls before ts not seen"))
+            }
+            return
+        }
+        if refused[k] != nil { return }
+        let mapPath = "/proc/\(pid)/map_files/\(String(e.vm_start, radix: 16))-\(String(e.vm_end, radix: 16))"
+        let fd = open(mapPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .miss, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
+                                       path: name, triggerTs: e.ts,
+                                       detail: "mapped an unprobed resolver library (\(e.how == NT_LIB_HOW_INTERP ? "interpreter" : "mmap")) and was gone before it could be probed"))
+            // Probe the file for the processes that follow: found through the parent's
+            // root (almost always the same root), verified to be the very file mapped.
+            try armThroughParent(e, key: k, name: name, into: w)
+            return
+        }
+        defer { close(fd) }
+        var st = stat()
+        fstat(fd, &st)
+        let uk = FileKey(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+        let shown = Self.readlink(mapPath) ?? name
+        let (kk, _) = try arm(fd: fd, userKey: uk, path: shown, pid: pid, startNs: startNs, triggerTs: e.ts,
+                              fromExec: false, into: w)
+        if let kk, kk != k, probed[kk] != nil {
+            // Reached through another path: remember this key too.
+            probed[kk]!.userKeys.insert(k)
+            setArmed(k, state: UInt32(NT_LIB_ARMED))
+        }
+        if let kk, let p = probed[kk] {
+            try w.dnsProbe(DNSProbeRow(ts: p.armedTs, event: .late, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
+                                       path: shown, triggerTs: e.ts,
+                                       detail: "mapped \(name) before it was probed: calls before ts not seen"))
+        }
+    }
+
+    private func armThroughParent(_ e: nt_lib_event, key k: FileKey, name: String, into w: TimelineWriter) throws {
+        let rootFD = open("/proc/\(e.task.ppid)/root", Self.oPath | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0 else { return }
+        defer { close(rootFD) }
+        let dirs = ["/lib/\(multiarch)", "/usr/lib/\(multiarch)", "/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/lib/musl/lib"]
+        for dir in dirs {
+            let path = "\(dir)/\(name)"
+            let fd = nt_open_in_root(rootFD, path)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            guard kernelKey(fd) == k else { continue }
+            var st = stat()
+            fstat(fd, &st)
+            _ = try arm(fd: fd, userKey: FileKey(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino)), path: path,
+                        pid: e.task.pid, startNs: e.task.start_ns, triggerTs: e.ts, fromExec: false, into: w)
+            return
+        }
+    }
+
+    // MARK: detaching
+
+    /// Files probed for a while that no process maps any longer lose their probes.
+    /// Race-free order: take them out of `armed` first (a new mapping is then
+    /// reported), then look for users, then detach the unused ones.
+    private func sweep(into w: TimelineWriter, now: UInt64) throws {
+        let every = UInt64(options.sweepSeconds * 1e9)
+        guard now &- lastSweep >= every else { return }
+        lastSweep = now
+        let old = probed.values.filter { now &- $0.armedTs >= every }
+        guard !old.isEmpty, let afd = try? object.mapFD("armed") else { return }
+        for p in old {
+            var key = nt_lib_key(dev: p.kkey.dev, ino: p.kkey.ino)
+            bpf_map_delete_elem(afd, &key)
+        }
+        var wanted: [FileKey: FileKey] = [:]  // key as /proc/PID/maps shows it -> kernel key
+        for p in old {
+            wanted[p.kkey] = p.kkey
+            for u in p.userKeys { wanted[FileKey(dev: Self.kernelDev(u.dev), ino: u.ino)] = p.kkey }
+        }
+        let inUse = Self.mappedFiles(among: Set(wanted.keys)).compactMap { wanted[$0] }
+        for p in old {
+            if inUse.contains(p.kkey) {
+                setArmed(p.kkey, state: UInt32(NT_LIB_ARMED))
+                continue
+            }
+            for l in p.links { bpf_link__destroy(l) }
+            probed[p.kkey] = nil
+            for u in p.userKeys { byUser[u] = nil }
+            byUser = byUser.filter { $0.value != p.kkey }
+            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .detached, pid: 0, startNs: 0, kdev: p.kkey.dev,
+                                       ino: p.kkey.ino, path: p.path, triggerTs: p.armedTs,
+                                       detail: "no process maps it any longer"))
+        }
+        rootCache.removeAll()
+    }
+
+    /// Which of `keys` (kernel dev encoding, inode) some process maps, from /proc/*/maps.
+    static func mappedFiles(among keys: Set<FileKey>) -> Set<FileKey> {
+        var found = Set<FileKey>()
+        guard let dir = opendir("/proc") else { return found }
+        defer { closedir(dir) }
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while found.count < keys.count, let ent = readdir(dir) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard name.first?.isNumber == true else { continue }
+            let fd = open("/proc/\(name)/maps", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var text: [UInt8] = []
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                text.append(contentsOf: buf[0..<n])
+            }
+            close(fd)
+            // start-end perms offset maj:min inode path
+            for line in text.split(separator: UInt8(ascii: "\n")) {
+                let f = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
+                guard f.count >= 5, let ino = UInt64(String(decoding: f[4], as: UTF8.self)), ino != 0 else { continue }
+                let dev = f[3].split(separator: UInt8(ascii: ":"))
+                guard dev.count == 2, let maj = UInt64(String(decoding: dev[0], as: UTF8.self), radix: 16),
+                      let min = UInt64(String(decoding: dev[1], as: UTF8.self), radix: 16) else { continue }
+                let k = FileKey(dev: maj << 20 | min, ino: ino)
+                if keys.contains(k) { found.insert(k) }
+            }
+        }
+        return found
+    }
+
+    // MARK: helpers
+
+    /// O_PATH (Glibc's module does not export it).
+    static let oPath: Int32 = 0o10000000
+
+    /// The kernel's dev_t (major << 20 | minor) from a user-space st_dev.
+    static func kernelDev(_ d: UInt64) -> UInt64 {
+        let major = ((d >> 8) & 0xfff) | ((d >> 32) & ~UInt64(0xfff))
+        let minor = (d & 0xff) | ((d >> 12) & ~UInt64(0xff))
+        return major << 20 | minor
+    }
+
+    static func readlink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = Glibc.readlink(path, &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* What name did a process resolve? Uprobes on the resolver library's
+ * getaddrinfo / gethostbyname / gethostbyname2 (glibc and musl), attached by
+ * the recorder once per library file (Sources/Recorder/Resolver.swift),
+ * driven by exec events. The entry probe keeps the arguments per thread; the
+ * return probe writes one DNS event with the name and the addresses returned.
+ *
+ * Nothing silently unprobed: every executable mapping of a file that looks
+ * like a resolver library is checked against the `armed` map (at mmap() return
+ * for libraries the dynamic loader maps, and at exec for the ELF interpreter,
+ * which for musl is libc itself); one that is not armed is reported as a
+ * DNS_LIB event, so the recorder arms it late or records a miss. */
+#include "common.bpf.h"
+
+#define AF_INET_ 2
+#define AF_INET6_ 10
+#define VM_EXEC_ 0x4UL
+/* Walk at most this many addrinfo entries (glibc returns one per socket type). */
+#define NT_GAI_WALK 48
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 2 << 20);
+} dns_events SEC(".maps");
+
+/* A resolver call in flight, per thread. */
+struct call {
+	__u64 name;   /* user pointer to the name */
+	__u64 res;    /* getaddrinfo: struct addrinfo **res */
+	__u64 ts;
+	__u32 depth;  /* musl's gethostbyname calls gethostbyname2: report the outer call */
+	__u32 func;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct call);
+} calls SEC(".maps");
+
+/* Library files the recorder has probed (or refused), by (dev, inode). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct nt_lib_key);
+	__type(value, struct nt_lib_state);
+} armed SEC(".maps");
+
+/* [0] = the recorder's tgid; its own mappings land in self_probe. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} resolver_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nt_self_probe);
+} self_probe SEC(".maps");
+
+/* ---- the resolver calls ---- */
+
+static __always_inline int call_enter(__u32 func, const void *name, void *res)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+	struct call n = {};
+
+	if (c) {
+		c->depth += 1;
+		return 0;
+	}
+	n.name = (__u64)name;
+	n.res = (__u64)res;
+	n.ts = bpf_ktime_get_boot_ns();
+	n.depth = 1;
+	n.func = func;
+	if (bpf_map_update_elem(&calls, &tid, &n, BPF_NOEXIST) != 0)
+		nt_count_loss(NT_KIND_MAP_FULL);
+	return 0;
+}
+
+/* Takes the thread's call if this return ends it (depth 1). */
+static __always_inline int call_leave(struct call *out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&calls, &tid);
+
+	if (!c)
+		return 0;
+	if (c->depth > 1) {
+		c->depth -= 1;
+		return 0;
+	}
+	*out = *c;
+	bpf_map_delete_elem(&calls, &tid);
+	return 1;
+}
+
+static __always_inline struct nt_dns_event *event_start(struct call *c, long rc)
+{
+	struct nt_dns_event *e = bpf_ringbuf_reserve(&dns_events, sizeof(*e), 0);
+	long n;
+
+	if (!e) {
+		nt_count_loss(NT_KIND_DNS);
+		return 0;
+	}
+	e->ts = bpf_ktime_get_boot_ns();
+	e->kind = NT_KIND_DNS;
+	e->flags = 0;
+	nt_fill_task(&e->task, bpf_get_current_task_btf());
+	e->call_ts = c->ts;
+	e->rc = (__s32)rc;
+	e->func = c->func;
+	e->naddrs = 0;
+	e->_pad[0] = e->_pad[1] = e->_pad[2] = 0;
+	n = bpf_probe_read_user_str(e->name, sizeof(e->name), (const void *)c->name);
+	if (n <= 0) {
+		n = 1;
+		e->name[0] = 0;
+		if (c->name)
+			e->flags |= NT_DNS_F_NAME_UNREADABLE;
+	}
+	if (n >= NT_DNS_NAME_MAX)
+		e->flags |= NT_DNS_F_NAME_TRUNCATED;
+	e->name_len = n - 1;
+	return e;
+}
+
+/* Appends an address unless it repeats the previous one (glibc lists each
+ * address once per socket type, consecutively); `last` is that previous one. */
+static __always_inline void add_addr(struct nt_dns_event *e, struct nt_dns_addr *last,
+				     __u16 family, const void *src)
+{
+	__u32 i = e->naddrs;
+	struct nt_dns_addr a = {};
+	__u32 len = family == AF_INET6_ ? 16 : 4;
+
+	a.family = family;
+	if (bpf_probe_read_user(a.addr, len & 31, src) != 0)
+		return;
+	if (i > 0 && last->family == a.family && __builtin_memcmp(last->addr, a.addr, 16) == 0)
+		return;
+	if (i >= NT_DNS_ADDRS_MAX) {
+		e->flags |= NT_DNS_F_ADDRS_TRUNCATED;
+		return;
+	}
+	*last = a;
+	i &= NT_DNS_ADDRS_MAX - 1;
+	barrier_var(i);
+	if (i < NT_DNS_ADDRS_MAX)
+		e->addrs[i] = a;
+	e->naddrs = (i + 1) & 0xff;
+}
+
+/* The public struct addrinfo (same layout in glibc and musl on 64-bit). */
+struct u_addrinfo {
+	int ai_flags;
+	int ai_family;
+	int ai_socktype;
+	int ai_protocol;
+	__u32 ai_addrlen;
+	__u32 _pad;
+	__u64 ai_addr;
+	__u64 ai_canonname;
+	__u64 ai_next;
+};
+
+SEC("uprobe")
+int BPF_KPROBE(nt_gai_enter, const char *node, const char *service, const void *hints, void **res)
+{
+	return call_enter(NT_DNS_GETADDRINFO, node, res);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(nt_gai_return, long rc)
+{
+	struct call c;
+	struct nt_dns_event *e;
+	struct nt_dns_addr last = {};
+	__u64 ai = 0;
+	int i;
+
+	if (!call_leave(&c))
+		return 0;
+	e = event_start(&c, (int)rc);
+	if (!e)
+		return 0;
+	if ((int)rc == 0 && c.res)
+		bpf_probe_read_user(&ai, sizeof(ai), (const void *)c.res);
+	for (i = 0; i < NT_GAI_WALK && ai; i++) {
+		struct u_addrinfo a;
+		__u16 family = 0;
+
+		if (bpf_probe_read_user(&a, sizeof(a), (const void *)ai) != 0)
+			break;
+		if (a.ai_addr && bpf_probe_read_user(&family, sizeof(family), (const void *)a.ai_addr) == 0) {
+			if (family == AF_INET_)
+				add_addr(e, &last, family, (const void *)(a.ai_addr + 4));   /* sin_addr */
+			else if (family == AF_INET6_)
+				add_addr(e, &last, family, (const void *)(a.ai_addr + 8));   /* sin6_addr */
+		}
+		ai = a.ai_next;
+	}
+	if (ai)
+		e->flags |= NT_DNS_F_ADDRS_TRUNCATED;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* struct hostent: h_name, h_aliases, h_addrtype, h_length, h_addr_list. */
+struct u_hostent {
+	__u64 h_name;
+	__u64 h_aliases;
+	int h_addrtype;
+	int h_length;
+	__u64 h_addr_list;
+};
+
+static __always_inline int hostent_return(__u64 ret)
+{
+	struct call c;
+	struct nt_dns_event *e;
+	struct u_hostent h = {};
+	struct nt_dns_addr last = {};
+	int i;
+
+	if (!call_leave(&c))
+		return 0;
+	e = event_start(&c, ret ? 0 : -1);
+	if (!e)
+		return 0;
+	if (ret && bpf_probe_read_user(&h, sizeof(h), (const void *)ret) == 0 && h.h_addr_list
+	    && (h.h_addrtype == AF_INET_ || h.h_addrtype == AF_INET6_)) {
+		for (i = 0; i <= NT_DNS_ADDRS_MAX; i++) {
+			__u64 p = 0;
+
+			if (bpf_probe_read_user(&p, sizeof(p), (const void *)(h.h_addr_list + 8 * i)) != 0 || !p)
+				break;
+			if (i == NT_DNS_ADDRS_MAX) {
+				e->flags |= NT_DNS_F_ADDRS_TRUNCATED;
+				break;
+			}
+			add_addr(e, &last, h.h_addrtype, (const void *)p);
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nt_ghbn_enter, const char *name)
+{
+	return call_enter(NT_DNS_GETHOSTBYNAME, name, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nt_ghbn2_enter, const char *name)
+{
+	return call_enter(NT_DNS_GETHOSTBYNAME2, name, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(nt_ghbn_return, long ret)
+{
+	return hostent_return((__u64)ret);
+}
+
+/* ---- unprobed resolver libraries ---- */
+
+struct vma_ctx {
+	__u32 how;
+	__u32 self;
+	__u64 addr;
+};
+
+static __always_inline int resolver_like(const char *n)
+{
+	/* libc.so.6, libc-2.31.so, libc.musl-x86_64.so.1, libc.so (musl), ld-musl-*.so.1 */
+	if (n[0] == 'l' && n[1] == 'i' && n[2] == 'b' && n[3] == 'c' && (n[4] == '.' || n[4] == '-'))
+		return 1;
+	if (n[0] == 'l' && n[1] == 'd' && n[2] == '-' && n[3] == 'm' && n[4] == 'u' && n[5] == 's' && n[6] == 'l')
+		return 1;
+	return 0;
+}
+
+static long check_vma(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_ctx *vc = data;
+	struct file *f = vma->vm_file;
+	struct nt_lib_key key = {};
+	struct nt_lib_state *st;
+	struct nt_lib_event *e;
+	char name[NT_LIB_NAME_MAX];
+	const unsigned char *dn;
+
+	if (!f)
+		return 0;
+	key.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	key.ino = BPF_CORE_READ(f, f_inode, i_ino);
+	if (vc->self) {
+		__u32 zero = 0;
+		struct nt_self_probe *sp = bpf_map_lookup_elem(&self_probe, &zero);
+		if (sp) {
+			sp->addr = vc->addr;
+			sp->key = key;
+		}
+		return 0;
+	}
+	if (!(BPF_CORE_READ(vma, vm_flags) & VM_EXEC_))
+		return 0;
+	st = bpf_map_lookup_elem(&armed, &key);
+	if (st) {
+		__sync_fetch_and_add(&st->maps, 1);
+		return 0;
+	}
+	dn = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	__builtin_memset(name, 0, sizeof(name));
+	if (bpf_probe_read_kernel_str(name, sizeof(name), dn) <= 0 || !resolver_like(name))
+		return 0;
+	e = bpf_ringbuf_reserve(&dns_events, sizeof(*e), 0);
+	if (!e) {
+		nt_count_loss(NT_KIND_DNS_LIB);
+		return 0;
+	}
+	e->ts = bpf_ktime_get_boot_ns();
+	e->kind = NT_KIND_DNS_LIB;
+	e->how = vc->how;
+	nt_fill_task(&e->task, task);
+	e->key = key;
+	e->vm_start = BPF_CORE_READ(vma, vm_start);
+	e->vm_end = BPF_CORE_READ(vma, vm_end);
+	__builtin_memcpy(e->name, name, sizeof(name));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline int is_self(void)
+{
+	__u32 zero = 0;
+	__u32 *self = bpf_map_lookup_elem(&resolver_cfg, &zero);
+
+	return self && *self && *self == (__u32)(bpf_get_current_pid_tgid() >> 32);
+}
+
+SEC("tracepoint/syscalls/sys_exit_mmap")
+int nt_lib_mmap(struct trace_event_raw_sys_exit *ctx)
+{
+	long ret = ctx->ret;
+	struct vma_ctx vc = { .how = NT_LIB_HOW_MMAP };
+
+	if (ret < 0 && ret > -4096)
+		return 0;
+	vc.self = is_self();
+	vc.addr = (__u64)ret;
+	bpf_find_vma(bpf_get_current_task_btf(), (__u64)ret, check_vma, &vc, 0);
+	return 0;
+}
+
+/* At exec the kernel has mapped the ELF interpreter and points the new
+ * program's first instruction into it (or into the binary when static). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(nt_lib_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
+	struct vma_ctx vc = { .how = NT_LIB_HOW_INTERP };
+	__u64 ip;
+
+	if (!regs)
+		return 0;
+	ip = BPF_CORE_READ(regs, ip);
+	vc.addr = ip;
+	bpf_find_vma(p, ip, check_vma, &vc, 0);
+	return 0;
+}
