@@ -1,0 +1,85 @@
+import Format
+
+/// A chronological, readable replay of process and network events.
+public enum TimelineQuery {
+    public static let columns = ["time", "event", "pid", "comm", "container", "detail"]
+
+    public static func run(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
+                           nat: NATResolver? = nil) throws -> ResultTable {
+        struct Item { var ts: UInt64; var order: Int; var row: [Value] }
+        var items: [Item] = []
+        let lo = from ?? 0, hi = to ?? .max
+        func cont(_ v2: UInt64, _ v1: UInt64) -> String? { capture.cgroups.container(v2: v2, v1: v1)?.id }
+        func keep(_ ts: UInt64, _ c: String?) -> Bool {
+            guard ts >= lo && ts <= hi else { return false }
+            guard let want = container else { return true }
+            return c.map { ContainerID.matches($0, prefix: want) } ?? false
+        }
+        func cval(_ c: String?) -> Value { c.map { .text($0) } ?? .null }
+
+        for r in capture.processes.records.values {
+            let cg0 = r.cgroups.first
+            if let f = r.forkTs {
+                let c = cg0.flatMap { cont($0.v2, $0.v1) }
+                if keep(f, c) {
+                    items.append(Item(ts: f, order: 0, row: [.text(capture.wallText(f)), .text("fork"), .int(Int64(r.key.pid)),
+                                                          .text(r.comm), cval(c), .text("parent \(r.parent.pid)")]))
+                }
+            }
+            for e in r.execs where !r.fromSnapshot || e.ts != r.key.startNs {
+                let cg = r.cgroup(at: e.ts)
+                let c = cg.flatMap { cont($0.v2, $0.v1) }
+                if keep(e.ts, c) {
+                    items.append(Item(ts: e.ts, order: 1, row: [.text(capture.wallText(e.ts)), .text("exec"), .int(Int64(r.key.pid)),
+                                                            .text(r.comm), cval(c),
+                                                            .text(([e.filename] + e.argv.dropFirst().map(Value.shellWord)).joined(separator: " "))]))
+                }
+            }
+            if let x = r.exitTs {
+                let cg = r.cgroup(at: x)
+                let c = cg.flatMap { cont($0.v2, $0.v1) }
+                if keep(x, c) {
+                    let how = r.exitSignal.map { "signal \($0)" } ?? r.exitCode.map { "code \($0)" } ?? ""
+                    items.append(Item(ts: x, order: 3, row: [.text(capture.wallText(x)), .text("exit"), .int(Int64(r.key.pid)),
+                                                         .text(r.comm), cval(c), .text(how)]))
+                }
+            }
+        }
+        for c in try ConnectionIndex(capture).connections {
+            let o = OwnerInfo(c, capture)
+            var cid: String? = nil
+            if case .text(let s) = o.container { cid = s }
+            let verb: String
+            switch (c.proto, c.direction) {
+            case (.tcp, .outbound): verb = "tcp connect"
+            case (.tcp, .inbound): verb = "tcp accept"
+            case (.tcp, .unknown): verb = "tcp open"
+            case (.udp, .inbound): verb = "udp flow (recv)"
+            case (.udp, _): verb = "udp flow (send)"
+            }
+            var detail = "\(c.tuple.localText) -> \(c.tuple.remoteText) netns \(c.netns)"
+            if let r = c.result, r != 0 { detail += " result \(r)" }
+            if let t = nat?.translation(of: c) { detail += " nat \(t)" }
+            let pid: Value = o.pid
+            let comm: Value = c.owner == nil ? .text("(owner unknown)") : o.comm
+            let at = c.ownedAt ?? c.start
+            if keep(at, cid) {
+                items.append(Item(ts: at, order: 2, row: [.text(capture.wallText(at)), .text(verb), pid, comm, cval(cid), .text(detail)]))
+            }
+            if let end = c.end, keep(end, cid) {
+                var d = "\(c.tuple.localText) -> \(c.tuple.remoteText)"
+                if let s = c.bytesSent, let r = c.bytesReceived { d += " sent \(s) received \(r)" }
+                if let p = c.retransmits, p > 0 { d += " retransmits \(p)" }
+                if let s = c.finalState { d += " from \(TCPState.name(s))" }
+                if let r = c.endReason { d += " (\(r))" }
+                items.append(Item(ts: end, order: 2, row: [.text(capture.wallText(end)),
+                                                         .text(c.proto == .tcp ? "tcp close" : "udp flow end"), pid, comm, cval(cid), .text(d)]))
+            }
+        }
+        items.sort { ($0.ts, $0.order) < ($1.ts, $1.order) }
+        var table = ResultTable(columns: columns)
+        table.rows = items.map(\.row)
+        table.notes += ConnectionsQuery.lossNotes(capture, from: from, to: to)
+        return table
+    }
+}

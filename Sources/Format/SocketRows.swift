@@ -1,0 +1,232 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Rows of the socket stream (bpf/sockets.bpf.c): TCP connect/accept/close
+/// and UDP flows, as the kernel reported them.
+public enum TcpEventKind: Int, Sendable, CustomStringConvertible {
+    case connect = 1, accept = 2, close = 3
+    public var description: String {
+        switch self { case .connect: "connect"; case .accept: "accept"; case .close: "close" }
+    }
+}
+
+/// Mirrors NT_SF_* in bpf/nettrail.h.
+public struct SocketFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// The task columns were read in the owner's own context (else they are zero).
+    public static let owner = SocketFlags(rawValue: 1 << 0)
+    /// No per-socket state: the socket predates the recorder, or the state map was full.
+    public static let noState = SocketFlags(rawValue: 1 << 1)
+    /// UDP: the socket was bound to the wildcard address.
+    public static let localAny = SocketFlags(rawValue: 1 << 2)
+    /// UDP: the destination of an unconnected send could not be read.
+    public static let remoteUnknown = SocketFlags(rawValue: 1 << 3)
+    /// CONNECT reported when SYN_SENT ended, no connect() return seen.
+    public static let notSyscall = SocketFlags(rawValue: 1 << 4)
+    /// UDP: first seen receiving.
+    public static let udpReceive = SocketFlags(rawValue: 1 << 5)
+    /// CLOSE: the connection had been established.
+    public static let established = SocketFlags(rawValue: 1 << 6)
+}
+
+/// Local and remote ends; addresses in their canonical text form (IPv4-mapped
+/// IPv6 already folded into IPv4 by the kernel side).
+public struct SocketTuple: Sendable, Hashable {
+    public var family: UInt16
+    public var laddr: String
+    public var lport: UInt16
+    public var raddr: String
+    public var rport: UInt16
+    public init(family: UInt16, laddr: String, lport: UInt16, raddr: String, rport: UInt16) {
+        self.family = family; self.laddr = laddr; self.lport = lport; self.raddr = raddr; self.rport = rport
+    }
+
+    /// `bytes` holds 4 (AF_INET) or 16 (AF_INET6) bytes in network order.
+    public static func address(family: UInt16, _ bytes: UnsafeRawPointer) -> String {
+        var buf = [CChar](repeating: 0, count: 64)
+        let af: Int32 = family == 10 ? AF_INET6 : AF_INET
+        guard inet_ntop(af, bytes, &buf, socklen_t(buf.count)) != nil else { return "?" }
+        return String(cString: buf)
+    }
+
+    static let columnNames = "family, laddr, lport, raddr, rport"
+    func bind(_ st: Statement, at i: Int32) {
+        st.bind(i, Int(family)); st.bind(i + 1, laddr); st.bind(i + 2, Int(lport))
+        st.bind(i + 3, raddr); st.bind(i + 4, Int(rport))
+    }
+    public static func read(_ st: Statement, at i: Int32) -> SocketTuple {
+        SocketTuple(family: UInt16(st.int(i)), laddr: st.string(i + 1) ?? "", lport: UInt16(st.int(i + 2)),
+                    raddr: st.string(i + 3) ?? "", rport: UInt16(st.int(i + 4)))
+    }
+}
+
+public struct TcpEventRow: Sendable {
+    /// ts is the event time; the task columns are zero unless `flags` has `.owner`.
+    public var task: TaskRow
+    public var kind: TcpEventKind
+    public var flags: SocketFlags
+    /// The socket's network namespace (the task's is `task.netns`).
+    public var sockNetns: UInt32
+    public var tuple: SocketTuple
+    public var cookie: UInt64
+    public var sk: UInt64
+    /// SYN_SENT (active) or SYN_RECV (passive) time; 0 = unknown.
+    public var startTs: UInt64
+    /// CONNECT/ACCEPT: the system call's return value.
+    public var result: Int32
+    public var bytesAcked: UInt64
+    public var bytesReceived: UInt64
+    public var retransmits: UInt32
+    /// CLOSE: the TCP state left for CLOSE.
+    public var oldState: UInt32
+    public init(task: TaskRow, kind: TcpEventKind, flags: SocketFlags, sockNetns: UInt32, tuple: SocketTuple,
+                cookie: UInt64, sk: UInt64, startTs: UInt64, result: Int32, bytesAcked: UInt64,
+                bytesReceived: UInt64, retransmits: UInt32, oldState: UInt32) {
+        self.task = task; self.kind = kind; self.flags = flags; self.sockNetns = sockNetns; self.tuple = tuple
+        self.cookie = cookie; self.sk = sk; self.startTs = startTs; self.result = result
+        self.bytesAcked = bytesAcked; self.bytesReceived = bytesReceived; self.retransmits = retransmits
+        self.oldState = oldState
+    }
+
+    public static let selectColumns = "\(TaskRow.columnNames), kind, flags, sock_netns, \(SocketTuple.columnNames), cookie, sk, start_ts, result, bytes_acked, bytes_received, retransmits, old_state"
+    public static func read(_ st: Statement) -> TcpEventRow {
+        TcpEventRow(task: TaskRow.read(st, at: 0), kind: TcpEventKind(rawValue: st.int(14)) ?? .close,
+                    flags: SocketFlags(rawValue: st.int(15)), sockNetns: UInt32(st.int64(16)),
+                    tuple: SocketTuple.read(st, at: 17), cookie: st.uint64(22), sk: st.uint64(23),
+                    startTs: st.uint64(24), result: Int32(truncatingIfNeeded: st.int64(25)),
+                    bytesAcked: st.uint64(26), bytesReceived: st.uint64(27),
+                    retransmits: UInt32(st.int64(28)), oldState: UInt32(st.int64(29)))
+    }
+}
+
+public struct UdpFlowRow: Sendable {
+    public var task: TaskRow
+    public var flags: SocketFlags
+    public var sockNetns: UInt32
+    public var tuple: SocketTuple
+    public var cookie: UInt64
+    /// Payload of the first datagram.
+    public var bytes: UInt32
+    public init(task: TaskRow, flags: SocketFlags, sockNetns: UInt32, tuple: SocketTuple, cookie: UInt64, bytes: UInt32) {
+        self.task = task; self.flags = flags; self.sockNetns = sockNetns; self.tuple = tuple
+        self.cookie = cookie; self.bytes = bytes
+    }
+    public static let selectColumns = "\(TaskRow.columnNames), flags, sock_netns, \(SocketTuple.columnNames), cookie, bytes"
+    public static func read(_ st: Statement) -> UdpFlowRow {
+        UdpFlowRow(task: TaskRow.read(st, at: 0), flags: SocketFlags(rawValue: st.int(14)),
+                   sockNetns: UInt32(st.int64(15)), tuple: SocketTuple.read(st, at: 16),
+                   cookie: st.uint64(21), bytes: UInt32(st.int64(22)))
+    }
+}
+
+public enum UdpFlowEndReason: Int, Sendable, CustomStringConvertible {
+    /// No datagram for the idle timeout.
+    case idle = 1
+    /// Still active when the recording stopped.
+    case recordingEnd = 2
+    public var description: String { self == .idle ? "idle" : "recording_end" }
+}
+
+/// Written by the recorder when it retires a flow from the kernel's flow map.
+public struct UdpFlowEndRow: Sendable {
+    public var ts: UInt64
+    public var reason: UdpFlowEndReason
+    public var sockNetns: UInt32
+    public var tuple: SocketTuple
+    public var pid: UInt32
+    public var startNs: UInt64
+    public var firstTs: UInt64
+    public var lastTs: UInt64
+    public var txBytes: UInt64
+    public var rxBytes: UInt64
+    public var txPackets: UInt64
+    public var rxPackets: UInt64
+    public init(ts: UInt64, reason: UdpFlowEndReason, sockNetns: UInt32, tuple: SocketTuple, pid: UInt32,
+                startNs: UInt64, firstTs: UInt64, lastTs: UInt64, txBytes: UInt64, rxBytes: UInt64,
+                txPackets: UInt64, rxPackets: UInt64) {
+        self.ts = ts; self.reason = reason; self.sockNetns = sockNetns; self.tuple = tuple; self.pid = pid
+        self.startNs = startNs; self.firstTs = firstTs; self.lastTs = lastTs; self.txBytes = txBytes
+        self.rxBytes = rxBytes; self.txPackets = txPackets; self.rxPackets = rxPackets
+    }
+    public static let selectColumns = "ts, reason, sock_netns, \(SocketTuple.columnNames), pid, start_ns, first_ts, last_ts, tx_bytes, rx_bytes, tx_packets, rx_packets"
+    public static func read(_ st: Statement) -> UdpFlowEndRow {
+        UdpFlowEndRow(ts: st.uint64(0), reason: UdpFlowEndReason(rawValue: st.int(1)) ?? .idle,
+                      sockNetns: UInt32(st.int64(2)), tuple: SocketTuple.read(st, at: 3),
+                      pid: UInt32(st.int64(8)), startNs: st.uint64(9), firstTs: st.uint64(10), lastTs: st.uint64(11),
+                      txBytes: st.uint64(12), rxBytes: st.uint64(13), txPackets: st.uint64(14), rxPackets: st.uint64(15))
+    }
+}
+
+extension Schema {
+    static let socketDDL: [String] = [
+        // TCP: kind 1 connect, 2 accept, 3 close. The task columns describe the
+        // owner only when flags has bit 0 (read in the owner's context).
+        """
+        CREATE TABLE tcp_event (\(taskColumns), kind INTEGER NOT NULL, flags INTEGER NOT NULL,
+            sock_netns INTEGER NOT NULL, family INTEGER NOT NULL, laddr TEXT NOT NULL, lport INTEGER NOT NULL,
+            raddr TEXT NOT NULL, rport INTEGER NOT NULL, cookie INTEGER NOT NULL, sk INTEGER NOT NULL,
+            start_ts INTEGER NOT NULL, result INTEGER NOT NULL, bytes_acked INTEGER NOT NULL,
+            bytes_received INTEGER NOT NULL, retransmits INTEGER NOT NULL, old_state INTEGER NOT NULL)
+        """,
+        """
+        CREATE TABLE udp_flow (\(taskColumns), flags INTEGER NOT NULL, sock_netns INTEGER NOT NULL,
+            family INTEGER NOT NULL, laddr TEXT NOT NULL, lport INTEGER NOT NULL, raddr TEXT NOT NULL,
+            rport INTEGER NOT NULL, cookie INTEGER NOT NULL, bytes INTEGER NOT NULL)
+        """,
+        // reason: 1 idle, 2 still active at the end of the recording.
+        """
+        CREATE TABLE udp_flow_end (ts INTEGER NOT NULL, reason INTEGER NOT NULL, sock_netns INTEGER NOT NULL,
+            family INTEGER NOT NULL, laddr TEXT NOT NULL, lport INTEGER NOT NULL, raddr TEXT NOT NULL,
+            rport INTEGER NOT NULL, pid INTEGER NOT NULL, start_ns INTEGER NOT NULL, first_ts INTEGER NOT NULL,
+            last_ts INTEGER NOT NULL, tx_bytes INTEGER NOT NULL, rx_bytes INTEGER NOT NULL,
+            tx_packets INTEGER NOT NULL, rx_packets INTEGER NOT NULL)
+        """,
+    ]
+    static let socketIndexes: [String] = [
+        "CREATE INDEX IF NOT EXISTS tcp_event_cookie ON tcp_event (cookie)",
+        "CREATE INDEX IF NOT EXISTS tcp_event_lport ON tcp_event (lport)",
+        "CREATE INDEX IF NOT EXISTS udp_flow_lport ON udp_flow (lport)",
+    ]
+}
+
+extension TimelineWriter {
+    public func tcpEvent(_ e: TcpEventRow) throws {
+        let st = try statement("""
+            INSERT INTO tcp_event (\(TaskRow.columnNames), kind, flags, sock_netns, \(SocketTuple.columnNames),
+                cookie, sk, start_ts, result, bytes_acked, bytes_received, retransmits, old_state)
+            VALUES (\(Self.marks(30)))
+            """)
+        e.task.bind(st)
+        st.bind(15, e.kind.rawValue); st.bind(16, e.flags.rawValue); st.bind(17, e.sockNetns)
+        e.tuple.bind(st, at: 18)
+        st.bind(23, e.cookie); st.bind(24, e.sk); st.bind(25, e.startTs); st.bind(26, Int(e.result))
+        st.bind(27, e.bytesAcked); st.bind(28, e.bytesReceived); st.bind(29, e.retransmits); st.bind(30, e.oldState)
+        try insert(st)
+    }
+
+    public func udpFlow(_ e: UdpFlowRow) throws {
+        let st = try statement("""
+            INSERT INTO udp_flow (\(TaskRow.columnNames), flags, sock_netns, \(SocketTuple.columnNames), cookie, bytes)
+            VALUES (\(Self.marks(23)))
+            """)
+        e.task.bind(st)
+        st.bind(15, e.flags.rawValue); st.bind(16, e.sockNetns)
+        e.tuple.bind(st, at: 17)
+        st.bind(22, e.cookie); st.bind(23, e.bytes)
+        try insert(st)
+    }
+
+    public func udpFlowEnd(_ e: UdpFlowEndRow) throws {
+        let st = try statement("""
+            INSERT INTO udp_flow_end (\(UdpFlowEndRow.selectColumns)) VALUES (\(Self.marks(16)))
+            """)
+        st.bind(1, e.ts); st.bind(2, e.reason.rawValue); st.bind(3, e.sockNetns)
+        e.tuple.bind(st, at: 4)
+        st.bind(9, e.pid); st.bind(10, e.startNs); st.bind(11, e.firstTs); st.bind(12, e.lastTs)
+        st.bind(13, e.txBytes); st.bind(14, e.rxBytes); st.bind(15, e.txPackets); st.bind(16, e.rxPackets)
+        try insert(st)
+    }
+}
