@@ -36,7 +36,7 @@ final class BPFObject {
         let rc = bpf_object__load(obj)
         if rc != 0 {
             let log = String(cString: nt_log_text())
-            bpf_object__close(obj)
+            // deinit closes obj: every stored property is set, so Swift runs it on this throw.
             throw RecorderError.bpfLoad(object: name, program: Self.failedProgram(in: log),
                                         reason: Self.reason(-rc) + Self.verifierTail(log))
         }
