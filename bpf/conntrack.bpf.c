@@ -22,6 +22,7 @@
 #define NT_TCP_SYN 0x02
 #define NT_TCP_RST 0x04
 #define NT_TCP_ACK 0x10
+#define NT_CT_WAKEUP_BYTES (256 << 10) /* 1/64 of the ring: ~1,900 events */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -101,7 +102,11 @@ static __always_inline void nt_ct_emit(struct bpf_nf_ctx *ctx, struct nf_conn *c
 	e->tcp_state = tcp_state;
 	nt_ct_fill_tuple(&e->orig, &ct->tuplehash[0].tuple);
 	nt_ct_fill_tuple(&e->reply, &ct->tuplehash[1].tuple);
-	bpf_ringbuf_submit(e, 0);
+	/* Wake the reader only once a batch is waiting: under churn a wakeup per
+	 * connection costs the recorder more than the events. It reads the ring at
+	 * least every 100 ms regardless. */
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&ct_events, BPF_RB_AVAIL_DATA) >= NT_CT_WAKEUP_BYTES
+			      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* Reads the TCP flags byte and the sequence number of the packet; false if
@@ -135,12 +140,12 @@ SEC("netfilter")
 int nt_ct_hook(struct bpf_nf_ctx *ctx)
 {
 	struct sk_buff *skb = ctx->skb;
-	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	unsigned long nfct = skb->_nfct; /* ctx->skb is a trusted pointer: a plain load */
 	struct nf_conn *ct = (struct nf_conn *)(nfct & ~NT_NFCT_INFOMASK);
 	__u32 ctinfo = nfct & NT_NFCT_INFOMASK;
 	struct nt_ct_tcp_seen *seen, fresh = {};
 	__u32 status, seq = 0;
-	__u8 l4, l3, state, tflags = 0;
+	__u8 l4, l3, state, tflags = 0, tcpb[4];
 	__u64 key, ts;
 
 	if (!ct || ctinfo == NT_IP_CT_UNTRACKED)
@@ -170,19 +175,28 @@ int nt_ct_hook(struct bpf_nf_ctx *ctx)
 	if (l4 != 6)
 		return NF_ACCEPT;
 
-	state = BPF_CORE_READ(ct, proto.tcp.state);
-	if (state != TCP_CONNTRACK_SYN_SENT && state != TCP_CONNTRACK_TIME_WAIT && state != TCP_CONNTRACK_CLOSE)
-		return NF_ACCEPT; /* the established-flow fast path: no header read, no map */
+	/* state, last_dir, retrans, last_index: adjacent bytes of struct ip_ct_tcp. */
+	bpf_core_read(tcpb, sizeof(tcpb), &ct->proto.tcp.state);
+	state = tcpb[0];
+	/* Conntrack notes the flags class and direction of the last packet it took (or
+	 * ignored): a SYN it ignored on an entry in any state leaves last_index SYN and
+	 * last_dir ORIGINAL. Anything else, unless the state is one a connection starts
+	 * or ends in, is the established-flow fast path: no header read, no map. */
+	if (!(tcpb[3] == 0 /* TCP_SYN_SET */ && tcpb[1] == 0 /* IP_CT_DIR_ORIGINAL */) &&
+	    state != TCP_CONNTRACK_SYN_SENT && state != TCP_CONNTRACK_TIME_WAIT && state != TCP_CONNTRACK_CLOSE)
+		return NF_ACCEPT;
 
 	l3 = BPF_CORE_READ(ct, tuplehash[0].tuple.src.l3num);
 	if (!nt_ct_tcp_header(skb, l3, &tflags, &seq))
 		tflags = 0;
 	key = (__u64)ct;
 	if (ctinfo < NT_IP_CT_IS_REPLY && (tflags & (NT_TCP_SYN | NT_TCP_ACK)) == NT_TCP_SYN) {
-		/* A new SYN on a confirmed entry. Conntrack re-uses a CLOSEd or TIME_WAIT
-		 * entry in place (it ignores the SYN, leaves the state, and gets back in sync
-		 * from the SYN/ACK), so no new entry and no Netlink NEW: a new connection all
-		 * the same, through the same mapping. A retransmitted SYN repeats its seq. */
+		/* A new SYN on a confirmed entry. Conntrack re-uses an entry in place when
+		 * it does not kill it first (CLOSE after a reply-direction RST; ESTABLISHED
+		 * when the RST that ended it was out of window): it ignores the SYN, keeps
+		 * the state, and gets back in sync from the SYN/ACK. No new entry and no
+		 * Netlink NEW: a new connection all the same, through the same mapping.
+		 * A retransmitted SYN repeats its seq. */
 		seen = bpf_map_lookup_elem(&tcp_seen, &key);
 		if (seen && seen->syn_seq == seq)
 			return NF_ACCEPT;
@@ -194,7 +208,7 @@ int nt_ct_hook(struct bpf_nf_ctx *ctx)
 		nt_ct_emit(ctx, ct, NT_KIND_CT_NEW, NT_CT_F_REOPEN, ts, ts, status, state);
 		return NF_ACCEPT;
 	}
-	if (state == TCP_CONNTRACK_SYN_SENT)
+	if (state != TCP_CONNTRACK_TIME_WAIT && state != TCP_CONNTRACK_CLOSE)
 		return NF_ACCEPT;
 	/* TIME_WAIT or CLOSE: the connection's end, reported once per interval. */
 	seen = bpf_map_lookup_elem(&tcp_seen, &key);

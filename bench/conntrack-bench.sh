@@ -1,0 +1,93 @@
+#!/bin/bash
+# bench/conntrack-bench.sh [CONNECTIONS_PER_CLIENT] [ROUNDS]
+#
+# Connection churn through a MASQUERADE router namespace (scripts/scene/nat-scene.sh,
+# prefix ntcb): two clients x two servers of scripts/scene/nat-churn.py saturate the two
+# cores with short TCP connections from 200 reused source ports each. Per round, four
+# modes run back to back on the same scene:
+#   none         nothing watching
+#   conntrack-E  `conntrack -E -e NEW` in the router namespace, writing to a file
+#   nettrail-ct  nettrail-record, conntrack source only (--only-source conntrack)
+#   nettrail-all nettrail-record, every source
+# Prints one line per mode and round: connections/s, the watcher's CPU seconds
+# (utime+stime from /proc/PID/stat), and what it recorded or lost.
+# Uses $NETTRAIL_RECORD (default .build-ct/release/nettrail-record).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+rec=${NETTRAIL_RECORD:-$repo/.build-ct/release/nettrail-record}
+n=${1:-10000}
+rounds=${2:-3}
+p=ntcb
+scene=$repo/scripts/scene/nat-scene.sh
+churn=$repo/scripts/scene/nat-churn.py
+tmp=$(mktemp -d /tmp/ntcb.XXXXXX)
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	"$scene" down $p
+	if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+"$scene" up $p
+for port in 7000 7001; do
+	ip netns exec $p-srv python3 "$churn" server 0.0.0.0 $port /dev/null >"$tmp/srv$port.out" &
+	pids+=($!)
+done
+sleep 1
+hz=$(getconf CLK_TCK)
+cpu() { awk -v hz="$hz" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+workload() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	ip netns exec $p-cli python3 "$churn" client 10.201.1.2 10.201.2.2 7000 "$n" "$tmp/c1" 200 30000 &
+	local a=$!
+	ip netns exec $p-cli python3 "$churn" client 10.201.1.2 10.201.2.2 7001 "$n" "$tmp/c2" 200 31000 &
+	local b=$!
+	wait $a $b
+	t1=$(date +%s.%N)
+	echo "$t0 $t1" | awk -v n="$n" '{ printf "%.0f", 2 * n / ($2 - $1) }'
+}
+
+printf '%-6s %-13s %10s %10s  %s\n' round mode conn/s cpu_s recorded
+for r in $(seq "$rounds"); do
+	rate=$(workload)
+	printf '%-6s %-13s %10s %10s  %s\n' "$r" none "$rate" - -
+
+	ip netns exec $p-rtr conntrack -E -e NEW >"$tmp/ce.out" 2>"$tmp/ce.err" &
+	w=$!
+	sleep 0.5
+	rate=$(workload)
+	sleep 0.5
+	c=$(cpu $w)
+	kill -INT $w; wait $w 2>/dev/null || true
+	printf '%-6s %-13s %10s %10s  %s NEW lines, %s ENOBUFS warnings\n' "$r" conntrack-E "$rate" "$c" \
+		"$(grep -c dport= "$tmp/ce.out" || true)" "$(grep -c ENOBUFS "$tmp/ce.err" || true)"
+
+	for mode in nettrail-ct nettrail-all; do
+		extra=()
+		[ $mode = nettrail-ct ] && extra=(--only-source conntrack)
+		# A fresh stderr file per run: the workload starts only once this recorder is attached.
+		err=$tmp/$mode.$r.err
+		"$rec" --db "$tmp/$mode.db" --force --netns /run/netns/$p-rtr "${extra[@]}" >"$tmp/rec.out" 2>"$err" &
+		w=$!
+		until grep -q "recording to" "$err" 2>/dev/null; do
+			kill -0 $w 2>/dev/null || { cat "$err" >&2; exit 1; }
+			sleep 0.1
+		done
+		rate=$(workload)
+		sleep 1.5
+		c=$(cpu $w)
+		kill -INT $w; wait $w || true
+		ns=$(stat -L -c %i /run/netns/$p-rtr)
+		m=$(sqlite3 "$tmp/$mode.db" "SELECT count(*) FROM conntrack WHERE kind = 1 AND NOT flags & 2 AND netns = $ns AND orig_dport IN (7000, 7001)")
+		ro=$(sqlite3 "$tmp/$mode.db" "SELECT count(*) FROM conntrack WHERE kind = 1 AND flags & 1 AND netns = $ns AND orig_dport IN (7000, 7001)")
+		lost=$(sqlite3 "$tmp/$mode.db" "SELECT coalesce(sum(count), 0) FROM loss")
+		# Conntrack's TCP state of the entry when re-opened (3 ESTABLISHED, 7 TIME_WAIT, 8 CLOSE).
+		st=$(sqlite3 "$tmp/$mode.db" "SELECT group_concat(tcp_state || ':' || n, ' ') FROM
+			(SELECT tcp_state, count(*) n FROM conntrack WHERE kind = 1 AND flags & 1 GROUP BY 1)")
+		printf '%-6s %-13s %10s %10s  %s mappings (%s re-opened; states %s) for %s connections, %s lost\n' "$r" $mode \
+			"$rate" "$c" "$m" "$ro" "$st" $((2 * n)) "$lost"
+	done
+done
