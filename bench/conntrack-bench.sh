@@ -10,7 +10,9 @@
 #   nettrail-ct  nettrail-record, conntrack source only (--only-source conntrack)
 #   nettrail-all nettrail-record, every source
 # Prints one line per mode and round: connections/s, the watcher's CPU seconds
-# (utime+stime from /proc/PID/stat), and what it recorded or lost.
+# (utime+stime from /proc/PID/stat) from the workload's start until 0.5 s (conntrack -E)
+# or 1.5 s (nettrail: it reads its rings at least every 100 ms and commits every second)
+# after its end, so start-up (BPF load, snapshot) is not counted; and what it recorded or lost.
 # Uses $NETTRAIL_RECORD (default .build-ct/release/nettrail-record).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,9 +60,10 @@ for r in $(seq "$rounds"); do
 	ip netns exec $p-rtr conntrack -E -e NEW >"$tmp/ce.out" 2>"$tmp/ce.err" &
 	w=$!
 	sleep 0.5
+	c0=$(cpu $w)
 	rate=$(workload)
 	sleep 0.5
-	c=$(cpu $w)
+	c=$(echo "$(cpu $w) $c0" | awk '{ printf "%.2f", $1 - $2 }')
 	kill -INT $w; wait $w 2>/dev/null || true
 	printf '%-6s %-13s %10s %10s  %s NEW lines, %s ENOBUFS warnings\n' "$r" conntrack-E "$rate" "$c" \
 		"$(grep -c dport= "$tmp/ce.out" || true)" "$(grep -c ENOBUFS "$tmp/ce.err" || true)"
@@ -76,9 +79,10 @@ for r in $(seq "$rounds"); do
 			kill -0 $w 2>/dev/null || { cat "$err" >&2; exit 1; }
 			sleep 0.1
 		done
+		c0=$(cpu $w)
 		rate=$(workload)
 		sleep 1.5
-		c=$(cpu $w)
+		c=$(echo "$(cpu $w) $c0" | awk '{ printf "%.2f", $1 - $2 }')
 		kill -INT $w; wait $w || true
 		ns=$(stat -L -c %i /run/netns/$p-rtr)
 		m=$(sqlite3 "$tmp/$mode.db" "SELECT count(*) FROM conntrack WHERE kind = 1 AND NOT flags & 2 AND netns = $ns AND orig_dport IN (7000, 7001)")

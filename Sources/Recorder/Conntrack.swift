@@ -241,7 +241,25 @@ final class ConntrackTracker {
     }
 
     static func tuple(_ t: nt_ct_tuple) -> ConntrackTuple {
-        ConntrackTuple(src: address(t.src, family: t.l3), sport: t.sport, dst: address(t.dst, family: t.l3), dport: t.dport)
+        ConntrackTuple(src: cachedAddress(t.src, family: t.l3), sport: t.sport,
+                       dst: cachedAddress(t.dst, family: t.l3), dport: t.dport)
+    }
+
+    private struct AddressKey: Hashable { var hi: UInt64; var lo: UInt64; var family: UInt8 }
+    /// Text of recently seen addresses: a churn repeats a handful of them, and formatting
+    /// each anew was a visible share of the recorder's CPU. Only the recording thread uses it.
+    nonisolated(unsafe) private static var addressCache: [AddressKey: String] = [:]
+
+    static func cachedAddress<T>(_ bytes: T, family: UInt8) -> String {
+        let key = withUnsafeBytes(of: bytes) { raw in
+            AddressKey(hi: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
+                       lo: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self), family: family)
+        }
+        if let s = addressCache[key] { return s }
+        let s = address(bytes, family: family)
+        if addressCache.count >= 4096 { addressCache.removeAll(keepingCapacity: true) }
+        addressCache[key] = s
+        return s
     }
 
     static func address<T>(_ bytes: T, family: UInt8) -> String {
