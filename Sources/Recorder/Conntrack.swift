@@ -22,6 +22,8 @@ public struct ConntrackOptions: Sendable {
     public var scanInterval: Double = 0.25
     /// Dump each covered namespace's table through Netlink when it is first covered.
     public var snapshot = true
+    /// Overrides the event ring's size (bytes, a power of two, at least a page); tests use a tiny one to provoke loss.
+    public var ringBytes: UInt32?
     public init() {}
 }
 
@@ -55,7 +57,7 @@ final class ConntrackTracker {
 
     init(options: ConntrackOptions) throws {
         self.options = options
-        object = try BPFObject(EmbeddedBPF.conntrack)
+        object = try BPFObject(EmbeddedBPF.conntrack, ringSizes: options.ringBytes.map { ["ct_events": $0] } ?? [:])
     }
 
     deinit { for (_, l) in listeners { nt_ct_listener_close(l) } }

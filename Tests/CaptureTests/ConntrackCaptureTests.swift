@@ -321,4 +321,62 @@ final class ConntrackCaptureTests: XCTestCase {
         if lost == 0 { XCTAssertEqual(mine.count, netlinkNew) }
         XCTAssertLessThan(mine.count, n, "in-place re-opens are invisible to Netlink")
     }
+
+    /// With a one-page ring and a stalled reader, mappings are lost — and counted:
+    /// captured + counted lost = the connections the workload made.
+    func testRingLossIsCountedNotHidden() throws {
+        let n = 1000
+        let live = try capture { o in
+            o.conntrack.ringBytes = 4096
+            o.readerStallSeconds = 3
+        }
+        let dir = live.path + ".d"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        try server(ns: "srv", bind: "0.0.0.0", port: 7000, log: "\(dir)/srv")
+        try client(ns: "cli", src: "10.201.1.2", dst: "10.201.2.2", port: 7000, count: n, log: "\(dir)/cli")
+        let (summary, capture) = try live.finish()
+        let netns = Self.inode(rtr)
+        let captured: Int = try capture.reader.db.scalar("""
+            SELECT count(*) FROM conntrack WHERE kind = 1 AND flags & 2 = 0 AND netns = ? AND orig_dport = 7000
+            """, [Int(netns)]) ?? 0
+        let lost = try capture.reader.losses().filter { $0.source == "conntrack" && $0.kind == "conntrack_new" }
+            .reduce(0) { $0 + Int($1.count) }
+        print("ring loss: \(captured) captured + \(lost) counted lost of \(n); \(summary)")
+        XCTAssertGreaterThan(lost, 0, "a one-page ring must overflow")
+        XCTAssertEqual(captured + lost, n)
+        // The analyzer says so when asked about a moment inside the loss window.
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let logged = try readLogs(client: "\(dir)/cli", server: "\(dir)/srv")
+        let t = NATQuery.run(capture, index: index, endpoint: logged.last!.1, at: logged.last!.0.ts, proto: 6)
+        XCTAssertTrue(t.notes.contains { $0.contains("lost") }, t.render(.table))
+    }
+
+    /// A UDP flow through MASQUERADE, seen live.
+    func testUDPFlowThroughMasquerade() throws {
+        let live = try capture()
+        let out = try sh("""
+            ip netns exec \(prefix)-srv python3 -c '
+            import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 7002)); s.settimeout(5)
+            d, a = s.recvfrom(100); open("\(live.path).udp", "w").write("%s %d" % a)' &
+            sleep 0.5
+            ip netns exec \(prefix)-cli python3 -c '
+            import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.201.1.2", 31005))
+            s.sendto(b"x", ("10.201.2.2", 7002)); print(time.clock_gettime_ns(time.CLOCK_BOOTTIME))'
+            wait
+            """)
+        let (_, capture) = try live.finish()
+        let peer = try String(contentsOfFile: live.path + ".udp", encoding: .utf8)
+        let words = (out + " " + peer).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        XCTAssertEqual(words.count, 3, out)
+        guard words.count == 3, let ts = UInt64(words[0]), let natPort = UInt16(words[2]) else { return }
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let hits = index.lookup(NATEndpoint(addr: words[1], port: natPort), at: ts + 1_000_000, proto: 17)
+            .filter { $0.mapping.netns == Self.inode(rtr) }
+        XCTAssertEqual(hits.count, 1)
+        XCTAssertEqual(hits.first?.side, .translatedSource)
+        XCTAssertEqual(hits.first?.mapping.orig.src, "10.201.1.2")
+        XCTAssertEqual(hits.first?.mapping.orig.sport, 31005)
+        XCTAssertEqual(hits.first?.mapping.startKind, .new)
+        XCTAssertEqual(hits.first?.mapping.endKind, .open, "a UDP end is never observed: it is inferred")
+    }
 }
