@@ -36,7 +36,8 @@ struct ConnectionsCommand: ParsableCommand {
         }
         do {
             let t = try ConnectionsQuery.run(c, ConnectionFilter(from: w.from, to: w.to, container: container, pid: pid,
-                                                                 remote: ep, proto: proto?.proto))
+                                                                 remote: ep, proto: proto?.proto),
+                                             nat: try? ConntrackNATResolver(c))
             emit(t, capture.format)
         } catch { fail(error) }
     }

@@ -15,7 +15,8 @@ struct TimelineCommand: ParsableCommand {
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        do { emit(try TimelineQuery.run(c, from: w.from, to: w.to, container: container), capture.format) }
+        do { emit(try TimelineQuery.run(c, from: w.from, to: w.to, container: container,
+                                         nat: try? ConntrackNATResolver(c)), capture.format) }
         catch { fail(error) }
     }
 }

@@ -6,8 +6,8 @@ struct WhoCommand: ParsableCommand {
         commandName: "who",
         abstract: "Which process owned the connection with this address at that moment.",
         discussion: """
-            The address may be a socket's local end, its remote end, or (once the conntrack \
-            resolver is wired in) the translated address seen outside the host. Every \
+            The address may be a socket's local end, its remote end, or the translated \
+            address seen outside the host (walked back through the captured conntrack entries). Every \
             matching connection is listed; several owners are reported as ambiguous.
             """)
 
@@ -31,7 +31,7 @@ struct WhoCommand: ParsableCommand {
         guard slack >= 0, slack.isFinite else { fail("--slack must be a non-negative number of seconds") }
         do {
             let t = try WhoQuery.run(c, at: try c.bootTime(at), addr: ep, proto: proto?.proto,
-                                     slack: UInt64(slack * 1e9), nat: nil)
+                                     slack: UInt64(slack * 1e9), nat: try? ConntrackNATResolver(c))
             emit(t, capture.format)
         } catch { fail(error) }
     }
