@@ -29,18 +29,26 @@ ip netns exec $p-srv python3 "$churn" server 0.0.0.0 7000 /dev/null >/dev/null &
 pids+=($!)
 "$rec" --db "$tmp/c.db" --force --netns /run/netns/$p-rtr --only-source conntrack >/dev/null 2>"$tmp/err" &
 pids+=($!)
+rid=$!
 until grep -q "recording to" "$tmp/err"; do sleep 0.1; done
 sysctl -qw kernel.bpf_stats_enabled=1
 ip netns exec $p-cli python3 "$churn" client 10.201.1.2 10.201.2.2 7000 "$n" "$tmp/c1" 200
 # report LABEL UNITS [BASE_RUNS BASE_NS]: runs and ns of this recorder's copy, minus a baseline.
 counters() { bpftool prog show name nt_ct_hook -j | python3 -c '
-import json, sys
+import glob, json, sys
 progs = json.load(sys.stdin)
 progs = progs if isinstance(progs, list) else [progs]
-# Another recorder (a test running beside this) may have its own copy: ours is the newest.
-p = max(progs, key=lambda p: p["id"])
+# Another recorder (a test running beside this) may have its own copy: ours is the one
+# our recorder holds a link to (prog_id in its fds'"'"' fdinfo).
+ids = set()
+for f in glob.glob("/proc/%s/fdinfo/*" % sys.argv[1]):
+    try:
+        ids.update(int(l.split()[1]) for l in open(f) if l.startswith("prog_id:"))
+    except OSError:
+        pass
+p = [p for p in progs if p["id"] in ids][0]
 print(p.get("run_cnt", 0), p.get("run_time_ns", 0))
-'; }
+' "$rid"; }
 report() {
 	read -r runs ns < <(counters)
 	awk -v l="$1" -v u="$2" -v r="$runs" -v t="$ns" -v br="${3:-0}" -v bt="${4:-0}" 'BEGIN {
