@@ -57,7 +57,17 @@ final class ConntrackTracker {
 
     init(options: ConntrackOptions) throws {
         self.options = options
-        object = try BPFObject(EmbeddedBPF.conntrack, ringSizes: options.ringBytes.map { ["ct_events": $0] } ?? [:])
+        let rings = options.ringBytes.map { ["ct_events": $0] } ?? [:]
+        do {
+            // The Netlink fallback loads no program (kernels before 6.4 have no netfilter programs);
+            // the object still owns the maps the recorder reads (ring, losses).
+            object = try BPFObject(EmbeddedBPF.conntrack, ringSizes: rings,
+                                   autoload: options.source == .netlink ? [] : nil)
+        } catch let e as RecorderError {
+            guard options.source == .bpf, case .bpfLoad = e else { throw e }
+            throw RecorderError.system("\(e)\n(netfilter BPF programs need Linux 6.4 or later: "
+                                       + "--conntrack-source netlink uses conntrack events instead, or --no-conntrack)")
+        }
     }
 
     deinit { for (_, l) in listeners { nt_ct_listener_close(l) } }
