@@ -190,6 +190,32 @@ final class ConntrackCaptureTests: XCTestCase {
         XCTAssertEqual(good, 100)
     }
 
+    /// A port published on the router itself (REDIRECT to a local listener): the entry
+    /// is confirmed at LOCAL_IN, so that is where it is seen new.
+    func testRedirectToALocalServiceIsSeenAtLocalIn() throws {
+        let live = try capture()
+        let dir = live.path + ".d"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        try server(ns: "rtr", bind: "0.0.0.0", port: 81, log: "\(dir)/svc")
+        try client(ns: "srv", src: "10.201.2.2", dst: "10.201.2.1", port: 8081, count: 50, log: "\(dir)/out", ports: 10)
+        usleep(200_000)
+        let (summary, capture) = try live.finish()
+        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let logged = try readLogs(client: "\(dir)/out", server: "\(dir)/svc")
+        XCTAssertEqual(logged.count, 50)
+        let hooks: [Int] = try capture.reader.db.column(
+            "SELECT DISTINCT hook FROM conntrack WHERE kind = 1 AND orig_dport = 8081 AND flags & 2 = 0")
+        XCTAssertEqual(hooks, [1], "NF_INET_LOCAL_IN")
+        var good = 0
+        for (c, _) in logged {
+            let hits = index.lookup(NATEndpoint(addr: "10.201.2.2", port: c.port), at: c.ts, proto: 6)
+                .filter { $0.mapping.netns == Self.inode(rtr) }
+            if hits.count == 1, hits[0].mapping.translated.dport == 81, hits[0].mapping.orig.dport == 8081 { good += 1 }
+        }
+        XCTAssertEqual(good, 50)
+    }
+
     /// 20,000 short connections through MASQUERADE from 200 reused source ports: half
     /// reset by the server (the router re-opens its CLOSEd entry in place: no Netlink NEW),
     /// half by the client (the entry is killed and made anew). Every one is answered, in

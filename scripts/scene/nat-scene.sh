@@ -5,7 +5,8 @@
 #   PREFIX-cli  10.201.1.2  fd00:201:1::2   (the "inside" host; also runs a published service)
 #        |  veth
 #   PREFIX-rtr  10.201.1.1 / 10.201.2.1     forwards; MASQUERADE out to srv (IPv4 and IPv6);
-#        |  veth                            DNAT 10.201.2.1:8080 -> 10.201.1.2:80 (port publishing)
+#        |  veth                            DNAT 10.201.2.1:8080 -> 10.201.1.2:80 (port publishing),
+#        |                                  REDIRECT 10.201.2.1:8081 -> its own port 81
 #   PREFIX-srv  10.201.2.2  fd00:201:2::2   (the "outside"; no route back to 10.201.1.0/24)
 #
 # `down` removes everything `up` made; safe to run twice.
@@ -49,6 +50,9 @@ up() {
 		-j DNAT --to-destination 10.201.1.2:80
 	ip netns exec "$rtr" iptables -t nat -A PREROUTING -i "${p}r1" -d 10.201.2.1 -p udp --dport 8053 \
 		-j DNAT --to-destination 10.201.1.2:53
+	# Published on the router itself: 10.201.2.1:8081 -> its own port 81 (delivered locally: LOCAL_IN).
+	ip netns exec "$rtr" iptables -t nat -A PREROUTING -i "${p}r1" -d 10.201.2.1 -p tcp --dport 8081 \
+		-j REDIRECT --to-ports 81
 }
 
 case $cmd in
