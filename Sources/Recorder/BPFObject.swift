@@ -75,13 +75,23 @@ final class BPFObject {
     }
 
     /// Attaches a netfilter program with a raw BPF_LINK_CREATE (libbpf 1.1 predates it).
-    func attachNetfilter(program: String, pf: UInt32, hook: UInt32, priority: Int32) throws {
+    /// The link is made in the calling thread's network namespace; returns its fd.
+    @discardableResult
+    func attachNetfilter(program: String, pf: UInt32, hook: UInt32, priority: Int32) throws -> Int32 {
         guard let prog = bpf_object__find_program_by_name(obj, program) else {
             throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
         }
         let fd = nt_netfilter_link(bpf_program__fd(prog), pf, hook, priority, 0)
         guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(-fd)) }
         rawLinkFDs.append(fd)
+        return fd
+    }
+
+    /// Closes a link attachNetfilter made (e.g. in a network namespace that went away).
+    func detachNetfilter(linkFD: Int32) {
+        guard let i = rawLinkFDs.firstIndex(of: linkFD) else { return }
+        rawLinkFDs.remove(at: i)
+        close(linkFD)
     }
 
     /// A loaded program, for attachments its source manages itself (the resolver's uprobes).

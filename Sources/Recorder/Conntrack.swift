@@ -42,10 +42,20 @@ enum NetfilterHook {
 final class ConntrackTracker {
     let options: ConntrackOptions
     let object: BPFObject
-    /// Namespace inode -> the path it was reached by.
-    private(set) var covered: [UInt32: String] = [:]
+    /// A namespace the program is linked in. Its fd stays open while covered: a namespace
+    /// inode is reused as soon as the namespace is freed, so holding it is what makes the
+    /// inode an identity.
+    struct Covered {
+        var path: String
+        var fd: Int32
+        var links: [Int32]
+        /// The recorder's own and --netns ones: kept for the whole recording.
+        var pinned: Bool
+    }
+    /// Namespace inode -> coverage.
+    private(set) var covered: [UInt32: Covered] = [:]
     /// Namespaces covered but not yet dumped (written by the next snapshot/tick).
-    private var pendingDump: [(ino: UInt32, path: String)] = []
+    private var pendingDump: [UInt32] = []
     private var listeners: [UInt32: OpaquePointer] = [:]
     private var enobufs: [UInt32: UInt64] = [:]
     private var lastScan: UInt64 = 0
@@ -70,7 +80,10 @@ final class ConntrackTracker {
         }
     }
 
-    deinit { for (_, l) in listeners { nt_ct_listener_close(l) } }
+    deinit {
+        for (_, l) in listeners { nt_ct_listener_close(l) }
+        for (_, c) in covered { close(c.fd) }
+    }
 
     func source() -> Source {
         Source(
@@ -86,8 +99,8 @@ final class ConntrackTracker {
     // MARK: namespaces
 
     private func attachInitial() throws {
-        try cover(path: "/proc/thread-self/ns/net", required: true)
-        for p in options.netnsPaths { try cover(path: p, required: true) }
+        try cover(path: "/proc/thread-self/ns/net", required: true, pinned: true)
+        for p in options.netnsPaths { try cover(path: p, required: true, pinned: true) }
         if options.allNetns { scanNamespaces() }
     }
 
@@ -98,21 +111,24 @@ final class ConntrackTracker {
     }
 
     /// Links the program in the namespace at `path` (once per namespace) and queues its dump.
-    private func cover(path: String, required: Bool) throws {
+    private func cover(path: String, required: Bool, pinned: Bool) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if required { throw RecorderError.system("cannot open network namespace \(path): \(BPFObject.reason(errno))") }
             return
         }
-        defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return }
-        let ino = UInt32(truncatingIfNeeded: st.st_ino)
-        if covered[ino] != nil { return }
+        let ino = fstat(fd, &st) == 0 ? UInt32(truncatingIfNeeded: st.st_ino) : 0
+        if ino == 0 || covered[ino] != nil {
+            if ino != 0 && pinned { covered[ino]?.pinned = true }
+            close(fd)
+            return
+        }
+        var links: [Int32] = []
         do {
             try Self.inNamespace(fd) {
                 if options.source == .bpf {
-                    try linkHooks()
+                    try linkHooks(into: &links)
                 } else {
                     guard let l = nt_ct_listen(ino, 8 << 20) else {
                         throw RecorderError.system("cannot subscribe to conntrack events in \(path): \(BPFObject.reason(errno))")
@@ -121,21 +137,32 @@ final class ConntrackTracker {
                 }
             }
         } catch {
+            for l in links { object.detachNetfilter(linkFD: l) }
+            close(fd)
             if required { throw error }
             errors.append("\(path): \(error)")
             return
         }
-        covered[ino] = path
-        if options.snapshot { pendingDump.append((ino, path)) }
+        covered[ino] = Covered(path: path, fd: fd, links: links, pinned: pinned)
+        if options.snapshot { pendingDump.append(ino) }
     }
 
-    private func linkHooks() throws {
+    /// A namespace no process is in and nothing binds: drop its links and let it go.
+    private func uncover(_ ino: UInt32) {
+        guard let c = covered.removeValue(forKey: ino) else { return }
+        for l in c.links { object.detachNetfilter(linkFD: l) }
+        if let l = listeners.removeValue(forKey: ino) { nt_ct_listener_close(l) }
+        pendingDump.removeAll { $0 == ino }
+        close(c.fd)
+    }
+
+    private func linkHooks(into links: inout [Int32]) throws {
         for pf in NetfilterHook.families {
             for hook in NetfilterHook.hooks {
                 var lastError: Error?
                 for prio in NetfilterHook.priorities {
                     do {
-                        try object.attachNetfilter(program: "nt_ct_hook", pf: pf, hook: hook, priority: prio)
+                        links.append(try object.attachNetfilter(program: "nt_ct_hook", pf: pf, hook: hook, priority: prio))
                         lastError = nil
                         break
                     } catch { lastError = error }
@@ -181,8 +208,9 @@ final class ConntrackTracker {
             }
         }
         for (ino, p) in seen where covered[ino] == nil {
-            try? cover(path: p, required: false)
+            try? cover(path: p, required: false, pinned: false)
         }
+        for (ino, c) in covered where !c.pinned && seen[ino] == nil { uncover(ino) }
     }
 
     // MARK: the recorder's hooks
@@ -191,10 +219,9 @@ final class ConntrackTracker {
         var rows = 0
         let todo = pendingDump
         pendingDump.removeAll()
-        for (ino, path) in todo {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { continue }
-            defer { close(fd) }
+        for ino in todo {
+            guard let c = covered[ino] else { continue }
+            let fd = c.fd, path = c.path
             sink.writer = w
             sink.error = nil
             let n: Int32 = try Self.inNamespace(fd) {
