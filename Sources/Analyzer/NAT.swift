@@ -237,7 +237,7 @@ public enum NATQuery {
         }
     }
 
-    static func ep(_ a: String, _ p: UInt16) -> String { NATEndpoint(addr: a, port: p).description }
+    public static func ep(_ a: String, _ p: UInt16) -> String { NATEndpoint(addr: a, port: p).description }
 
     public static let columns = ["start", "end", "start_kind", "end_kind", "end_reason", "netns", "proto", "matched",
                                  "original_src", "original_dst", "translated_src", "translated_dst",

@@ -152,6 +152,24 @@ final class ConntrackCaptureTests: XCTestCase {
         XCTAssertEqual(row["end_kind"], .text("observed"), "a RST or FIN through the router is an observed end")
         let ipv6Peer = v6[3].1
         XCTAssertEqual(ipv6Peer.addr, "fd00:201:2::1")
+
+        // `who` follows the address the server saw through NAT to the client process.
+        let who = try WhoQuery.run(capture, at: c.ts, addr: Endpoint(ip: peer.addr, port: peer.port), proto: .tcp, nat: index)
+        let owner = who.rows.first { row in
+            if case .text(let m) = row[who.columns.firstIndex(of: "match")!] { return m.hasPrefix("local via NAT") }
+            return false
+        }
+        XCTAssertNotNil(owner, who.render(.table))
+        if let owner { XCTAssertEqual(owner[who.columns.firstIndex(of: "comm")!], .text("python3"), who.render(.table)) }
+        // And `connections` shows the client's connection as the server saw it.
+        let conns = try ConnectionIndex(capture).connections.filter {
+            $0.proto == .tcp && $0.tuple.laddr == "10.201.1.2" && $0.tuple.lport == c.port && $0.direction == .outbound
+                && $0.start <= c.ts && ($0.end ?? .max) >= c.ts
+        }
+        XCTAssertEqual(conns.count, 1)
+        if let conn = conns.first {
+            XCTAssertEqual(index.translation(of: conn), "\(peer.description) -> 10.201.2.2:7000")
+        }
     }
 
     /// Port publishing: the outside connects to the router's 10.201.2.1:8080, DNATed to
