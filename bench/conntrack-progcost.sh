@@ -18,7 +18,7 @@ old=$(sysctl -n kernel.bpf_stats_enabled)
 cleanup() {
 	sysctl -qw kernel.bpf_stats_enabled="$old"
 	# SIGINT stops the recorder cleanly; background jobs of a script ignore it, so TERM for the rest.
-	for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	"$scene" down $p
 	rm -rf "$tmp"
