@@ -153,8 +153,11 @@ final class ConntrackCaptureTests: XCTestCase {
         let ipv6Peer = v6[3].1
         XCTAssertEqual(ipv6Peer.addr, "fd00:201:2::1")
 
-        // `who` follows the address the server saw through NAT to the client process.
-        let who = try WhoQuery.run(capture, at: c.ts, addr: Endpoint(ip: peer.addr, port: peer.port), proto: .tcp, nat: index)
+        // `who` follows the address the server saw through NAT to the client process
+        // (ConntrackNATResolver, Sources/Analyzer/WhoNAT.swift, over this NATIndex).
+        let resolver = try ConntrackNATResolver(capture)
+        let who = try WhoQuery.run(capture, at: c.ts, addr: Endpoint(ip: peer.addr, port: peer.port), proto: .tcp,
+                                   nat: resolver)
         let owner = who.rows.first { row in
             if case .text(let m) = row[who.columns.firstIndex(of: "match")!] { return m.hasPrefix("local via NAT") }
             return false
@@ -168,7 +171,7 @@ final class ConntrackCaptureTests: XCTestCase {
         }
         XCTAssertEqual(conns.count, 1)
         if let conn = conns.first {
-            XCTAssertEqual(index.translation(of: conn), "\(peer.description) -> 10.201.2.2:7000")
+            XCTAssertEqual(resolver.translation(of: conn), "\(peer.description) -> 10.201.2.2:7000")
         }
     }
 
