@@ -118,6 +118,10 @@ static __always_inline void nt_read_tuple(const struct sock *sk, struct nt_sock_
 	__builtin_memset(t, 0, sizeof(*t));
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* TCP_CLOSE is traced after the port is released (inet_put_port zeroes
+	 * inet_num); the source port the socket used is still in inet_sport. */
+	if (t->lport == 0)
+		t->lport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	t->protocol = proto;
 	if (t->family == AF_INET) {

@@ -15,6 +15,8 @@ final class SocketCaptureTests: XCTestCase {
     var ns: String { "ntsk\(n)" }
     var hostIP: String { "10.77.\(n).1" }
     var nsIP: String { "10.77.\(n).2" }
+    var hostIP6: String { "fd00:77:\(n)::1" }
+    var nsIP6: String { "fd00:77:\(n)::2" }
     var workload: String { packageRoot + "/scripts/scene/sock-workload.sh" }
     let hz = UInt64(sysconf(Int32(_SC_CLK_TCK)))
 
@@ -27,6 +29,8 @@ final class SocketCaptureTests: XCTestCase {
             ip addr add \(hostIP)/24 dev \(ns)h && ip link set \(ns)h up
             ip netns exec \(ns) ip addr add \(nsIP)/24 dev \(ns)c
             ip netns exec \(ns) ip link set \(ns)c up && ip netns exec \(ns) ip link set lo up
+            ip addr add \(hostIP6)/64 dev \(ns)h nodad
+            ip netns exec \(ns) ip addr add \(nsIP6)/64 dev \(ns)c nodad
             """)
     }
 
@@ -45,7 +49,7 @@ final class SocketCaptureTests: XCTestCase {
     /// Starts a server in the namespace (not through a shell: nothing of ours is left
     /// holding a pipe) and waits for it to listen.
     @discardableResult
-    func startServer(_ mode: String, port: Int, count: Int, log: String) throws -> Process {
+    func startServer(_ mode: String, port: Int, count: Int, log: String, env: [String: String] = [:]) throws -> Process {
         let ready = log + ".ready"
         try? FileManager.default.removeItem(atPath: log)
         FileManager.default.createFile(atPath: ready, contents: nil)
@@ -54,6 +58,7 @@ final class SocketCaptureTests: XCTestCase {
         p.arguments = ["netns", "exec", ns, workload, mode, String(port), String(count), log]
         p.standardOutput = FileHandle(forWritingAtPath: ready)
         p.standardInput = FileHandle.nullDevice
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         try p.run()
         for _ in 0..<100 {
             if (try? String(contentsOfFile: ready, encoding: .utf8))?.contains("ready") == true { return p }
@@ -70,11 +75,15 @@ final class SocketCaptureTests: XCTestCase {
         let log = live.path + ".truth"
         for suffix in ["", ".srv", ".udp", ".udpsrv"] { try? FileManager.default.removeItem(atPath: log + suffix) }
         let connects = 20
-        let tcpServer = try startServer("server", port: 8080, count: connects + 2, log: log + ".srv")
+        let v6 = 5
+        // A dual-stack listener: its IPv4 peers are IPv4-mapped inside the kernel.
+        let tcpServer = try startServer("server", port: 8080, count: connects + 2 + v6, log: log + ".srv", env: ["NT_BIND": "::"])
         // Short-lived clients: each connects and exits at once, leaving its socket for exit() to close.
         try sh("\(workload) connect \(nsIP) 8080 \(connects) \(log)")
         // Two processes with the same pid, each connecting.
         try sh("\(workload) reuse \(nsIP) 8080 \(log)")
+        // IPv6 clients.
+        try sh("\(workload) connect \(nsIP6) 8080 \(v6) \(log)")
         tcpServer.waitUntilExit()
         // UDP: a DNS-shaped query from the host to a server in the namespace.
         let udpServer = try startServer("udpserver", port: 53, count: 1, log: log + ".udpsrv")
@@ -86,8 +95,9 @@ final class SocketCaptureTests: XCTestCase {
 
         let clients = try readTruth(log)
         let server = try readTruth(log + ".srv")
-        XCTAssertEqual(clients.count, connects + 2)
-        XCTAssertEqual(server.count, connects + 2)
+        XCTAssertEqual(clients.count, connects + 2 + v6)
+        XCTAssertEqual(server.count, connects + 2 + v6)
+        XCTAssertEqual(clients.filter { $0.lip == hostIP6 }.count, v6)
 
         // Outbound: `who` on each client's own (local) tuple names exactly that incarnation.
         var keys: [UInt32: Set<UInt64>] = [:]
@@ -111,14 +121,15 @@ final class SocketCaptureTests: XCTestCase {
             XCTAssertEqual(row[col(t, "exe")], .text("/usr/bin/python3"))
         }
         // The reused pid: two connections, two incarnations.
-        let reused = clients.suffix(2)
+        let reused = clients.prefix(connects + 2).suffix(2)
         XCTAssertEqual(reused.first!.pid, reused.last!.pid, "the workload did not reuse the pid")
         XCTAssertEqual(keys[reused.first!.pid]?.count, 2, "both incarnations of pid \(reused.first!.pid)")
 
         // Connect to exit: how short-lived these clients were, measured in the capture.
         let conns = try ConnectionIndex(capture).connections
         var spans: [Double] = []
-        for c in conns where c.proto == .tcp && c.direction == .outbound {
+        let ours = Set(clients.map(\.pid))
+        for c in conns where c.proto == .tcp && c.direction == .outbound && ours.contains(c.owner?.pid ?? 0) {
             if let o = c.owner, let x = capture.processes[o]?.exitTs, let at = c.ownedAt { spans.append(Double(x - at) / 1e6) }
         }
         spans.sort()

@@ -15,6 +15,9 @@ def ticks():
 
 def log(path, role, s, peer=None):
     l = s.getsockname(); r = peer or s.getpeername()
+    # Report an IPv4-mapped address the way the host's tools (and nettrail) print it: IPv4.
+    unmap = lambda a: a[7:] if a.startswith("::ffff:") and "." in a else a
+    l = (unmap(l[0]), l[1]); r = (unmap(r[0]), r[1])
     line = f"{role} {hostpid()} {ticks()} {l[0]} {l[1]} {r[0]} {r[1]} {time.clock_gettime_ns(time.CLOCK_BOOTTIME)}\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.write(fd, line.encode()); os.close(fd)
@@ -34,8 +37,13 @@ def child(fn, *a):
 mode = sys.argv[1]
 if mode == "server":
     port, count, logpath = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("0.0.0.0", port)); ls.listen(128)
+    # NT_BIND=:: makes a dual-stack listener (IPv4 clients arrive as IPv4-mapped IPv6).
+    bind = os.environ.get("NT_BIND", "0.0.0.0")
+    ls = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if ":" in bind:
+        ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    ls.bind((bind, port)); ls.listen(128)
     print("ready", flush=True)
     for _ in range(count):
         c, peer = ls.accept()
