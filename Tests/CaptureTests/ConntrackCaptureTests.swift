@@ -75,6 +75,12 @@ final class ConntrackCaptureTests: XCTestCase {
         }
     }
 
+    /// Losses of this source only: the other sources record the whole host, where other
+    /// workloads may run at the same time.
+    func conntrackLosses(_ s: RecordSummary) -> UInt64 {
+        s.losses.filter { $0.key.hasPrefix("conntrack") || $0.key == "map_full" }.values.reduce(0, +)
+    }
+
     static func inode(_ path: String) -> UInt32 {
         var st = stat()
         return stat(path, &st) == 0 ? UInt32(truncatingIfNeeded: st.st_ino) : 0
@@ -129,7 +135,7 @@ final class ConntrackCaptureTests: XCTestCase {
         try client(ns: "cli", src: "fd00:201:1::2", dst: "fd00:201:2::2", port: 7001, count: 200, log: "\(dir)/cli6", ports: 50)
         usleep(200_000)
         let (summary, capture) = try live.finish()
-        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)")
         let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
         let netns = Self.inode(rtr)
         let v4 = try readLogs(client: "\(dir)/cli4", server: "\(dir)/srv4")
@@ -185,7 +191,7 @@ final class ConntrackCaptureTests: XCTestCase {
         try client(ns: "srv", src: "10.201.2.2", dst: "10.201.2.1", port: 8080, count: 100, log: "\(dir)/out", ports: 20)
         usleep(200_000)
         let (summary, capture) = try live.finish()
-        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)")
         let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
         let netns = Self.inode(rtr)
         let logged = try readLogs(client: "\(dir)/out", server: "\(dir)/svc")
@@ -221,7 +227,7 @@ final class ConntrackCaptureTests: XCTestCase {
         try client(ns: "srv", src: "10.201.2.2", dst: "10.201.2.1", port: 8081, count: 50, log: "\(dir)/out", ports: 10)
         usleep(200_000)
         let (summary, capture) = try live.finish()
-        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)")
         let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
         let logged = try readLogs(client: "\(dir)/out", server: "\(dir)/svc")
         XCTAssertEqual(logged.count, 50)
@@ -257,7 +263,7 @@ final class ConntrackCaptureTests: XCTestCase {
         events.terminate()
         events.waitUntilExit()
         let (summary, capture) = try live.finish()
-        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)")
 
         let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
         let netns = Self.inode(rtr)
@@ -327,7 +333,7 @@ final class ConntrackCaptureTests: XCTestCase {
         usleep(UInt32(max(0, 1 - Date().timeIntervalSince(began)) * 1e6))
         try sh("ip netns exec \(other)-cli python3 \(Self.churn) client 10.201.1.2 10.201.2.2 7000 100 \(dir)/cli 20")
         let (summary, capture) = try live.finish()
-        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "\(summary)")
+        XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)")
         let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
         let netns = Self.inode("/run/netns/\(other)-rtr")
         let logged = try readLogs(client: "\(dir)/cli", server: "\(dir)/srv")
