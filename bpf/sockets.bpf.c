@@ -265,7 +265,7 @@ int BPF_PROG(nt_sock_state, const struct sock *sk, int oldstate, int newstate)
 		__u64 start = 0;
 
 		if (st) {
-			flags |= st->flags & NT_SF_ESTABLISHED;
+			flags |= st->flags & (NT_SF_ESTABLISHED | NT_SF_SHARED);
 			cookie = st->cookie;
 			start = st->start_ts;
 		} else {
@@ -688,5 +688,69 @@ SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int nt_recvmsg_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	nt_recv_exit(ctx->ret);
+	return 0;
+}
+
+/* ---- startup snapshot ---------------------------------------------------- */
+
+/* Run once after attaching: every TCP socket open in some process's file table,
+ * with that process (the file table is the owner's own). Also seeds `socks` so
+ * the close of a socket older than the recording names its owner; a socket open
+ * in several processes (inherited across fork, passed over a unix socket) is
+ * marked shared instead. */
+SEC("iter/task_file")
+int nt_sock_iter(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct nt_tcp_event e = {};
+	struct nt_sock_state *st;
+	struct socket *so;
+	struct sock *sk;
+	__u64 key;
+	int state;
+
+	if (!task || !file)
+		return 0;
+	so = bpf_sock_from_file(file);
+	if (!so)
+		return 0;
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk || !nt_sk_is(sk, IPPROTO_TCP_))
+		return 0;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == TCP_LISTEN_ || state == TCP_CLOSE_)
+		return 0;
+	key = (__u64)sk;
+	e.ts = bpf_ktime_get_boot_ns();
+	e.kind = NT_KIND_NONE;
+	e.flags = NT_SF_SNAPSHOT | NT_SF_OWNER;
+	nt_fill_task(&e.task, task);
+	nt_read_tuple(sk, &e.tuple, IPPROTO_TCP_);
+	nt_normalize(&e.tuple);
+	e.sk = key;
+	e.netns = nt_sk_netns(sk);
+	e.result = ctx->fd;
+	e.oldstate = state;
+
+	st = bpf_map_lookup_elem(&socks, &key);
+	if (st) {
+		e.cookie = st->cookie;
+		if ((st->flags & NT_SF_OWNER) && st->task.pid != e.task.pid) {
+			st->flags &= ~NT_SF_OWNER;
+			st->flags |= NT_SF_SHARED;
+		}
+	} else {
+		struct nt_sock_state s = {};
+
+		/* 0 if never asked for: then the close carries 0 too and sk joins them. */
+		e.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		s.cookie = e.cookie;
+		s.flags = NT_SF_OWNER | NT_SF_ESTABLISHED | ST_CONNECT_EMITTED;
+		s.task = e.task;
+		if (bpf_map_update_elem(&socks, &key, &s, BPF_NOEXIST) != 0)
+			nt_count_loss(NT_KIND_MAP_FULL);
+	}
+	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
 	return 0;
 }

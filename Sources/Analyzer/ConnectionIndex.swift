@@ -45,6 +45,10 @@ public struct Connection: Sendable {
     /// TCP: the state the socket left for CLOSE.
     public var finalState: UInt32?
     public var flags: SocketFlags = []
+    /// TCP: open when the recording started (its start is then unknown: `start` is the snapshot time).
+    public var openAtStart = false
+    /// TCP, open at start in several processes' file tables: all of them (then `owner` is nil).
+    public var sharedBy: [ProcessKey] = []
     /// UDP: how the flow ended.
     public var endReason: String?
 
@@ -55,6 +59,9 @@ public struct Connection: Sendable {
         return nil
     }
     public enum Side: String, Sendable { case local, remote }
+
+    /// outbound/inbound/unknown, or "open at start" for a socket the recording found already open.
+    public var directionText: String { openAtStart && direction == .unknown ? "open at start" : direction.rawValue }
 
     static func isWildcard(_ a: String) -> Bool { a == "0.0.0.0" || a == "::" }
 
@@ -91,7 +98,19 @@ public struct ConnectionIndex: Sendable {
             if e.startTs != 0 { c.start = min(c.start, e.startTs) }
             // A failed connect() may already have lost its port when connect() returns: keep the fuller tuple.
             if c.tuple.lport == 0 || (e.kind == .close && e.tuple.lport != 0) { c.tuple = e.tuple }
-            if e.flags.contains(.owner), e.kind != .close || c.owner == nil {
+            if e.kind == .snapshot {
+                // One row per process holding the socket: one holder is its owner, several are reported, not chosen.
+                c.openAtStart = true
+                let k = ProcessKey(pid: e.task.pid, startNs: e.task.startNs)
+                if !c.sharedBy.contains(k) { c.sharedBy.append(k) }
+                if c.sharedBy.count > 1 {
+                    c.owner = nil
+                    c.flags.insert(.shared)
+                    out[i] = c
+                    continue
+                }
+            }
+            if e.flags.contains(.owner), e.kind != .close || c.owner == nil, !c.flags.contains(.shared) {
                 c.owner = ProcessKey(pid: e.task.pid, startNs: e.task.startNs)
                 c.ownerTid = e.task.tid
                 c.ownerComm = e.task.comm
@@ -106,6 +125,10 @@ public struct ConnectionIndex: Sendable {
                 c.direction = .inbound
                 c.result = e.result
                 c.established = true
+            case .snapshot:
+                c.ownedAt = e.task.ts
+                c.finalState = nil
+                c.established = c.established || e.oldState == 1
             case .close:
                 c.end = e.task.ts
                 c.bytesSent = e.bytesAcked

@@ -105,6 +105,9 @@ public enum ConnectionsQuery {
                 guard case .text(let id) = o.container, ContainerID.matches(id, prefix: want) else { continue }
             }
             if c.owner == nil { unowned += 1 }
+            if c.sharedBy.count > 1 {
+                table.notes.append("\(c.tuple.localText) -> \(c.tuple.remoteText) was open in \(c.sharedBy.count) processes at start (pids \(c.sharedBy.map { String($0.pid) }.joined(separator: ", "))): no single owner")
+            }
             table.append(row(c, o, capture, nat: nat) + [resolvedName(c, dns)])
         }
         if unowned > 0 {
@@ -125,7 +128,7 @@ public enum ConnectionsQuery {
             state = .text("open")
         }
         return [
-            .text(c.proto.rawValue), .text(c.direction.rawValue), .text(capture.wallText(c.start)),
+            .text(c.proto.rawValue), .text(c.directionText), .text(capture.wallText(c.start)),
             c.end.map { .text(capture.wallText($0)) } ?? .null,
             c.end.map { .int(Int64(($0 &- c.start) / 1_000_000)) } ?? .null,
             .text(c.tuple.localText), .text(c.tuple.remoteText), .int(Int64(c.netns)),
@@ -190,7 +193,7 @@ public enum WhoQuery {
                 guard let side else { continue }
                 let o = OwnerInfo(c, capture)
                 let how = note.isEmpty ? side.rawValue : "\(side.rawValue) via NAT (\(note))"
-                table.append([.text(how), .text(c.proto.rawValue), .text(c.direction.rawValue),
+                table.append([.text(how), .text(c.proto.rawValue), .text(c.directionText),
                               .text(c.tuple.localText), .text(c.tuple.remoteText), .int(Int64(c.netns)),
                               .text(capture.wallText(c.start)), c.end.map { .text(capture.wallText($0)) } ?? .null,
                               o.pid, o.start, o.tid, o.comm, o.exe, o.container, o.runtime, o.parents, o.argv,
@@ -208,7 +211,13 @@ public enum WhoQuery {
         if owners.count > 1 {
             table.notes.append("AMBIGUOUS: \(n) connections with \(owners.count) different owners match; not choosing")
         } else if owners.contains(nil) {
-            table.notes.append("the owner of this connection is unknown (socket predates the recording or was never accepted)")
+            let shared = index.connections.filter { c in c.sharedBy.count > 1 && c.active(at: at, until: capEnd, slack: slack)
+                && targets.contains { t in t.0.port.map { c.matches(ip: t.0.ip, port: $0) != nil } ?? false } }
+            if let c = shared.first {
+                table.notes.append("AMBIGUOUS: the socket was open in \(c.sharedBy.count) processes when the recording started (pids \(c.sharedBy.map { String($0.pid) }.joined(separator: ", "))); not choosing")
+            } else {
+                table.notes.append("the owner of this connection is unknown (socket predates the recording or was never accepted)")
+            }
         }
         table.notes += ConnectionsQuery.lossNotes(capture, from: at > slack ? at - slack : 0, to: at + slack)
         return table

@@ -53,7 +53,7 @@ public enum TimelineQuery {
             switch (c.proto, c.direction) {
             case (.tcp, .outbound): verb = "tcp connect"
             case (.tcp, .inbound): verb = "tcp accept"
-            case (.tcp, .unknown): verb = "tcp open"
+            case (.tcp, .unknown): verb = c.openAtStart ? "tcp open at start" : "tcp open"
             case (.udp, .inbound): verb = "udp flow (recv)"
             case (.udp, _): verb = "udp flow (send)"
             }

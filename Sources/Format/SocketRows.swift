@@ -7,8 +7,10 @@ import Glibc
 /// and UDP flows, as the kernel reported them.
 public enum TcpEventKind: Int, Sendable, CustomStringConvertible {
     case connect = 1, accept = 2, close = 3
+    /// Open in a process's file table when the recording started (one row per process holding it).
+    case snapshot = 4
     public var description: String {
-        switch self { case .connect: "connect"; case .accept: "accept"; case .close: "close" }
+        switch self { case .connect: "connect"; case .accept: "accept"; case .close: "close"; case .snapshot: "snapshot" }
     }
 }
 
@@ -30,6 +32,10 @@ public struct SocketFlags: OptionSet, Sendable, Hashable {
     public static let udpReceive = SocketFlags(rawValue: 1 << 5)
     /// CLOSE: the connection had been established.
     public static let established = SocketFlags(rawValue: 1 << 6)
+    /// A snapshot row (socket open at start).
+    public static let snapshot = SocketFlags(rawValue: 1 << 7)
+    /// The socket was open in several processes at start: no single owner is recorded.
+    public static let shared = SocketFlags(rawValue: 1 << 8)
 }
 
 /// Local and remote ends; addresses in their canonical text form (IPv4-mapped
@@ -162,7 +168,7 @@ public struct UdpFlowEndRow: Sendable {
 
 extension Schema {
     static let socketDDL: [String] = [
-        // TCP: kind 1 connect, 2 accept, 3 close. The task columns describe the
+        // TCP: kind 1 connect, 2 accept, 3 close, 4 open at start. The task columns describe the
         // owner only when flags has bit 0 (read in the owner's context).
         """
         CREATE TABLE tcp_event (\(taskColumns), kind INTEGER NOT NULL, flags INTEGER NOT NULL,

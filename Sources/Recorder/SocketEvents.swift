@@ -16,6 +16,7 @@ enum SocketEvents {
             name: "sockets", object: try BPFObject(EmbeddedBPF.sockets),
             rings: ["sock_events"], kinds: Set(kinds.map(\.rawValue)),
             decode: { data, size, kind, w in try write(data, size: size, kind: kind, into: w) },
+            snapshot: { object, w in try snapshot(object, into: w) },
             tick: { object, w, now, final in try retireUDPFlows(object, into: w, now: now, all: final) })
     }
 
@@ -27,13 +28,33 @@ enum SocketEvents {
                            raddr: SocketTuple.address(family: t.family, r), rport: t.rport)
     }
 
+    /// TCP sockets open at start, one row per (process, socket), from the task_file iterator;
+    /// it also seeds the kernel's per-socket owners so their closes are attributed.
+    static func snapshot(_ object: BPFObject, into w: TimelineWriter) throws -> Int {
+        let bytes = try object.runIterator("nt_sock_iter")
+        let size = MemoryLayout<nt_tcp_event>.size
+        var n = 0
+        try bytes.withUnsafeBytes { raw in
+            var off = 0
+            while off + size <= raw.count {
+                // The iterator's output is not aligned for nt_tcp_event: copy each record out.
+                var e = nt_tcp_event()
+                withUnsafeMutableBytes(of: &e) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[off..<off + size])) }
+                try withUnsafeBytes(of: &e) { try write($0.baseAddress!, size: size, kind: 0, into: w) }
+                off += size
+                n += 1
+            }
+        }
+        return n
+    }
+
     static func write(_ data: UnsafeRawPointer, size: Int, kind: UInt32, into w: TimelineWriter) throws {
         switch kind {
-        case NT_KIND_TCP_CONNECT.rawValue, NT_KIND_TCP_ACCEPT.rawValue, NT_KIND_TCP_CLOSE.rawValue:
+        case 0, NT_KIND_TCP_CONNECT.rawValue, NT_KIND_TCP_ACCEPT.rawValue, NT_KIND_TCP_CLOSE.rawValue:
             guard size >= MemoryLayout<nt_tcp_event>.size else { throw DecodeError.short(kind, size) }
             let e = data.assumingMemoryBound(to: nt_tcp_event.self).pointee
             let task = (data + MemoryLayout<nt_tcp_event>.offset(of: \nt_tcp_event.task)!).assumingMemoryBound(to: nt_task.self)
-            let k: TcpEventKind = kind == NT_KIND_TCP_CONNECT.rawValue ? .connect
+            let k: TcpEventKind = kind == 0 ? .snapshot : kind == NT_KIND_TCP_CONNECT.rawValue ? .connect
                 : kind == NT_KIND_TCP_ACCEPT.rawValue ? .accept : .close
             try w.tcpEvent(TcpEventRow(
                 task: TaskRow(ts: e.ts, task), kind: k, flags: SocketFlags(rawValue: Int(e.flags)), sockNetns: e.netns,

@@ -49,13 +49,14 @@ final class SocketCaptureTests: XCTestCase {
     /// Starts a server in the namespace (not through a shell: nothing of ours is left
     /// holding a pipe) and waits for it to listen.
     @discardableResult
-    func startServer(_ mode: String, port: Int, count: Int, log: String, env: [String: String] = [:]) throws -> Process {
+    func startServer(_ mode: String, port: Int, count: Int, log: String, env: [String: String] = [:],
+                     extra: [String] = []) throws -> Process {
         let ready = log + ".ready"
         try? FileManager.default.removeItem(atPath: log)
         FileManager.default.createFile(atPath: ready, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", ns, workload, mode, String(port), String(count), log]
+        p.arguments = ["netns", "exec", ns, workload, mode, String(port), String(count), log] + extra
         p.standardOutput = FileHandle(forWritingAtPath: ready)
         p.standardInput = FileHandle.nullDevice
         p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
@@ -173,5 +174,67 @@ final class SocketCaptureTests: XCTestCase {
         let t = try WhoQuery.run(capture, at: q.ts, addr: Endpoint(ip: hostIP, port: q.lport), proto: .udp)
         XCTAssertEqual(t.rows.filter { $0[col(t, "match")] == .text("local") }.first?[col(t, "pid")], .int(Int64(q.pid)), t.render(.table))
         XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "losses: \(summary.losses)")
+    }
+}
+
+extension SocketCaptureTests {
+    /// Connections already open when the recording starts: the startup snapshot names
+    /// the process whose file table holds each one (and its close is attributed to it);
+    /// a socket held by two processes (inherited across fork) is reported as shared.
+    func testConnectionsOpenAtStartAreOwnedOrReportedShared() throws {
+        let dir = NSTemporaryDirectory() + "nettrail-tests/openatstart"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        let server = try startServer("holdserver", port: 8081, count: 2, log: dir + "/srv", env: [:], extra: ["4"])
+        // Both clients connect before the recording starts; they print "connected" once they hold it.
+        var clients: [Process] = []
+        for (name, args) in [("a", [] as [String]), ("b", ["share"])] {
+            let out = dir + "/\(name).out"
+            FileManager.default.createFile(atPath: out, contents: nil)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: workload)
+            p.arguments = ["hold", nsIP, "8081", dir + "/cli", "3"] + args
+            p.standardOutput = FileHandle(forWritingAtPath: out)
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            clients.append(p)
+            for _ in 0..<100 where (try? String(contentsOfFile: out, encoding: .utf8))?.contains("connected") != true {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        let live = try LiveCapture()
+        server.waitUntilExit()
+        for c in clients { c.waitUntilExit() }
+        Thread.sleep(forTimeInterval: 0.5)
+        let (summary, capture) = try live.finish()
+        print(summary)
+        let truth = try readTruth(dir + "/cli")
+        let single = truth.first { h in h.role == "hold" && !truth.contains { $0.role == "sharer" && $0.lport == h.lport } }!
+        let shared = truth.first { $0.role == "hold" && $0.lport != single.lport }!
+        let sharer = truth.first { $0.role == "sharer" }!
+        XCTAssertEqual(sharer.lport, shared.lport)
+        let conns = try ConnectionIndex(capture).connections.filter { $0.proto == .tcp && $0.openAtStart }
+
+        // The single holder: owner named, close attributed, its start tick right.
+        let a = conns.first { $0.tuple.lport == single.lport && $0.tuple.laddr == single.lip }
+        XCTAssertEqual(a?.owner?.pid, single.pid)
+        XCTAssertEqual(a.flatMap { $0.owner }.map { $0.startNs * hz / 1_000_000_000 }, single.ticks)
+        XCTAssertNotNil(a?.end, "its close, during the recording")
+        let t = try WhoQuery.run(capture, at: capture.startBoot + 500_000_000, addr: Endpoint(ip: single.lip, port: single.lport), proto: .tcp)
+        XCTAssertEqual(t.rows.filter { $0[col(t, "match")] == .text("local") }.first?[col(t, "pid")], .int(Int64(single.pid)), t.render(.table))
+
+        // The shared one: both holders listed, no owner chosen, `who` says so.
+        let b = conns.first { $0.tuple.lport == shared.lport && $0.tuple.laddr == shared.lip }
+        XCTAssertNil(b?.owner)
+        XCTAssertEqual(Set(b?.sharedBy.map(\.pid) ?? []), [shared.pid, sharer.pid])
+        let t2 = try WhoQuery.run(capture, at: capture.startBoot + 500_000_000, addr: Endpoint(ip: shared.lip, port: shared.lport), proto: .tcp)
+        XCTAssertTrue(t2.notes.contains { $0.contains("AMBIGUOUS") }, t2.render(.table))
+
+        // The server's two accepted sockets: open at start, owned by the server.
+        let srv = try readTruth(dir + "/srv")
+        for s in srv {
+            let c = conns.first { $0.tuple.lport == 8081 && $0.tuple.rport == s.rport }
+            XCTAssertEqual(c?.owner?.pid, s.pid, "\(s)")
+            XCTAssertNotNil(c?.end)
+        }
     }
 }

@@ -73,6 +73,34 @@ elif mode == "reuse":
             if pid == first:
                 sys.exit(0)
     sys.exit("could not reuse pid %d" % first)
+elif mode == "holdserver":
+    # Accept COUNT connections, keep them all open SECONDS, then close them.
+    port, count, logpath, secs = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port)); ls.listen(128)
+    print("ready", flush=True)
+    held = []
+    for _ in range(count):
+        c, peer = ls.accept()
+        log(logpath, "accept", c, peer)
+        held.append(c)
+    time.sleep(secs)
+    for c in held: c.close()
+elif mode == "hold":
+    # Connect, log, keep the connection SECONDS, close. With "share", a forked child
+    # holds the same socket as long (a socket with two owners).
+    host, port, logpath, secs = sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+    share = len(sys.argv) > 6 and sys.argv[6] == "share"
+    s = socket.create_connection((host, port))
+    log(logpath, "hold", s)
+    if share:
+        if os.fork() == 0:
+            log(logpath, "sharer", s)
+            time.sleep(secs); os._exit(0)
+    print("connected", flush=True)
+    time.sleep(secs)
+    s.close()
+    if share: os.wait()
 elif mode == "udpserver":
     port, count, logpath = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
