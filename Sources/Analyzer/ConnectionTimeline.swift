@@ -58,7 +58,7 @@ public enum TimelineQuery {
             case (.udp, _): verb = "udp flow (send)"
             }
             var detail = "\(c.tuple.localText) -> \(c.tuple.remoteText) netns \(c.netns)"
-            if let r = c.result, r != 0 { detail += " result \(r)" }
+            if let r = c.result, r != 0 { detail += c.direction == .inbound ? " fd \(r)" : " result \(r)" }
             if let t = nat?.translation(of: c) { detail += " nat \(t)" }
             let pid: Value = o.pid
             let comm: Value = c.owner == nil ? .text("(owner unknown)") : o.comm
