@@ -39,6 +39,7 @@ enum nt_kind {
 	NT_KIND_UDP_FLOW = 12,
 	NT_KIND_DNS = 13,
 	NT_KIND_MAP_FULL = 14,   /* a map update failed: the event was not lost, state was */
+	NT_KIND_DNS_LIB = 15,    /* a resolver library was mapped while not probed (bpf/resolver.bpf.c) */
 	NT_KIND_MAX = 16,
 };
 
@@ -104,5 +105,209 @@ struct nt_cgroup_event {
 	char actor_comm[NT_COMM_LEN];
 	char path[NT_CGPATH_MAX];
 };
+
+/* ---- conntrack (bpf/conntrack.bpf.c) -------------------------------------
+ * CT_NEW: a conntrack entry seen before confirmation, after NAT was decided
+ * (POST_ROUTING / LOCAL_IN, priority just below confirm), or a confirmed TCP
+ * entry re-opened by a new SYN. CT_END: the entry seen reaching TIME_WAIT or
+ * CLOSE through the same hooks (an observed end). */
+#define NT_CT_F_REOPEN    (1u << 0) /* NEW: a confirmed TCP entry re-opened by a SYN */
+#define NT_CT_F_SNAPSHOT  (1u << 1) /* userspace: from the startup dump, not seen new */
+#define NT_CT_F_NETLINK   (1u << 2) /* userspace: from Netlink events (fallback source) */
+#define NT_CT_F_RST       (1u << 3) /* END: the packet that ended it carried RST */
+
+struct nt_ct_tuple {
+	__u8 src[16];   /* IPv4: first 4 bytes, network order; IPv6: 16 bytes */
+	__u8 dst[16];
+	__u16 sport;    /* host order; ICMP: the id */
+	__u16 dport;    /* host order; ICMP: type << 8 | code */
+	__u8 l3;        /* AF_INET (2) or AF_INET6 (10) */
+	__u8 l4;        /* IPPROTO_* */
+	__u16 _pad;
+};
+
+struct nt_ct_event {
+	__u64 ts;
+	__u32 kind;       /* NT_KIND_CT_NEW / NT_KIND_CT_END */
+	__u32 flags;      /* NT_CT_F_* */
+	__u64 start_ts;   /* ts of the NEW (or re-open) this event belongs to */
+	__u64 cgroup_id;  /* cgroup v2 id of skb->sk's owner when it is a full local socket */
+	__u32 netns;      /* inode of the namespace the hook ran in */
+	__u32 status;     /* IPS_* bits at that moment */
+	__u32 mark;
+	__u16 zone;
+	__u8 hook;        /* NF_INET_* */
+	__u8 tcp_state;   /* TCP_CONNTRACK_* after this packet; 0 if not TCP */
+	struct nt_ct_tuple orig;
+	struct nt_ct_tuple reply;
+};
+/* ---- end conntrack ---- */
+
+/* ---- sockets (bpf/sockets.bpf.c) -------------------------------------- */
+
+/* Both ends of a socket as the host sees them. Addresses in network order;
+ * IPv4 uses the first 4 bytes. Ports in host order. */
+struct nt_sock_tuple {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u16 family;   /* AF_INET / AF_INET6 */
+	__u8 protocol;  /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 _pad;
+};
+
+/* Flags on socket events. */
+#define NT_SF_OWNER       (1u << 0) /* `task` was read in the owner's own context (connect/accept/send/recv) */
+#define NT_SF_NO_STATE    (1u << 1) /* no per-socket state: predates the recorder, or the map was full */
+#define NT_SF_LADDR_ANY   (1u << 2) /* UDP: socket bound to the wildcard address */
+#define NT_SF_RADDR_UNKNOWN (1u << 3) /* UDP: destination not readable (e.g. sendmmsg) */
+#define NT_SF_NOT_SYSCALL (1u << 4) /* CONNECT emitted when SYN_SENT ended, no connect() seen (io_uring, fastopen) */
+#define NT_SF_UDP_RX      (1u << 5) /* UDP flow first seen receiving (else sending) */
+#define NT_SF_ESTABLISHED (1u << 6) /* CLOSE: the socket reached ESTABLISHED */
+#define NT_SF_SNAPSHOT    (1u << 7) /* a TCP socket open at start (iterator record, kind 0): one per (process, socket) */
+#define NT_SF_SHARED      (1u << 8) /* the socket was open in several processes at start: no single owner */
+
+/* TCP_CONNECT (at connect() return, in the caller's context), TCP_ACCEPT (at
+ * accept() return, in the caller's context) and TCP_CLOSE (any context: the
+ * owner comes from per-socket state recorded earlier in the owner's context). */
+struct nt_tcp_event {
+	__u64 ts;
+	__u32 kind;
+	__u32 flags;
+	struct nt_task task;        /* zero unless NT_SF_OWNER */
+	struct nt_sock_tuple tuple;
+	__u64 cookie;               /* socket cookie: joins CONNECT/ACCEPT with CLOSE */
+	__u64 sk;                   /* kernel address; a join key of last resort */
+	__u64 start_ts;             /* SYN_SENT (active) or SYN_RECV (passive) time; 0 = unknown */
+	__u64 bytes_acked;          /* CLOSE: bytes sent and acknowledged */
+	__u64 bytes_received;       /* CLOSE */
+	__u32 netns;                /* the socket's network namespace inode */
+	__s32 result;               /* CONNECT/ACCEPT: the syscall's return value */
+	__u32 total_retrans;        /* CLOSE */
+	__u32 oldstate;             /* CLOSE: the state the socket left for TCP_CLOSE */
+};
+
+/* The owner recorded in process context, kept per socket until TCP_CLOSE. */
+struct nt_sock_state {
+	__u64 start_ts;
+	__u64 cookie;
+	__u32 flags;                /* NT_SF_OWNER once an owner is known; NT_SF_ESTABLISHED */
+	__u32 _pad;
+	struct nt_task task;
+};
+
+/* UDP_FLOW: the first datagram of a flow (5-tuple + netns + process). */
+struct nt_udp_event {
+	__u64 ts;
+	__u32 kind;
+	__u32 flags;
+	struct nt_task task;
+	struct nt_sock_tuple tuple;
+	__u64 cookie;
+	__u32 netns;
+	__u32 bytes;                /* that first datagram's payload */
+};
+
+/* Key and value of the `udp_flows` LRU map; the recorder reads it to end
+ * flows after inactivity. */
+struct nt_udp_key {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u16 family;
+	__u16 _pad;
+	__u32 netns;
+	__u32 pid;
+	__u64 start_ns;
+};
+
+struct nt_udp_val {
+	__u64 first_ts;
+	__u64 last_ts;
+	__u64 tx_bytes;
+	__u64 rx_bytes;
+	__u64 tx_packets;
+	__u64 rx_packets;
+};
+
+/* ---- resolver (bpf/resolver.bpf.c) ---------------------------------------
+ * DNS: one call of getaddrinfo / gethostbyname / gethostbyname2 in a probed
+ * resolver library (glibc or musl), written at its return in the caller's
+ * context: the name asked and up to NT_DNS_ADDRS_MAX distinct addresses.
+ * DNS_LIB: an executable mapping of a file that looks like a resolver library
+ * (libc.*, libc-*, ld-musl*) that was not armed: the recorder arms it late,
+ * or records a miss. Library keys use the kernel's dev_t (major << 20 | minor)
+ * and the inode of the file actually mapped (under overlayfs: the real file). */
+#define NT_DNS_NAME_MAX 256
+#define NT_DNS_ADDRS_MAX 16
+#define NT_DNS_F_NAME_TRUNCATED  (1u << 0)
+#define NT_DNS_F_ADDRS_TRUNCATED (1u << 1) /* more results than were kept */
+#define NT_DNS_F_NAME_UNREADABLE (1u << 2)
+
+enum nt_dns_func {
+	NT_DNS_GETADDRINFO = 1,
+	NT_DNS_GETHOSTBYNAME = 2,
+	NT_DNS_GETHOSTBYNAME2 = 3,
+};
+
+struct nt_dns_addr {
+	__u16 family;   /* AF_INET / AF_INET6 */
+	__u16 _pad[3];
+	__u8 addr[16];  /* network order; IPv4 in the first 4 bytes */
+};
+
+struct nt_dns_event {
+	__u64 ts;        /* the return */
+	__u32 kind;      /* NT_KIND_DNS */
+	__u32 flags;     /* NT_DNS_F_* */
+	struct nt_task task;
+	__u64 call_ts;   /* the entry */
+	__s32 rc;        /* getaddrinfo: its return (0, EAI_*); gethostbyname*: 0 = hostent, -1 = NULL */
+	__u16 func;      /* enum nt_dns_func */
+	__u16 naddrs;
+	__u16 name_len;
+	__u16 _pad[3];
+	struct nt_dns_addr addrs[NT_DNS_ADDRS_MAX];
+	char name[NT_DNS_NAME_MAX];
+};
+
+struct nt_lib_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+/* Value of the `armed` map: NT_LIB_ARMED, or NT_LIB_REFUSED (the recorder
+ * would not or could not probe it); `maps` counts executable mappings seen. */
+#define NT_LIB_ARMED   1
+#define NT_LIB_REFUSED 2
+struct nt_lib_state {
+	__u32 state;
+	__u32 _pad;
+	__u64 maps;
+};
+
+#define NT_LIB_HOW_MMAP   1 /* mmap() by the process (the dynamic loader) */
+#define NT_LIB_HOW_INTERP 2 /* the ELF interpreter, mapped by execve (musl's libc) */
+#define NT_LIB_NAME_MAX 64
+struct nt_lib_event {
+	__u64 ts;
+	__u32 kind;      /* NT_KIND_DNS_LIB */
+	__u32 how;       /* NT_LIB_HOW_* */
+	struct nt_task task;
+	struct nt_lib_key key;
+	__u64 vm_start;
+	__u64 vm_end;
+	char name[NT_LIB_NAME_MAX]; /* the file's own name (not the path) */
+};
+
+/* The recorder's own mapping of a candidate file, so it learns the key the
+ * kernel will see (overlayfs reports another inode to stat()). */
+struct nt_self_probe {
+	__u64 addr;
+	struct nt_lib_key key;
+};
+/* ---- end resolver ---- */
 
 #endif /* NETTRAIL_H */

@@ -45,14 +45,18 @@ public enum Schema {
         CREATE TABLE cgroup_snapshot (ts INTEGER NOT NULL, hierarchy_id INTEGER NOT NULL,
             cgroup_id INTEGER NOT NULL, path TEXT NOT NULL)
         """,
-    ]
+    ] + socketDDL  // sockets: Sources/Format/SocketRows.swift
+        + [ConntrackSchema.ddl]  // conntrack: Sources/Format/Conntrack.swift
+        + dnsDDL  // resolver: Sources/Format/DNSRows.swift
 
     /// Created at close: the recorder appends, so it indexes once at the end.
     static let indexes: [String] = [
         "CREATE INDEX IF NOT EXISTS process_exec_pid ON process_exec (pid, start_ns)",
         "CREATE INDEX IF NOT EXISTS process_exit_pid ON process_exit (pid, start_ns)",
         "CREATE INDEX IF NOT EXISTS cgroup_event_id ON cgroup_event (cgroup_id)",
-    ]
+    ] + socketIndexes
+        + ConntrackSchema.indexes
+        + dnsIndexes
 }
 
 public enum CgroupEventKind: Int, Sendable {

@@ -14,6 +14,12 @@ public struct RecordOptions: Sendable {
     public var processRingKiB: UInt32?
     /// Testing: wait this long before reading the rings, as a stalled reader would.
     public var readerStallSeconds: Double = 0
+    /// The conntrack source (Conntrack.swift): live stream, namespaces, snapshot.
+    public var conntrack = ConntrackOptions()
+    /// The resolver source (Resolver.swift): uprobes on getaddrinfo/gethostbyname*, armed on exec.
+    public var resolver = ResolverOptions()
+    /// Benchmarks: record only these source families (process, sockets, conntrack); nil = all.
+    public var onlySources: Set<String>?
 
     public init(dbPath: String) { self.dbPath = dbPath }
 }
@@ -43,6 +49,8 @@ public final class Recorder: @unchecked Sendable {
 
     private let options: RecordOptions
     private var sources: [Source] = []
+    private var conntrack: ConntrackTracker?
+    private var resolver: ResolverTracker?
     private let stopFlag = Atomic<Bool>(false)
     private let logger = Logger(label: "nettrail.record")
 
@@ -50,10 +58,23 @@ public final class Recorder: @unchecked Sendable {
         guard geteuid() == 0 else { throw RecorderError.notRoot }
         self.options = options
         Self.mountIfMissing(fs: "bpf", at: "/sys/fs/bpf")
+        // libbpf finds syscall tracepoints' ids under tracefs.
+        Self.mountIfMissing(fs: "tracefs", at: "/sys/kernel/tracing")
         var sizes: [String: UInt32] = [:]
         if let kib = options.processRingKiB { sizes["proc_events"] = kib << 10 }
         // Load before touching the output file: a host that cannot run us leaves no empty capture behind.
-        sources.append(try ProcessEvents.source(ringSizes: sizes))
+        let wanted = { (name: String) in options.onlySources?.contains(name) ?? true }
+        if options.resolver.enabled && wanted("resolver") && wanted("process") {
+            resolver = try ResolverTracker(options: options.resolver)
+        }
+        if wanted("process") { sources.append(try ProcessEvents.source(ringSizes: sizes, onExec: resolver?.execHook)) }
+        if wanted("sockets") { sources.append(try SocketEvents.source()) }
+        if options.conntrack.enabled && wanted("conntrack") {
+            let ct = try ConntrackTracker(options: options.conntrack)
+            conntrack = ct
+            sources.append(ct.source())
+        }
+        if let resolver { sources.append(resolver.source()) }
     }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
@@ -103,10 +124,14 @@ public final class Recorder: @unchecked Sendable {
         let deadline = options.duration.map { started.boot + UInt64($0 * 1e9) }
         while !stopFlag.load(ordering: .relaxed), firstError == nil {
             reader.poll(timeoutMs: 100)
+            // Rings whose producers skip wakeups (bpf/conntrack.bpf.c) are read here, at least every 100 ms.
+            reader.drain()
             let now = Clock.boot
             if let deadline, now >= deadline { break }
+            for s in sources { try s.poll?(writer, now) }
             if now - lastCommit >= 1_000_000_000 {
                 try lossTracker.sample(into: writer, now: now)
+                for s in sources { try s.tick?(s.object, writer, now, false) }
                 try writer.commit()
                 lastCommit = now
             }
@@ -121,6 +146,7 @@ public final class Recorder: @unchecked Sendable {
         if let firstError { throw firstError }
         let end = Clock.anchor()
         try lossTracker.sample(into: writer, now: end.boot)
+        for s in sources { try s.tick?(s.object, writer, end.boot, true) }
         if decodeErrors > 0 {
             try writer.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(decodeErrors),
                                     fromNs: started.boot, toNs: end.boot))

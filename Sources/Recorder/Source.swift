@@ -14,4 +14,10 @@ struct Source {
     var attach: (BPFObject) throws -> Void = { try $0.attachAll() }
     /// Runs once after attaching (e.g. a snapshot of kernel state); returns rows written.
     var snapshot: ((BPFObject, TimelineWriter) throws -> Int)? = nil
+    /// Runs about once a second on the recording thread (now = boot ns), and once
+    /// more with `final` = true before the capture closes (e.g. retiring flow state).
+    var tick: ((BPFObject, TimelineWriter, UInt64, Bool) throws -> Void)? = nil
+    /// Runs after every ring poll (at most ~100 ms apart) on the recording thread
+    /// (now = boot ns): e.g. following new network namespaces, reading a Netlink socket.
+    var poll: ((TimelineWriter, UInt64) throws -> Void)? = nil
 }

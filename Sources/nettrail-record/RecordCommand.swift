@@ -35,22 +35,30 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not record conntrack mappings.")
     var noConntrack = false
 
+    @Option(name: .long, help: .hidden)
+    var onlySource: [String] = []
+
     func validate() throws {
         if let duration, !(duration > 0 && duration.isFinite) {
             throw ValidationError("--duration must be a positive number of seconds")
         }
+    }
+
+    /// Checks on the output path, as one-line errors (not usage errors).
+    func checkOutput() {
         let dir = URL(fileURLWithPath: db).deletingLastPathComponent().path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ValidationError("directory \(dir) does not exist")
+            fail("directory \(dir) does not exist")
         }
-        guard access(dir, W_OK) == 0 else { throw ValidationError("directory \(dir) is not writable") }
+        guard access(dir, W_OK) == 0 else { fail("directory \(dir) is not writable") }
         if !force && FileManager.default.fileExists(atPath: db) {
-            throw ValidationError("\(db) already exists (use --force to replace it)")
+            fail("\(db) already exists (use --force to replace it)")
         }
     }
 
     func run() throws {
+        checkOutput()
         if let k = processRingKib, k < 4 || k & (k - 1) != 0 {
             fail("--process-ring-kib must be a power of two, at least 4")
         }
@@ -62,6 +70,7 @@ struct RecordCommand: ParsableCommand {
         options.conntrack.source = conntrackSource
         options.conntrack.netnsPaths = netns
         options.conntrack.allNetns = allNetns
+        if !onlySource.isEmpty { options.onlySources = Set(onlySource) }
         let recorder: Recorder
         do { recorder = try Recorder(options: options) } catch { fail(error) }
 

@@ -11,6 +11,11 @@ struct Nettrail: ParsableCommand {
         subcommands: [
             InfoCommand.self,
             ProcessesCommand.self,
+            ConnectionsCommand.self,
+            WhoCommand.self,
+            TimelineCommand.self,
+            NATCommand.self,
+            DNSCommand.self,
         ]
     )
 }
