@@ -71,41 +71,13 @@ public struct NATEndpoint: Hashable, Sendable {
     public var port: UInt16?
     public init(addr: String, port: UInt16?) { self.addr = addr; self.port = port }
 
-    /// "IP:PORT", "[IPv6]:PORT", a bare IPv4/IPv6 address (any port); the address canonicalized.
+    /// "IP:PORT", "[IPv6]:PORT", a bare IPv4/IPv6 address (any port); the
+    /// address canonicalized the way the connection index spells it.
     public static func parse(_ text: String) -> NATEndpoint? {
-        var host = text, port: UInt16?
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            host = String(text[text.index(after: text.startIndex)..<close])
-            let rest = text[text.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix(":"), let p = UInt16(rest.dropFirst()) else { return nil }
-                port = p
-            }
-        } else if text.filter({ $0 == ":" }).count == 1 {
-            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-            host = String(parts[0])
-            guard let p = UInt16(parts[1]) else { return nil }
-            port = p
-        }
-        guard let canon = canonical(host) else { return nil }
-        return NATEndpoint(addr: canon, port: port)
+        Endpoint.parse(text).map { NATEndpoint(addr: $0.ip, port: $0.port) }
     }
 
-    static func canonical(_ s: String) -> String? {
-        var buf = [UInt8](repeating: 0, count: 16)
-        var out = [CChar](repeating: 0, count: 64)
-        for af in [AF_INET, AF_INET6] where inet_pton(af, s, &buf) == 1 {
-            guard inet_ntop(af, buf, &out, socklen_t(out.count)) != nil else { return nil }
-            return String(cString: out)
-        }
-        return nil
-    }
-
-    public var description: String {
-        let a = addr.contains(":") ? "[\(addr)]" : addr
-        return port.map { "\(a):\($0)" } ?? a
-    }
+    public var description: String { Endpoint(ip: addr, port: port).description }
 }
 
 /// Every mapping interval in a capture, indexed by each endpoint.

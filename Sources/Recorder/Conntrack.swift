@@ -302,12 +302,7 @@ final class ConntrackTracker {
     }
 
     static func address<T>(_ bytes: T, family: UInt8) -> String {
-        withUnsafeBytes(of: bytes) { raw in
-            var buf = [CChar](repeating: 0, count: 64)
-            let af: Int32 = family == 10 ? AF_INET6 : AF_INET
-            guard inet_ntop(af, raw.baseAddress, &buf, socklen_t(buf.count)) != nil else { return "?" }
-            return String(cString: buf)
-        }
+        withUnsafeBytes(of: bytes) { SocketTuple.address(family: UInt16(family), $0.baseAddress!) }
     }
 }
 
