@@ -18,7 +18,9 @@ final class ProcessCaptureTests: XCTestCase {
         let (summary, capture) = try live.finish()
         let pids = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap { UInt32($0) }
         XCTAssertEqual(pids.count, 5000)
-        XCTAssertEqual(summary.losses.values.reduce(0, +), 0, "the recorder lost events: \(summary)")
+        // This test is about the process stream; other sources' traffic on the host is not its business.
+        let processLoss = ["fork", "exec", "exit"].compactMap { summary.losses[$0] }.reduce(0, +)
+        XCTAssertEqual(processLoss, 0, "the recorder lost process events: \(summary)")
 
         var execs = 0, exits = 0
         for pid in pids {
