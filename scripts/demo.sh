@@ -53,7 +53,7 @@ chmod 0600 "$out/capture.db"
 
 # What the server saw, e.g. "[::ffff:10.201.2.1]:55901: url:/" -> 10.201.2.1:55901
 seen=$(head -1 "$out/server.log" | sed -E 's/^\[(::ffff:)?([^]]+)\]:([0-9]+):.*/\2:\3/')
-at=$(stat -c %Y "$out/server.log")
+at=$(stat -c %.9Y "$out/server.log")   # when the server wrote that line
 echo
 echo "== the server logged a request from $seen; which connection, process and container was that?"
 echo "\$ nettrail info capture.db"
@@ -62,8 +62,8 @@ echo
 echo "\$ nettrail nat capture.db --addr $seen"
 "$bin/nettrail" nat "$out/capture.db" --addr "$seen"
 echo
-echo "\$ nettrail who capture.db --addr $seen --at $at --slack 5"
-"$bin/nettrail" who "$out/capture.db" --addr "$seen" --at "$at" --slack 5 || true
+echo "\$ nettrail who capture.db --addr $seen --at $at"
+"$bin/nettrail" who "$out/capture.db" --addr "$seen" --at "$at" || true
 echo
 echo "\$ nettrail processes capture.db --container demo-web"
 "$bin/nettrail" processes "$out/capture.db" --container demo-web

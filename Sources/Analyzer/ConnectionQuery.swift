@@ -4,7 +4,8 @@ import Format
 /// (issue 3) implements it; without one, only addresses seen on the host match.
 public protocol NATResolver {
     /// The inside endpoints that `outside` (an address seen outside the host) stood for at `t`.
-    func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64) -> [NATTranslation]
+    /// Inside endpoints `outside` stood for at some moment within `at` ± `slack`.
+    func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation]
     /// How the connection looked outside the host, if it was translated ("1.2.3.4:5 -> 6.7.8.9:10").
     func translation(of c: Connection) -> String?
 }
@@ -175,7 +176,7 @@ public enum WhoQuery {
         // The address itself, plus whatever it stood for behind NAT.
         var targets: [(Endpoint, String)] = [(addr, "")]
         for p in proto.map({ [$0] }) ?? [.tcp, .udp] {
-            for t in nat?.inside(proto: p, outside: addr, at: at) ?? [] where t.inside != addr {
+            for t in nat?.inside(proto: p, outside: addr, at: at, slack: slack) ?? [] where t.inside != addr {
                 targets.append((t.inside, t.note))
             }
         }

@@ -52,6 +52,10 @@ public struct NATMapping: Sendable {
     public var isNAT: Bool { status & 0x30 != 0 }
 
     func contains(_ t: UInt64) -> Bool { start <= t && (end.map { t < $0 } ?? true) }
+    /// Live at any moment of [t - slack, t + slack].
+    func overlaps(_ t: UInt64, slack: UInt64) -> Bool {
+        start <= t &+ slack && (end.map { t < $0 &+ slack } ?? true)
+    }
 }
 
 /// Which endpoint of a mapping an address matched.
@@ -156,7 +160,7 @@ public final class NATIndex {
     }
 
     /// Mappings live at `at` with `endpoint` on any side. Untranslated entries only when `includeUntranslated`.
-    public func lookup(_ endpoint: NATEndpoint, at: UInt64?, proto: UInt8? = nil,
+    public func lookup(_ endpoint: NATEndpoint, at: UInt64?, slack: UInt64 = 0, proto: UInt8? = nil,
                        includeUntranslated: Bool = false) -> [(mapping: NATMapping, side: NATSide)] {
         let hits = endpoint.port.map { byEndpoint[endpoint.with(port: $0)] ?? [] } ?? byAddress[endpoint.addr] ?? []
         var out: [(NATMapping, NATSide)] = []
@@ -164,7 +168,7 @@ public final class NATIndex {
         for (i, side) in hits {
             let m = mappings[i]
             if let proto, m.proto != proto { continue }
-            if let at, !m.contains(at) { continue }
+            if let at, !(slack == 0 ? m.contains(at) : m.overlaps(at, slack: slack)) { continue }
             if !includeUntranslated && !m.isNAT { continue }
             // A side NAT did not change matches twice (original = translated): report it once,
             // as the original side.

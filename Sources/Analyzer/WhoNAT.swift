@@ -15,9 +15,10 @@ public final class ConntrackNATResolver: NATResolver {
         "\(Endpoint(ip: t.src, port: t.sport)) -> \(Endpoint(ip: t.dst, port: t.dport))"
     }
 
-    public func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64) -> [NATTranslation] {
+    public func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation] {
         var out: [NATTranslation] = []
-        let hits = index.lookup(NATEndpoint(addr: outside.ip, port: outside.port), at: t, proto: Self.number(proto))
+        let hits = index.lookup(NATEndpoint(addr: outside.ip, port: outside.port), at: t, slack: slack,
+                                proto: Self.number(proto))
         for (m, side) in hits {
             switch side {
             case .translatedSource:
