@@ -27,6 +27,17 @@ public final class Capture {
     public private(set) lazy var cgroups: CgroupIndex = (try? CgroupIndex(self)) ?? CgroupIndex.empty
     public private(set) lazy var processes: ProcessIndex = (try? ProcessIndex(self)) ?? ProcessIndex.empty
 
+    /// Sources the recorder ran (meta `sources`).
+    public var sources: Set<String> { Set((meta["sources"] ?? "").split(separator: ",").map(String.init)) }
+
+    /// Notes for an answer that needs `needed` sources the capture did not record:
+    /// "no rows" then means "not recorded", not "did not happen".
+    public func missingSourceNotes(_ needed: String...) -> [String] {
+        needed.filter { !sources.contains($0) }.map {
+            "this capture has no \($0) events (recorded sources: \(meta["sources"] ?? "unknown")): an empty answer means not recorded"
+        }
+    }
+
     /// Loads indexes now so a damaged table is reported, not papered over.
     public func load() throws {
         cgroups = try CgroupIndex(self)

@@ -93,6 +93,7 @@ public enum ConnectionsQuery {
         let index = try ConnectionIndex(capture)
         let dns = try? DNSIndex(capture)
         var table = ResultTable(columns: columns)
+        table.notes += capture.missingSourceNotes("sockets")
         let capEnd = capture.endBoot ?? .max
         var unowned = 0
         for c in index.connections {
@@ -173,6 +174,7 @@ public enum WhoQuery {
         let dns = try? DNSIndex(capture)
         let capEnd = capture.endBoot ?? .max
         var table = ResultTable(columns: columns)
+        table.notes += capture.missingSourceNotes("sockets")
         // The address itself, plus whatever it stood for behind NAT.
         var targets: [(Endpoint, String)] = [(addr, "")]
         for p in proto.map({ [$0] }) ?? [.tcp, .udp] {

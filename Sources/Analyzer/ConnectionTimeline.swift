@@ -78,6 +78,7 @@ public enum TimelineQuery {
         }
         items.sort { ($0.ts, $0.order) < ($1.ts, $1.order) }
         var table = ResultTable(columns: columns)
+        table.notes += capture.missingSourceNotes("process", "sockets")
         table.rows = items.map(\.row)
         table.notes += ConnectionsQuery.lossNotes(capture, from: from, to: to)
         return table

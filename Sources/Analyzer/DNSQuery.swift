@@ -53,6 +53,7 @@ public enum DNSQuery {
     public static func run(_ capture: Capture, _ f: DNSFilter) throws -> ResultTable {
         let index = try DNSIndex(capture)
         var table = ResultTable(columns: columns)
+        table.notes += capture.missingSourceNotes("resolver")
         let want = f.addr.map(canonical)
         for r in index.rows {
             if let from = f.from, r.task.ts < from { continue }

@@ -222,6 +222,7 @@ public enum NATQuery {
     public static func run(_ capture: Capture, index: NATIndex, endpoint: NATEndpoint, at: UInt64?,
                            proto: UInt8?, includeUntranslated: Bool = false) -> ResultTable {
         var t = ResultTable(columns: columns)
+        t.notes += capture.missingSourceNotes("conntrack")
         for (m, side) in index.lookup(endpoint, at: at, proto: proto, includeUntranslated: includeUntranslated) {
             let tr = m.translated
             let answer: String

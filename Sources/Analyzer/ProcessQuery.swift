@@ -20,6 +20,7 @@ public enum ProcessQuery {
     /// oldest first; a process that never exec'd gets one row with no exe.
     public static func run(_ capture: Capture, _ f: ProcessFilter) -> ResultTable {
         var table = ResultTable(columns: columns)
+        table.notes += capture.missingSourceNotes("process")
         let end = capture.endBoot ?? .max
         let lo = f.from ?? 0, hi = f.to ?? .max
         let procs = capture.processes.records.values

@@ -61,7 +61,11 @@ struct WindowOptions: ParsableArguments {
 
 /// One line on stderr, exit 1: never a stack trace.
 func fail(_ error: Any) -> Never {
-    FileHandle.standardError.write(Data("nettrail: \(error)\n".utf8))
+    var text = "\(error)"
+    if text.hasPrefix("no such table: ") {
+        text = "this capture has no \(text.dropFirst("no such table: ".count)) table: it was recorded without that source, or is damaged"
+    }
+    FileHandle.standardError.write(Data("nettrail: \(text)\n".utf8))
     Foundation.exit(1)
 }
 
