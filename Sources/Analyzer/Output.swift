@@ -82,8 +82,10 @@ public struct ResultTable: Sendable {
                 + rows.map { $0.map { $0 == .null ? "" : cell($0.plain) }.joined(separator: ",") }
             return lines.map { $0 + "\r\n" }.joined()
         case .table:
-            let header = columns.map { $0.uppercased() }
-            let cells = rows.map { $0.map(\.plain) }
+            // A column with no value in any row is noise on a terminal; JSON and CSV keep it.
+            let keep = columns.indices.filter { i in rows.isEmpty || rows.contains { i < $0.count && $0[i] != .null } }
+            let header = keep.map { columns[$0].uppercased() }
+            let cells = rows.map { row in keep.map { row[$0].plain } }
             var widths = header.map(\.count)
             for r in cells { for (i, c) in r.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], c.count) } }
             func line(_ r: [String]) -> String {
