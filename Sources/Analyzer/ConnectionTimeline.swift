@@ -26,13 +26,13 @@ public enum TimelineQuery {
                                                           .text(r.comm), cval(c), .text("parent \(r.parent.pid)")]))
                 }
             }
-            for e in r.execs where !r.fromSnapshot || e.ts != r.key.startNs {
+            for e in r.execs where !e.fromSnapshot {
                 let cg = r.cgroup(at: e.ts)
                 let c = cg.flatMap { cont($0.v2, $0.v1) }
                 if keep(e.ts, c) {
                     items.append(Item(ts: e.ts, order: 1, row: [.text(capture.wallText(e.ts)), .text("exec"), .int(Int64(r.key.pid)),
                                                             .text(r.comm), cval(c),
-                                                            .text(([e.filename] + e.argv.dropFirst().map(Value.shellWord)).joined(separator: " "))]))
+                                                            .text(Self.execText(e))]))
                 }
             }
             if let x = r.exitTs {
@@ -82,5 +82,13 @@ public enum TimelineQuery {
         table.rows = items.map(\.row)
         table.notes += ConnectionsQuery.lossNotes(capture, from: from, to: to)
         return table
+    }
+
+    /// argv as run; the file too when argv[0] does not name it (e.g. busybox's /proc/self/exe re-exec).
+    static func execText(_ e: ExecRecord) -> String {
+        let args = e.argv.map(Value.shellWord).joined(separator: " ")
+        guard let first = e.argv.first else { return e.filename }
+        let base = { (p: String) in p.split(separator: "/").last.map(String.init) ?? p }
+        return base(first) == base(e.filename) ? args : "\(e.filename): \(args)"
     }
 }
