@@ -112,15 +112,49 @@ enum ConntrackSchema {
     ]
 }
 
+/// Text bound in place for one insert (SQLITE_STATIC, no copy): `count` bytes of UTF-8 at
+/// `base`, which must stay valid and unchanged until the insert returns.
+public struct BorrowedText {
+    public var base: UnsafePointer<CChar>
+    public var count: Int32
+    @inline(__always) public init(base: UnsafePointer<CChar>, count: Int32) { self.base = base; self.count = count }
+}
+
 extension TimelineWriter {
+    /// The one prepared conntrack insert, shared by both entry points below.
+    @inline(__always) private func conntrackStatement() throws -> Statement {
+        try statement("INSERT INTO conntrack (\(ConntrackRow.columns)) VALUES (\(Self.marks(21)))")
+    }
+
     public func conntrack(_ r: ConntrackRow) throws {
-        let st = try statement("INSERT INTO conntrack (\(ConntrackRow.columns)) VALUES (\(Self.marks(21)))")
+        let st = try conntrackStatement()
         st.bind(1, r.ts); st.bind(2, r.kind.rawValue); st.bind(3, r.flags.rawValue); st.bind(4, r.startTs)
         st.bind(5, r.netns); st.bind(6, Int(r.family)); st.bind(7, Int(r.proto))
         st.bind(8, r.orig.src); st.bind(9, Int(r.orig.sport)); st.bind(10, r.orig.dst); st.bind(11, Int(r.orig.dport))
         st.bind(12, r.reply.src); st.bind(13, Int(r.reply.sport)); st.bind(14, r.reply.dst); st.bind(15, Int(r.reply.dport))
         st.bind(16, r.status); st.bind(17, Int(r.zone)); st.bind(18, r.mark); st.bind(19, Int(r.hook))
         st.bind(20, Int(r.tcpState)); st.bind(21, r.cgroupID)
+        try insert(st)
+    }
+
+    /// The same row as `conntrack(_:)` without building a ConntrackRow: the recorder's ring
+    /// path, where the address text comes from its own cache (no String per row).
+    @inline(__always)
+    public func conntrack(ts: UInt64, kind: ConntrackEventKind, flags: ConntrackFlags, startTs: UInt64, netns: UInt32,
+                          family: UInt8, proto: UInt8,
+                          origSrc: BorrowedText, origSport: UInt16, origDst: BorrowedText, origDport: UInt16,
+                          replySrc: BorrowedText, replySport: UInt16, replyDst: BorrowedText, replyDport: UInt16,
+                          status: UInt32, zone: UInt16, mark: UInt32, hook: UInt8, tcpState: UInt8,
+                          cgroupID: UInt64) throws {
+        let st = try conntrackStatement()
+        st.bind(1, ts); st.bind(2, kind.rawValue); st.bind(3, flags.rawValue); st.bind(4, startTs)
+        st.bind(5, netns); st.bind(6, Int(family)); st.bind(7, Int(proto))
+        st.bind(8, staticText: origSrc.base, count: origSrc.count); st.bind(9, Int(origSport))
+        st.bind(10, staticText: origDst.base, count: origDst.count); st.bind(11, Int(origDport))
+        st.bind(12, staticText: replySrc.base, count: replySrc.count); st.bind(13, Int(replySport))
+        st.bind(14, staticText: replyDst.base, count: replyDst.count); st.bind(15, Int(replyDport))
+        st.bind(16, status); st.bind(17, Int(zone)); st.bind(18, mark); st.bind(19, Int(hook))
+        st.bind(20, Int(tcpState)); st.bind(21, cgroupID)
         try insert(st)
     }
 }

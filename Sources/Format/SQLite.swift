@@ -15,7 +15,14 @@ public final class Database {
 
     public enum Mode { case readOnly, create }
 
+    /// Process-wide settings, applied before the first connection initializes SQLite.
+    private static let configured: Void = {
+        // Allocation statistics cost a global mutex per malloc/free; nothing reads them.
+        _ = nt_sqlite3_disable_memstatus()
+    }()
+
     public init(path: String, mode: Mode) throws {
+        Self.configured
         var db: OpaquePointer?
         let flags: Int32
         let uri: String
@@ -84,6 +91,12 @@ public protocol SQLiteValue { static func read(_ st: Statement, _ index: Int32) 
 public final class Statement {
     let handle: OpaquePointer
     unowned let db: Database
+    /// The integer each parameter holds, when known (`known[i]`): bindings survive
+    /// sqlite3_reset, so re-binding the same integer (a row's netns, zone, mark, addresses'
+    /// ports...) is skipped. Any other kind of bind forgets the parameter's value.
+    private let count: Int32
+    private let lastInt: UnsafeMutablePointer<Int64>
+    private let known: UnsafeMutablePointer<Bool>
 
     init(db: Database, sql: String) throws {
         var st: OpaquePointer?
@@ -91,27 +104,62 @@ public final class Statement {
               let st else { throw db.lastError }
         handle = st
         self.db = db
+        count = sqlite3_bind_parameter_count(st)
+        lastInt = .allocate(capacity: Int(count) + 1)
+        lastInt.initialize(repeating: 0, count: Int(count) + 1)
+        known = .allocate(capacity: Int(count) + 1)
+        known.initialize(repeating: false, count: Int(count) + 1)
     }
 
-    deinit { sqlite3_finalize(handle) }
+    deinit {
+        sqlite3_finalize(handle)
+        lastInt.deallocate()
+        known.deallocate()
+    }
+
+    @inline(__always) private func forget(_ i: Int32) { if i >= 1 && i <= count { known[Int(i)] = false } }
 
     public func bind(_ values: [any SQLiteBindable]) throws {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
+        known.update(repeating: false, count: Int(count) + 1)
         for (i, v) in values.enumerated() { v.bind(self, Int32(i + 1)) }
     }
 
-    @inline(__always) public func bind(_ i: Int32, _ v: Int64) { sqlite3_bind_int64(handle, i, v) }
-    @inline(__always) public func bind(_ i: Int32, _ v: UInt64) { sqlite3_bind_int64(handle, i, Int64(bitPattern: v)) }
-    @inline(__always) public func bind(_ i: Int32, _ v: Int) { sqlite3_bind_int64(handle, i, Int64(v)) }
-    @inline(__always) public func bind(_ i: Int32, _ v: UInt32) { sqlite3_bind_int64(handle, i, Int64(v)) }
-    @inline(__always) public func bind(_ i: Int32, _ v: Double) { sqlite3_bind_double(handle, i, v) }
-    @inline(__always) public func bindNull(_ i: Int32) { sqlite3_bind_null(handle, i) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Int64) {
+        if i >= 1 && i <= count {
+            let k = Int(i)
+            if known[k] && lastInt[k] == v { return }
+            known[k] = sqlite3_bind_int64(handle, i, v) == SQLITE_OK
+            lastInt[k] = v
+        } else {
+            sqlite3_bind_int64(handle, i, v)
+        }
+    }
+    @inline(__always) public func bind(_ i: Int32, _ v: UInt64) { bind(i, Int64(bitPattern: v)) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Int) { bind(i, Int64(v)) }
+    @inline(__always) public func bind(_ i: Int32, _ v: UInt32) { bind(i, Int64(v)) }
+    @inline(__always) public func bind(_ i: Int32, _ v: Double) { forget(i); sqlite3_bind_double(handle, i, v) }
+    @inline(__always) public func bindNull(_ i: Int32) { forget(i); sqlite3_bind_null(handle, i) }
     @inline(__always) public func bind(_ i: Int32, _ v: String?) {
-        guard let v else { sqlite3_bind_null(handle, i); return }
-        sqlite3_bind_text(handle, i, v, -1, SQLITE_TRANSIENT)
+        forget(i)
+        guard var v else { sqlite3_bind_null(handle, i); return }
+        // Bound from the string's own UTF-8 storage (SQLite copies it: TRANSIENT) rather than
+        // a NUL-terminated copy; ends at the first NUL, as binding a C string always did.
+        v.withUTF8 { u in
+            guard let base = u.baseAddress, !u.isEmpty else { sqlite3_bind_text(handle, i, "", 0, SQLITE_TRANSIENT); return }
+            let p = UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self)
+            sqlite3_bind_text(handle, i, p, Int32(strnlen(p, u.count)), SQLITE_TRANSIENT)
+        }
+    }
+    /// Text that stays valid and unchanged until the statement has run (SQLITE_STATIC:
+    /// SQLite reads it in place, no copy). `count` bytes of UTF-8, no NUL needed.
+    @inline(__always) public func bind(_ i: Int32, staticText base: UnsafePointer<CChar>, count: Int32) {
+        forget(i)
+        sqlite3_bind_text(handle, i, base, count, nil)
     }
     public func bind(_ i: Int32, bytes: UnsafeRawBufferPointer?) {
+        forget(i)
         guard let bytes else { sqlite3_bind_null(handle, i); return }
         // An empty blob is a value, not NULL.
         guard let base = bytes.baseAddress, bytes.count > 0 else { sqlite3_bind_zeroblob(handle, i, 0); return }

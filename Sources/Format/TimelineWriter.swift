@@ -22,10 +22,19 @@ public enum TimelineWriteError: Error, CustomStringConvertible {
 public final class TimelineWriter: @unchecked Sendable {
     public let path: String
     let db: Database
-    private var inTransaction = false
-    private struct CallSite: Hashable { let file: UInt; let line: UInt }
-    private var cache: [CallSite: Statement] = [:]
-    public private(set) var rowsSinceCommit = 0
+    // Touched once per row on the one writer thread: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var inTransaction = false
+    /// Prepared statements by call site (#fileID's address, #line): a small open-addressed
+    /// table probed without hashing or exclusivity checks (one lookup per row).
+    private struct Slot { var file: UInt; var line: UInt; var statement: Statement? }
+    private static let slotCount = 64
+    private let slots: UnsafeMutablePointer<Slot> = {
+        let p = UnsafeMutablePointer<Slot>.allocate(capacity: TimelineWriter.slotCount)
+        p.initialize(repeating: Slot(file: 0, line: 0, statement: nil), count: TimelineWriter.slotCount)
+        return p
+    }()
+    @exclusivity(unchecked) private var slotsUsed = 0
+    @exclusivity(unchecked) public private(set) var rowsSinceCommit = 0
 
     public init(path: String, force: Bool) throws {
         self.path = path
@@ -57,11 +66,27 @@ public final class TimelineWriter: @unchecked Sendable {
     @inline(__always)
     public func statement(_ sql: @autoclosure () -> String,
                           file: StaticString = #fileID, line: UInt = #line) throws -> Statement {
-        let site = CallSite(file: UInt(bitPattern: file.utf8Start), line: line)
-        if let st = cache[site] { return st }
-        let st = try db.prepare(sql())
-        cache[site] = st
+        let f = UInt(bitPattern: file.utf8Start)
+        var i = Int(truncatingIfNeeded: (f &>> 4) &+ line &* 0x9E37) & (Self.slotCount - 1)
+        while let st = slots[i].statement {
+            if slots[i].file == f && slots[i].line == line { return st }
+            i = (i + 1) & (Self.slotCount - 1)
+        }
+        return try prepare(sql(), at: i, file: f, line: line)
+    }
+
+    private func prepare(_ sql: String, at i: Int, file: UInt, line: UInt) throws -> Statement {
+        // Keep the table at most half full so probes stay short and always end at an empty slot.
+        precondition(slotsUsed < Self.slotCount / 2, "TimelineWriter: more than \(Self.slotCount / 2) statement call sites")
+        let st = try db.prepare(sql)
+        slots[i] = Slot(file: file, line: line, statement: st)
+        slotsUsed += 1
         return st
+    }
+
+    deinit {
+        slots.deinitialize(count: Self.slotCount)
+        slots.deallocate()
     }
 
     @inline(__always) func begin() throws {
@@ -155,7 +180,8 @@ public final class TimelineWriter: @unchecked Sendable {
     public func close() throws {
         try commit()
         for sql in Schema.indexes { try db.execute(sql) }
-        cache.removeAll()
+        for i in 0..<Self.slotCount { slots[i] = Slot(file: 0, line: 0, statement: nil) }
+        slotsUsed = 0
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try db.execute("PRAGMA journal_mode=DELETE")
         chmod(path, 0o600)

@@ -92,9 +92,11 @@ public final class Recorder: @unchecked Sendable {
         var kindCounts = [Int](repeating: 0, count: Int(NT_KIND_MAX.rawValue) + 1)
         var decodeErrors = 0
         // Every record starts with u64 ts, u32 kind (bpf/nettrail.h).
-        var decoders = [((UnsafeRawPointer, Int, UInt32, TimelineWriter) throws -> Void)?](
+        var table = [((UnsafeRawPointer, Int, UInt32, TimelineWriter) throws -> Void)?](
             repeating: nil, count: Int(NT_KIND_MAX.rawValue))
-        for s in sources { for k in s.kinds { decoders[Int(k)] = s.decode } }
+        for s in sources { for k in s.kinds { table[Int(k)] = s.decode } }
+        // Immutable once built: the per-record closure captures it by value (no box, no access checks).
+        let decoders = table
         let reader = RingReader { data, size in
             guard size >= 12 else { decodeErrors += 1; return }
             let kind = data.load(fromByteOffset: 8, as: UInt32.self)
