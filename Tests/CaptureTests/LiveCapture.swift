@@ -58,6 +58,27 @@ func sh(_ script: String, file: StaticString = #filePath, line: UInt = #line) th
     return String(decoding: data, as: UTF8.self)
 }
 
+/// Starts `command` in network namespace `ns` without a shell (a backgrounded shell job
+/// would inherit the test runner's descriptors and stall `sh`), and returns once it has
+/// written "ready" to its standard output.
+func startInNetns(_ ns: String, _ command: [String], readyFile: String,
+                  environment: [String: String] = [:]) throws -> Process {
+    FileManager.default.createFile(atPath: readyFile, contents: nil)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    p.arguments = ["netns", "exec", ns] + command
+    p.standardOutput = FileHandle(forWritingAtPath: readyFile)
+    p.standardInput = FileHandle.nullDevice
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    try p.run()
+    for _ in 0..<100 {
+        if (try? String(contentsOfFile: readyFile, encoding: .utf8))?.contains("ready") == true { return p }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    p.terminate()
+    throw NSError(domain: "scene", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(command.joined(separator: " ")) did not start"])
+}
+
 /// The package root, for scripts under scripts/.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path

@@ -57,22 +57,9 @@ final class SocketCaptureTests: XCTestCase {
     @discardableResult
     func startServer(_ mode: String, port: Int, count: Int, log: String, env: [String: String] = [:],
                      extra: [String] = []) throws -> Process {
-        let ready = log + ".ready"
         try? FileManager.default.removeItem(atPath: log)
-        FileManager.default.createFile(atPath: ready, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", ns, workload, mode, String(port), String(count), log] + extra
-        p.standardOutput = FileHandle(forWritingAtPath: ready)
-        p.standardInput = FileHandle.nullDevice
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        try p.run()
-        for _ in 0..<100 {
-            if (try? String(contentsOfFile: ready, encoding: .utf8))?.contains("ready") == true { return p }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        p.terminate()
-        throw NSError(domain: "scene", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(mode) did not start"])
+        return try startInNetns(ns, [workload, mode, String(port), String(count), log] + extra,
+                                readyFile: log + ".ready", environment: env)
     }
 
     func col(_ t: ResultTable, _ name: String) -> Int { t.columns.firstIndex(of: name)! }

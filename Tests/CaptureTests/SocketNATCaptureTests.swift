@@ -45,20 +45,8 @@ final class SocketNATCaptureTests: XCTestCase {
     /// A server in the outside namespace, started without a shell (a backgrounded shell job
     /// would inherit the test runner's descriptors and stall `sh`); returns once it listens.
     func startServer(_ mode: String, port: Int, count: Int, log: String) throws -> Process {
-        let ready = log + ".ready"
-        FileManager.default.createFile(atPath: ready, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", "\(prefix)-srv", scene + "/sock-workload.sh", mode, String(port), String(count), log]
-        p.standardOutput = FileHandle(forWritingAtPath: ready)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        for _ in 0..<100 {
-            if (try? String(contentsOfFile: ready, encoding: .utf8))?.contains("ready") == true { return p }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        p.terminate()
-        throw NSError(domain: "scene", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(mode) did not start"])
+        try startInNetns("\(prefix)-srv", [scene + "/sock-workload.sh", mode, String(port), String(count), log],
+                         readyFile: log + ".ready")
     }
 
     func col(_ t: ResultTable, _ name: String) -> Int { t.columns.firstIndex(of: name)! }
