@@ -198,13 +198,66 @@ extension Schema {
     ]
 }
 
+/// A row's task columns for the recorder's ring path: plain integers and the comm bound
+/// in place (no String, nothing reference-counted).
+public struct BorrowedTask {
+    public var ts: UInt64, pid: UInt32, tid: UInt32, startNs: UInt64, ppid: UInt32, parentStartNs: UInt64
+    public var uid: UInt32, gid: UInt32, cgroupID: UInt64, cgroupV1ID: UInt64
+    public var mntns: UInt32, netns: UInt32, pidns: UInt32
+    public var comm: BorrowedText
+    @inline(__always)
+    public init(ts: UInt64, pid: UInt32, tid: UInt32, startNs: UInt64, ppid: UInt32, parentStartNs: UInt64,
+                uid: UInt32, gid: UInt32, cgroupID: UInt64, cgroupV1ID: UInt64,
+                mntns: UInt32, netns: UInt32, pidns: UInt32, comm: BorrowedText) {
+        self.ts = ts; self.pid = pid; self.tid = tid; self.startNs = startNs; self.ppid = ppid
+        self.parentStartNs = parentStartNs; self.uid = uid; self.gid = gid; self.cgroupID = cgroupID
+        self.cgroupV1ID = cgroupV1ID; self.mntns = mntns; self.netns = netns; self.pidns = pidns; self.comm = comm
+    }
+
+    /// The same parameters as TaskRow.bind.
+    @inline(__always) func bind(_ st: Statement) {
+        st.bind(1, ts); st.bind(2, pid); st.bind(3, tid); st.bind(4, startNs); st.bind(5, ppid)
+        st.bind(6, parentStartNs); st.bind(7, uid); st.bind(8, gid); st.bind(9, cgroupID)
+        st.bind(10, cgroupV1ID); st.bind(11, mntns); st.bind(12, netns); st.bind(13, pidns)
+        st.bind(14, staticText: comm.base, count: comm.count)
+    }
+}
+
+/// A SocketTuple whose address text is bound in place (see BorrowedText).
+public struct BorrowedTuple {
+    public var family: UInt16, laddr: BorrowedText, lport: UInt16, raddr: BorrowedText, rport: UInt16
+    @inline(__always)
+    public init(family: UInt16, laddr: BorrowedText, lport: UInt16, raddr: BorrowedText, rport: UInt16) {
+        self.family = family; self.laddr = laddr; self.lport = lport; self.raddr = raddr; self.rport = rport
+    }
+
+    /// The same parameters as SocketTuple.bind.
+    @inline(__always) func bind(_ st: Statement, at i: Int32) {
+        st.bind(i, Int(family)); st.bind(i + 1, staticText: laddr.base, count: laddr.count); st.bind(i + 2, Int(lport))
+        st.bind(i + 3, staticText: raddr.base, count: raddr.count); st.bind(i + 4, Int(rport))
+    }
+}
+
 extension TimelineWriter {
-    public func tcpEvent(_ e: TcpEventRow) throws {
-        let st = try statement("""
+    /// The one prepared tcp_event insert, shared by both entry points below.
+    @inline(__always) private func tcpEventStatement() throws -> Statement {
+        try statement("""
             INSERT INTO tcp_event (\(TaskRow.columnNames), kind, flags, sock_netns, \(SocketTuple.columnNames),
                 cookie, sk, start_ts, result, bytes_acked, bytes_received, retransmits, old_state)
             VALUES (\(Self.marks(30)))
             """)
+    }
+
+    /// The one prepared udp_flow insert, shared by both entry points below.
+    @inline(__always) private func udpFlowStatement() throws -> Statement {
+        try statement("""
+            INSERT INTO udp_flow (\(TaskRow.columnNames), flags, sock_netns, \(SocketTuple.columnNames), cookie, bytes)
+            VALUES (\(Self.marks(23)))
+            """)
+    }
+
+    public func tcpEvent(_ e: TcpEventRow) throws {
+        let st = try tcpEventStatement()
         e.task.bind(st)
         st.bind(15, e.kind.rawValue); st.bind(16, e.flags.rawValue); st.bind(17, e.sockNetns)
         e.tuple.bind(st, at: 18)
@@ -213,15 +266,39 @@ extension TimelineWriter {
         try insert(st)
     }
 
+    /// The same row as `tcpEvent(_:)` without building a TcpEventRow: the recorder's ring path,
+    /// where the text (comm, addresses) is borrowed for the duration of the insert.
+    @inline(__always)
+    public func tcpEvent(task: BorrowedTask, kind: TcpEventKind, flags: Int, sockNetns: UInt32, tuple: BorrowedTuple,
+                         cookie: UInt64, sk: UInt64, startTs: UInt64, result: Int32, bytesAcked: UInt64,
+                         bytesReceived: UInt64, retransmits: UInt32, oldState: UInt32) throws {
+        let st = try tcpEventStatement()
+        task.bind(st)
+        st.bind(15, kind.rawValue); st.bind(16, flags); st.bind(17, sockNetns)
+        tuple.bind(st, at: 18)
+        st.bind(23, cookie); st.bind(24, sk); st.bind(25, startTs); st.bind(26, Int(result))
+        st.bind(27, bytesAcked); st.bind(28, bytesReceived); st.bind(29, retransmits); st.bind(30, oldState)
+        try insert(st)
+    }
+
     public func udpFlow(_ e: UdpFlowRow) throws {
-        let st = try statement("""
-            INSERT INTO udp_flow (\(TaskRow.columnNames), flags, sock_netns, \(SocketTuple.columnNames), cookie, bytes)
-            VALUES (\(Self.marks(23)))
-            """)
+        let st = try udpFlowStatement()
         e.task.bind(st)
         st.bind(15, e.flags.rawValue); st.bind(16, e.sockNetns)
         e.tuple.bind(st, at: 17)
         st.bind(22, e.cookie); st.bind(23, e.bytes)
+        try insert(st)
+    }
+
+    /// The same row as `udpFlow(_:)` without building a UdpFlowRow (see `tcpEvent(task:...)`).
+    @inline(__always)
+    public func udpFlow(task: BorrowedTask, flags: Int, sockNetns: UInt32, tuple: BorrowedTuple,
+                        cookie: UInt64, bytes: UInt32) throws {
+        let st = try udpFlowStatement()
+        task.bind(st)
+        st.bind(15, flags); st.bind(16, sockNetns)
+        tuple.bind(st, at: 17)
+        st.bind(22, cookie); st.bind(23, bytes)
         try insert(st)
     }
 
