@@ -16,43 +16,33 @@ final class ConntrackCaptureTests: XCTestCase {
     static let churn = repo + "/scripts/scene/nat-churn.py"
     let prefix = "ntct"
     var rtr: String { "/run/netns/\(prefix)-rtr" }
-    private var background: [Process] = []
+    private var background: [Child] = []
 
     override func setUpWithError() throws {
         try sh("\(Self.scene) up \(prefix)")
     }
 
     override func tearDown() {
-        for p in background where p.isRunning { p.terminate(); p.waitUntilExit() }
+        for p in background { p.stop() }
         background.removeAll()
         _ = try? sh("\(Self.scene) down \(prefix)")
     }
 
-    /// Starts a long-running command (by its own pid, stopped in tearDown); stdout to `output`.
+    /// Starts a long-running command (stopped in tearDown); stdout to `output`. With
+    /// `waitForReady`, returns once the command has printed "ready".
     @discardableResult
-    func start(_ args: [String], output: String? = nil, waitForLine: Bool = false) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: args[0])
-        p.arguments = Array(args.dropFirst())
-        let pipe = Pipe()
-        if let output {
-            FileManager.default.createFile(atPath: output, contents: nil)
-            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        } else {
-            p.standardOutput = pipe
-        }
-        try p.run()
+    func start(_ args: [String], output: String? = nil, waitForReady: Bool = false) throws -> Child {
+        let out = output ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("nettrail-\(prefix)-bg-\(background.count).out").path
+        let p = try Child(args, stdout: out)
         background.append(p)
-        if waitForLine {
-            // The server prints "ready" once it listens.
-            _ = pipe.fileHandleForReading.availableData
-        }
+        if waitForReady { try awaitReady(p, out) }
         return p
     }
 
     func server(ns: String, bind: String, port: Int, log: String) throws {
         try start(["/usr/sbin/ip", "netns", "exec", "\(prefix)-\(ns)", "python3", Self.churn, "server", bind,
-                   String(port), log], waitForLine: true)
+                   String(port), log], waitForReady: true)
     }
 
     func client(ns: String, src: String, dst: String, port: Int, count: Int, log: String, ports: Int = 200) throws {
@@ -260,8 +250,7 @@ final class ConntrackCaptureTests: XCTestCase {
         try client(ns: "cli", src: "10.201.1.2", dst: "10.201.2.2", port: 7000, count: n, log: "\(dir)/cli")
         let rate = Double(n) / Date().timeIntervalSince(began)
         usleep(500_000)
-        events.terminate()
-        events.waitUntilExit()
+        events.stop()
         let (summary, capture) = try live.finish()
         XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)")
 
@@ -298,7 +287,7 @@ final class ConntrackCaptureTests: XCTestCase {
             u.sendto(b"x", ("10.201.2.2", 7002))
             s = socket.socket(); s.bind(("10.201.1.2", 31001)); s.connect(("10.201.2.2", 7000))
             print("ready", flush=True); time.sleep(20)
-            """], waitForLine: true)
+            """], waitForReady: true)
         usleep(200_000)
         let live = try capture()
         usleep(300_000)
@@ -329,7 +318,7 @@ final class ConntrackCaptureTests: XCTestCase {
         try sh("ip netns exec \(other)-cli iptables -A OUTPUT -m conntrack --ctstate NEW -j ACCEPT")
         let began = Date()
         try start(["/usr/sbin/ip", "netns", "exec", "\(other)-srv", "python3", Self.churn, "server", "0.0.0.0", "7000",
-                   "\(dir)/srv"], waitForLine: true)
+                   "\(dir)/srv"], waitForReady: true)
         usleep(UInt32(max(0, 1 - Date().timeIntervalSince(began)) * 1e6))
         try sh("ip netns exec \(other)-cli python3 \(Self.churn) client 10.201.1.2 10.201.2.2 7000 100 \(dir)/cli 20")
         let (summary, capture) = try live.finish()
@@ -360,8 +349,7 @@ final class ConntrackCaptureTests: XCTestCase {
         usleep(300_000)
         try client(ns: "cli", src: "10.201.1.2", dst: "10.201.2.2", port: 7000, count: n, log: "\(dir)/cli")
         usleep(500_000)
-        events.terminate()
-        events.waitUntilExit()
+        events.stop()
         let (_, capture) = try live.finish()
         let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
         let netns = Self.inode(rtr)

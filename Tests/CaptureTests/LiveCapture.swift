@@ -26,14 +26,18 @@ final class LiveCapture: @unchecked Sendable {
             done.signal()
         }
         thread.start()
-        ready.wait()
+        guard ready.wait(timeout: .now() + 120) == .success else {
+            throw Child.Failure(description: "the recorder did not start within 120 s")
+        }
         if case .failure(let e)? = result { throw e }
     }
 
     /// Stops, waits for the file to be closed, and opens it with the analyzer.
     func finish() throws -> (RecordSummary, Capture) {
         recorder.stop()
-        done.wait()
+        guard done.wait(timeout: .now() + 120) == .success else {
+            throw Child.Failure(description: "the recorder did not stop within 120 s")
+        }
         let summary = try result!.get()
         let capture = try Capture(path: path)
         try capture.load()
@@ -41,42 +45,37 @@ final class LiveCapture: @unchecked Sendable {
     }
 }
 
-/// Runs a shell command to completion; fails the test on a non-zero exit.
+/// Runs a shell command to completion and returns its standard output; fails the test
+/// on a non-zero exit, and throws if it is still running after `timeout` seconds.
 @discardableResult
-func sh(_ script: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/bash")
-    p.arguments = ["-c", script]
-    let out = Pipe()
-    p.standardOutput = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    if p.terminationStatus != 0 {
-        XCTFail("command failed (\(p.terminationStatus)): \(script)", file: file, line: line)
+func sh(_ script: String, timeout: Double = 300, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    // Output goes to a file, not a pipe: a daemon the script starts may keep a pipe open.
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-sh-\(getpid())-\(UInt64.random(in: 0..<UInt64.max)).out").path
+    defer { unlink(out) }
+    let code = try Child(["/bin/bash", "-c", script], stdout: out).wait(timeout: timeout)
+    if code != 0 {
+        XCTFail("command failed (\(code)): \(script)", file: file, line: line)
     }
-    return String(decoding: data, as: UTF8.self)
+    return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
 }
 
-/// Starts `command` in network namespace `ns` without a shell (a backgrounded shell job
-/// would inherit the test runner's descriptors and stall `sh`), and returns once it has
-/// written "ready" to its standard output.
+/// Starts `command` in network namespace `ns` and returns once it has written "ready"
+/// to its standard output.
 func startInNetns(_ ns: String, _ command: [String], readyFile: String,
-                  environment: [String: String] = [:]) throws -> Process {
-    FileManager.default.createFile(atPath: readyFile, contents: nil)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-    p.arguments = ["netns", "exec", ns] + command
-    p.standardOutput = FileHandle(forWritingAtPath: readyFile)
-    p.standardInput = FileHandle.nullDevice
-    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    try p.run()
+                  environment: [String: String] = [:]) throws -> Child {
+    let p = try Child(["/usr/sbin/ip", "netns", "exec", ns] + command, stdout: readyFile, environment: environment)
+    try awaitReady(p, readyFile)
+    return p
+}
+
+/// Returns once `child` has written "ready" to `file`; stops it and throws after 5 s.
+func awaitReady(_ child: Child, _ file: String) throws {
     for _ in 0..<100 {
-        if (try? String(contentsOfFile: readyFile, encoding: .utf8))?.contains("ready") == true { return p }
+        if (try? String(contentsOfFile: file, encoding: .utf8))?.contains("ready") == true { return }
         Thread.sleep(forTimeInterval: 0.05)
     }
-    p.terminate()
-    throw NSError(domain: "scene", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(command.joined(separator: " ")) did not start"])
+    child.stop()
+    throw Child.Failure(description: "\(child.argv.joined(separator: " ")) did not start")
 }
 
 /// The package root, for scripts under scripts/.

@@ -37,12 +37,9 @@ final class ProcessCaptureTests: XCTestCase {
 
     /// A process started before recording is in the snapshot, with exe, argv and its exact start.
     func testProcessStartedBeforeRecordingIsListed() throws {
-        let sleeper = Process()
-        sleeper.executableURL = URL(fileURLWithPath: "/usr/bin/sleep")
-        sleeper.arguments = ["60"]
-        try sleeper.run()
-        let pid = UInt32(sleeper.processIdentifier)
-        defer { sleeper.terminate() }
+        let sleeper = try Child(["/usr/bin/sleep", "60"])
+        let pid = UInt32(sleeper.pid)
+        defer { sleeper.stop() }
         usleep(100_000)
         let live = try LiveCapture()
         let (_, capture) = try live.finish()

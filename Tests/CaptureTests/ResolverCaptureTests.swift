@@ -19,19 +19,18 @@ final class ResolverCaptureTests: XCTestCase {
     }
 
     /// A dual-stack TCP listener on a random port, alive for `seconds`.
-    func listener(seconds: Double) throws -> (port: Int, process: Process) {
+    func listener(seconds: Double) throws -> (port: Int, process: Child) {
         let port = Int.random(in: 20000..<30000)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", """
+        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-listener-\(port).out").path
+        let p = try Child(["/bin/bash", "-c", """
             exec $(ls -d /root/.pyenv/versions/3.1*/bin/python3 | head -1) -c '
             import socket, time
             s = socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("::", \(port))); s.listen(64)
+            print("ready", flush=True)
             time.sleep(\(seconds))'
-            """]
-        try p.run()
-        usleep(300_000)
+            """], stdout: ready)
+        try awaitReady(p, ready)
         return (port, p)
     }
 
@@ -51,7 +50,7 @@ final class ResolverCaptureTests: XCTestCase {
 
             """.write(toFile: hosts, atomically: true, encoding: .utf8)
         let (port, server) = try listener(seconds: 4)
-        defer { server.terminate() }
+        defer { server.stop() }
         let live = try LiveCapture()
         // The host's /etc/hosts is untouched: the names exist only in this mount namespace.
         let out = try sh("unshare -m sh -c 'mount --bind \(hosts) /etc/hosts && \(bin) \(port) host-v4.nettrail.test host-v6.nettrail.test && \(bin) -g \(port) ghbn.nettrail.test'")

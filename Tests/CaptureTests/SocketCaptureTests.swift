@@ -52,11 +52,10 @@ final class SocketCaptureTests: XCTestCase {
         }
     }
 
-    /// Starts a server in the namespace (not through a shell: nothing of ours is left
-    /// holding a pipe) and waits for it to listen.
+    /// Starts a server in the namespace and waits for it to listen.
     @discardableResult
     func startServer(_ mode: String, port: Int, count: Int, log: String, env: [String: String] = [:],
-                     extra: [String] = []) throws -> Process {
+                     extra: [String] = []) throws -> Child {
         try? FileManager.default.removeItem(atPath: log)
         return try startInNetns(ns, [workload, mode, String(port), String(count), log] + extra,
                                 readyFile: log + ".ready", environment: env)
@@ -78,11 +77,11 @@ final class SocketCaptureTests: XCTestCase {
         try sh("\(workload) reuse \(nsIP) 8080 \(log)")
         // IPv6 clients.
         try sh("\(workload) connect \(nsIP6) 8080 \(v6) \(log)")
-        tcpServer.waitUntilExit()
+        try tcpServer.wait(timeout: 60)
         // UDP: a DNS-shaped query from the host to a server in the namespace.
         let udpServer = try startServer("udpserver", port: 53, count: 1, log: log + ".udpsrv")
         try sh("\(workload) udpquery \(nsIP) 53 \(log).udp")
-        udpServer.waitUntilExit()
+        try udpServer.wait(timeout: 60)
         Thread.sleep(forTimeInterval: 0.3)
         let (summary, capture) = try live.finish()
         print(summary)
@@ -179,24 +178,18 @@ extension SocketCaptureTests {
         try sh("rm -rf \(dir) && mkdir -p \(dir)")
         let server = try startServer("holdserver", port: 8081, count: 2, log: dir + "/srv", env: [:], extra: ["4"])
         // Both clients connect before the recording starts; they print "connected" once they hold it.
-        var clients: [Process] = []
+        var clients: [Child] = []
         for (name, args) in [("a", [] as [String]), ("b", ["share"])] {
             let out = dir + "/\(name).out"
-            FileManager.default.createFile(atPath: out, contents: nil)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: workload)
-            p.arguments = ["hold", nsIP, "8081", dir + "/cli", "3"] + args
-            p.standardOutput = FileHandle(forWritingAtPath: out)
-            p.standardInput = FileHandle.nullDevice
-            try p.run()
+            let p = try Child([workload, "hold", nsIP, "8081", dir + "/cli", "3"] + args, stdout: out)
             clients.append(p)
             for _ in 0..<100 where (try? String(contentsOfFile: out, encoding: .utf8))?.contains("connected") != true {
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
         let live = try LiveCapture()
-        server.waitUntilExit()
-        for c in clients { c.waitUntilExit() }
+        try server.wait(timeout: 60)
+        for c in clients { try c.wait(timeout: 60) }
         Thread.sleep(forTimeInterval: 0.5)
         let (summary, capture) = try live.finish()
         print(summary)

@@ -42,9 +42,8 @@ final class SocketNATCaptureTests: XCTestCase {
                + "--bind \(dir):/mnt/out \(id) -- /bin/sh -c '\(cmd)' >/dev/null")
     }
 
-    /// A server in the outside namespace, started without a shell (a backgrounded shell job
-    /// would inherit the test runner's descriptors and stall `sh`); returns once it listens.
-    func startServer(_ mode: String, port: Int, count: Int, log: String) throws -> Process {
+    /// A server in the outside namespace; returns once it listens.
+    func startServer(_ mode: String, port: Int, count: Int, log: String) throws -> Child {
         try startInNetns("\(prefix)-srv", [scene + "/sock-workload.sh", mode, String(port), String(count), log],
                          readyFile: log + ".ready")
     }
@@ -61,11 +60,11 @@ final class SocketNATCaptureTests: XCTestCase {
         // Outbound: the outside server logs the peer it saw (the translated source).
         let tcpServer = try startServer("server", port: 7000, count: n, log: dir + "/srv")
         try inContainer("ntsk-out-\(tag)", detach: false, "connect 10.201.2.2 7000 \(n) /mnt/out/cli", dir: dir)
-        tcpServer.waitUntilExit()
+        try tcpServer.wait(timeout: 60)
         // A DNS-shaped UDP query from the container, through MASQUERADE.
         let dnsServer = try startServer("udpserver", port: 53, count: 1, log: dir + "/dns")
         try inContainer("ntsk-dns-\(tag)", detach: false, "udpquery 10.201.2.2 53 /mnt/out/q", dir: dir)
-        dnsServer.waitUntilExit()
+        try dnsServer.wait(timeout: 60)
 
         // Inbound: a server in a container, published by DNAT 10.201.2.1:8080 -> 10.201.1.2:80.
         try inContainer("ntsk-svc-\(tag)", detach: true, "server 80 \(n) /mnt/out/svc", dir: dir)

@@ -38,12 +38,20 @@ if ! ping_daemon; then
   if [[ -z "$running_pid" ]]; then
     rm -f "$pidfile"
     echo "docker-up.sh: starting dockerd (log: $log)" >&2
-    # setsid: the daemon must outlive this script and its caller's session.
-    setsid dockerd \
-      --exec-opt native.cgroupdriver=cgroupfs \
-      --iptables=false --ip6tables=false --bridge=none \
-      --pidfile "$pidfile" \
-      </dev/null >>"$log" 2>&1 8>&- &
+    # setsid: the daemon must outlive this script and its caller's session. It keeps
+    # no descriptor of ours beyond stdio: a caller that waits for this script through
+    # an inherited pipe or socket (Swift's Foundation.Process does) would wait for dockerd.
+    (
+      for fd in /proc/self/fd/*; do
+        fd="${fd##*/}"
+        if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+      done
+      exec setsid dockerd \
+        --exec-opt native.cgroupdriver=cgroupfs \
+        --iptables=false --ip6tables=false --bridge=none \
+        --pidfile "$pidfile" \
+        </dev/null >>"$log" 2>&1
+    ) &
     running_pid=$!
   else
     echo "docker-up.sh: dockerd (pid $running_pid) is starting; waiting" >&2
