@@ -173,7 +173,10 @@ final class ConntrackTracker {
         }
     }
 
-    /// Runs `body` with the calling thread in the namespace `fd`, then returns it to its own.
+    /// Runs `body` in the network namespace `fd`. Unless that is the caller's own, `body`
+    /// runs on a thread of its own that enters the namespace and ends there: no thread of
+    /// the recorder's is left in a foreign namespace, even when returning would fail.
+    /// (A netfilter link or a Netlink socket stays bound to the namespace it was made in.)
     static func inNamespace<T>(_ fd: Int32, _ body: () throws -> T) throws -> T {
         let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard home >= 0 else { throw RecorderError.system("cannot open own network namespace: \(BPFObject.reason(errno))") }
@@ -181,12 +184,20 @@ final class ConntrackTracker {
         var a = stat(), b = stat()
         let same = fstat(fd, &a) == 0 && fstat(home, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev
         if same { return try body() }
-        let rc = nt_setns_net(fd)
-        guard rc == 0 else { throw RecorderError.system("setns: \(BPFObject.reason(-rc))") }
-        defer {
-            if nt_setns_net(home) != 0 { fatalError("cannot return to the recorder's network namespace") }
+        return try withoutActuallyEscaping(body) { body in
+            let box = NamespaceCall(body)
+            let thread = Thread {
+                let rc = nt_setns_net(fd)
+                box.result = rc == 0 ? Result { try box.body!() }
+                    : .failure(RecorderError.system("setns: \(BPFObject.reason(-rc))"))
+                // Let go of `body` before the caller returns: it must not outlive the call.
+                box.body = nil
+                box.done.signal()
+            }
+            thread.start()
+            box.done.wait()
+            return try box.result!.get()
         }
-        return try body()
     }
 
     /// Every namespace some process is in, and every one bound under /run/netns.
@@ -383,4 +394,13 @@ private struct RowSink {
         guard s.pointee.error == nil, let w = s.pointee.writer else { return }
         do { try w.conntrack(ConntrackTracker.row(e)) } catch { s.pointee.error = error }
     }
+}
+
+/// One call of `inNamespace` handed to its thread; the caller waits on `done` before it
+/// reads `result`, so the two threads never touch it at once.
+private final class NamespaceCall<T>: @unchecked Sendable {
+    var body: (() throws -> T)?
+    var result: Result<T, Error>?
+    let done = DispatchSemaphore(value: 0)
+    init(_ body: @escaping () throws -> T) { self.body = body }
 }

@@ -91,9 +91,23 @@ struct RecordCommand: ParsableCommand {
         withExtendedLifetime(sources) {}
     }
 
-    func fail(_ error: Any) -> Never {
+    func fail(_ error: Any) -> Never { Self.fail(error) }
+
+    static func fail(_ error: Any) -> Never {
         FileHandle.standardError.write(Data("nettrail-record: \(error)\n".utf8))
         Foundation.exit(1)
+    }
+
+    /// A usage error is one line on stderr, like every other error; --help and --version as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let text = message(for: error).split(separator: "\n").first.map(String.init) ?? ""
+            if exitCode(for: error) == .success || text.isEmpty { exit(withError: error) }
+            fail("\(text) (see nettrail-record --help)")
+        }
     }
 }
 

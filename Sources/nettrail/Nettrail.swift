@@ -18,6 +18,19 @@ struct Nettrail: ParsableCommand {
             DNSCommand.self,
         ]
     )
+
+    /// A usage error is one line on stderr, like every other error (the parser would add
+    /// its usage block); --help and --version print as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let text = message(for: error).split(separator: "\n").first.map(String.init) ?? ""
+            if exitCode(for: error) == .success || text.isEmpty { exit(withError: error) }
+            fail("\(text) (see nettrail help)")
+        }
+    }
 }
 
 /// The capture file every subcommand reads.

@@ -61,6 +61,16 @@ final class CLITests: XCTestCase {
         try assertOneLineError(["processes", empty], contains: "not a nettrail capture")
     }
 
+    func testUsageErrorsAreOneLine() throws {
+        try assertOneLineError(["who"], contains: "Missing expected argument '<file>'")
+        try assertOneLineError(["nat", "x.db", "--at"], contains: "Missing value for '--at")
+        try assertOneLineError(["processes", "x.db", "--format", "xml"], contains: "'xml' is invalid for '--format")
+        try assertOneLineError(["frobnicate"], contains: "Unexpected argument 'frobnicate'")
+        let help = try Self.run(["who", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("USAGE:"), help.stdout)
+    }
+
     func testBadTimesAreRejected() throws {
         // Any file will do: time parsing needs a capture, so use a foreign one to check ordering of errors too.
         try assertOneLineError(["processes", dir.appendingPathComponent("x.db").path, "--from", "yesterday"],
