@@ -165,10 +165,15 @@ public struct ConnectionIndex: Sendable {
             var keyTuple = f.tuple
             if f.flags.contains(.localAny) { keyTuple.laddr = f.tuple.family == 10 ? "::" : "0.0.0.0" }
             if let e = ends[FlowKey(netns: f.sockNetns, tuple: keyTuple, pid: f.task.pid, startNs: f.task.startNs, first: f.task.ts)] {
-                c.end = e.lastTs
                 c.endReason = e.reason.description
-                c.bytesSent = e.txBytes; c.bytesReceived = e.rxBytes
-                c.packetsSent = e.txPackets; c.packetsReceived = e.rxPackets
+                if e.reason == .evicted {
+                    // Only a bound is known: the last datagram came before the eviction was seen.
+                    c.end = e.ts
+                } else {
+                    c.end = e.lastTs
+                    c.bytesSent = e.txBytes; c.bytesReceived = e.rxBytes
+                    c.packetsSent = e.txPackets; c.packetsReceived = e.rxPackets
+                }
             }
             out.append(c)
         }

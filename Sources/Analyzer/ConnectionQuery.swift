@@ -95,7 +95,7 @@ public enum ConnectionsQuery {
         var table = ResultTable(columns: columns)
         table.notes += capture.missingSourceNotes("sockets")
         let capEnd = capture.endBoot ?? .max
-        var unowned = 0
+        var unowned = 0, evicted = 0
         for c in index.connections {
             if let p = f.proto, c.proto != p { continue }
             if let to = f.to, c.start > to { continue }
@@ -107,6 +107,7 @@ public enum ConnectionsQuery {
                 guard case .text(let id) = o.container, ContainerID.matches(id, prefix: want) else { continue }
             }
             if c.owner == nil { unowned += 1 }
+            if c.endReason == UdpFlowEndReason.evicted.description { evicted += 1 }
             if c.sharedBy.count > 1 {
                 table.notes.append("\(c.tuple.localText) -> \(c.tuple.remoteText) was open in \(c.sharedBy.count) processes at start (pids \(c.sharedBy.map { String($0.pid) }.joined(separator: ", "))): no single owner")
             }
@@ -114,6 +115,9 @@ public enum ConnectionsQuery {
         }
         if unowned > 0 {
             table.notes.append("\(unowned) connection(s) have no known owner: opened before the recording, or never accepted; not guessed")
+        }
+        if evicted > 0 {
+            table.notes.append("\(evicted) UDP flow(s) evicted: the recorder's flow table was full; each ended at some time before the end shown, and its byte counts are lost")
         }
         table.notes += lossNotes(capture, from: f.from, to: f.to)
         return table

@@ -133,7 +133,16 @@ public enum UdpFlowEndReason: Int, Sendable, CustomStringConvertible {
     case idle = 1
     /// Still active when the recording stopped.
     case recordingEnd = 2
-    public var description: String { self == .idle ? "idle" : "recording_end" }
+    /// The kernel's flow table was full and dropped the entry: the flow's last datagram was
+    /// at some time before this row's ts, and its counters are lost.
+    case evicted = 3
+    public var description: String {
+        switch self {
+        case .idle: "idle"
+        case .recordingEnd: "recording_end"
+        case .evicted: "evicted"
+        }
+    }
 }
 
 /// Written by the recorder when it retires a flow from the kernel's flow map.
@@ -182,7 +191,7 @@ extension Schema {
             family INTEGER NOT NULL, laddr TEXT NOT NULL, lport INTEGER NOT NULL, raddr TEXT NOT NULL,
             rport INTEGER NOT NULL, cookie INTEGER NOT NULL, bytes INTEGER NOT NULL)
         """,
-        // reason: 1 idle, 2 still active at the end of the recording.
+        // reason: 1 idle, 2 still active at the end of the recording, 3 evicted (table full: ended before ts, counters lost).
         """
         CREATE TABLE udp_flow_end (ts INTEGER NOT NULL, reason INTEGER NOT NULL, sock_netns INTEGER NOT NULL,
             family INTEGER NOT NULL, laddr TEXT NOT NULL, lport INTEGER NOT NULL, raddr TEXT NOT NULL,

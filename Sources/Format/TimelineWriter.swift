@@ -122,7 +122,11 @@ public final class TimelineWriter: @unchecked Sendable {
         try insert(st)
     }
 
+    /// Everything written to the loss table so far, by kind: the recorder's end summary.
+    public private(set) var lossTotals: [String: UInt64] = [:]
+
     public func loss(_ row: LossRow) throws {
+        lossTotals[row.kind, default: 0] += row.count
         let st = try statement("INSERT INTO loss (source, kind, count, from_ns, to_ns) VALUES (?, ?, ?, ?, ?)")
         st.bind(1, row.source); st.bind(2, row.kind); st.bind(3, row.count); st.bind(4, row.fromNs); st.bind(5, row.toNs)
         try insert(st)

@@ -12,6 +12,8 @@ public struct RecordOptions: Sendable {
     public var commandLine: [String] = CommandLine.arguments
     /// Overrides the process ring buffer size (KiB, a power of two); tests use a small one to provoke loss.
     public var processRingKiB: UInt32?
+    /// Overrides the UDP flow table's size (entries); tests use a small one to provoke evictions.
+    public var udpFlowTableSize: UInt32?
     /// Testing: wait this long before reading the rings, as a stalled reader would.
     public var readerStallSeconds: Double = 0
     /// The conntrack source (Conntrack.swift): live stream, namespaces, snapshot.
@@ -68,7 +70,7 @@ public final class Recorder: @unchecked Sendable {
             resolver = try ResolverTracker(options: options.resolver)
         }
         if wanted("process") { sources.append(try ProcessEvents.source(ringSizes: sizes, onExec: resolver?.execHook)) }
-        if wanted("sockets") { sources.append(try SocketEvents.source()) }
+        if wanted("sockets") { sources.append(try SocketEvents.source(udpFlowTableSize: options.udpFlowTableSize)) }
         if options.conntrack.enabled && wanted("conntrack") {
             let ct = try ConntrackTracker(options: options.conntrack)
             conntrack = ct
@@ -160,7 +162,7 @@ public final class Recorder: @unchecked Sendable {
 
         for (k, n) in kindCounts.enumerated() where n > 0 { counts[EventKind.name(UInt32(k))] = n }
         return RecordSummary(seconds: Double(end.boot - started.boot) / 1e9, counts: counts,
-                             losses: lossTracker.totals, snapshots: snapshotRows)
+                             losses: writer.lossTotals, snapshots: snapshotRows)
     }
 
     private func writeMeta(_ w: TimelineWriter, started: (boot: UInt64, wall: UInt64)) throws {
@@ -204,7 +206,6 @@ struct LossTracker {
     let sources: [(String, BPFObject)]
     private var last: [String: [UInt64]] = [:]
     private var since: UInt64
-    private(set) var totals: [String: UInt64] = [:]
 
     init(sources: [(String, BPFObject)], since: UInt64) {
         self.sources = sources
@@ -218,7 +219,6 @@ struct LossTracker {
             for (k, v) in counters.enumerated() where v > prev[k] {
                 let kind = EventKind.name(UInt32(k))
                 try w.loss(LossRow(source: name, kind: kind, count: v - prev[k], fromNs: since, toNs: now))
-                totals[kind, default: 0] += v - prev[k]
             }
             last[name] = counters
         }

@@ -10,15 +10,18 @@ enum SocketEvents {
     /// A UDP flow with no datagram for this long is ended (and a later datagram starts a new one).
     static let udpIdleNs: UInt64 = 30_000_000_000
 
-    static func source() throws -> Source {
+    /// `udpFlowTableSize` overrides the flow map's size (tests use a small one to provoke evictions).
+    static func source(udpFlowTableSize: UInt32? = nil) throws -> Source {
         let kinds: [nt_kind] = [NT_KIND_TCP_CONNECT, NT_KIND_TCP_ACCEPT, NT_KIND_TCP_CLOSE, NT_KIND_UDP_FLOW]
         let text = SocketText()
+        let flows = UDPFlowTracker()
+        let object = try BPFObject(EmbeddedBPF.sockets, ringSizes: udpFlowTableSize.map { ["udp_flows": $0] } ?? [:])
         return Source(
-            name: "sockets", object: try BPFObject(EmbeddedBPF.sockets),
+            name: "sockets", object: object,
             rings: ["sock_events"], kinds: Set(kinds.map(\.rawValue)),
-            decode: { data, size, kind, w in try write(data, size: size, kind: kind, into: w, text: text) },
+            decode: { data, size, kind, w in try write(data, size: size, kind: kind, into: w, text: text, flows: flows) },
             snapshot: { object, w in try snapshot(object, into: w, text: text) },
-            tick: { object, w, now, final in try retireUDPFlows(object, into: w, now: now, all: final) })
+            tick: { object, w, now, final in try flows.retire(object, into: w, now: now, all: final) })
     }
 
     static func tuple(_ p: UnsafeRawPointer) -> SocketTuple {
@@ -53,7 +56,7 @@ enum SocketEvents {
     /// (a comm that is not plain ASCII, or an unknown family, takes the String path: its text
     /// is repaired as String(decoding:) does).
     static func write(_ data: UnsafeRawPointer, size: Int, kind: UInt32, into w: TimelineWriter,
-                      text: SocketText? = nil) throws {
+                      text: SocketText? = nil, flows: UDPFlowTracker? = nil) throws {
         switch kind {
         case 0, NT_KIND_TCP_CONNECT.rawValue, NT_KIND_TCP_ACCEPT.rawValue, NT_KIND_TCP_CLOSE.rawValue:
             guard size >= MemoryLayout<nt_tcp_event>.size else { throw DecodeError.short(kind, size) }
@@ -81,6 +84,7 @@ enum SocketEvents {
             let e = data.assumingMemoryBound(to: nt_udp_event.self)
             let task = (data + MemoryLayout<nt_udp_event>.offset(of: \nt_udp_event.task)!).assumingMemoryBound(to: nt_task.self)
             let tp = data + MemoryLayout<nt_udp_event>.offset(of: \nt_udp_event.tuple)!
+            try flows?.started(e, into: w)
             if let text, let bt = text.task(ts: e.pointee.ts, task), let tuple = text.tuple(tp) {
                 try w.udpFlow(task: bt, flags: Int(e.pointee.flags), sockNetns: e.pointee.netns, tuple: tuple,
                               cookie: e.pointee.cookie, bytes: e.pointee.bytes)
@@ -92,37 +96,6 @@ enum SocketEvents {
                 tuple: tuple(tp), cookie: r.cookie, bytes: r.bytes))
         default:
             throw DecodeError.unknownKind(kind)
-        }
-    }
-
-    /// Ends flows idle for `udpIdleNs` (or every flow, at the end of the recording)
-    /// and removes them from the kernel map.
-    static func retireUDPFlows(_ object: BPFObject, into w: TimelineWriter, now: UInt64, all: Bool) throws {
-        let fd = try object.mapFD("udp_flows")
-        var key = nt_udp_key(), next = nt_udp_key(), val = nt_udp_val()
-        var retired: [(nt_udp_key, nt_udp_val)] = []
-        var first = true
-        while true {
-            let rc = first ? bpf_map_get_next_key(fd, nil, &next) : bpf_map_get_next_key(fd, &key, &next)
-            first = false
-            guard rc == 0 else { break }
-            key = next
-            guard bpf_map_lookup_elem(fd, &key, &val) == 0 else { continue }
-            if all || (now > val.last_ts && now - val.last_ts >= udpIdleNs) { retired.append((key, val)) }
-        }
-        for (k, v) in retired {
-            var k = k
-            bpf_map_delete_elem(fd, &k)
-            let t = withUnsafeBytes(of: k) { raw -> SocketTuple in
-                let l = raw.baseAddress! + MemoryLayout<nt_udp_key>.offset(of: \nt_udp_key.laddr)!
-                let r = raw.baseAddress! + MemoryLayout<nt_udp_key>.offset(of: \nt_udp_key.raddr)!
-                return SocketTuple(family: k.family, laddr: SocketTuple.address(family: k.family, l), lport: k.lport,
-                                   raddr: SocketTuple.address(family: k.family, r), rport: k.rport)
-            }
-            try w.udpFlowEnd(UdpFlowEndRow(
-                ts: now, reason: all ? .recordingEnd : .idle, sockNetns: k.netns, tuple: t, pid: k.pid,
-                startNs: k.start_ns, firstTs: v.first_ts, lastTs: v.last_ts, txBytes: v.tx_bytes,
-                rxBytes: v.rx_bytes, txPackets: v.tx_packets, rxPackets: v.rx_packets))
         }
     }
 }
