@@ -27,12 +27,8 @@ public final class TimelineWriter: @unchecked Sendable {
     /// Prepared statements by call site (#fileID's address, #line): a small open-addressed
     /// table probed without hashing or exclusivity checks (one lookup per row).
     private struct Slot { var file: UInt; var line: UInt; var statement: Statement? }
-    private static let slotCount = 64
-    private let slots: UnsafeMutablePointer<Slot> = {
-        let p = UnsafeMutablePointer<Slot>.allocate(capacity: TimelineWriter.slotCount)
-        p.initialize(repeating: Slot(file: 0, line: 0, statement: nil), count: TimelineWriter.slotCount)
-        return p
-    }()
+    @exclusivity(unchecked) private var slotCount = 64
+    @exclusivity(unchecked) private var slots = TimelineWriter.emptySlots(64)
     @exclusivity(unchecked) private var slotsUsed = 0
     @exclusivity(unchecked) public private(set) var rowsSinceCommit = 0
 
@@ -67,25 +63,50 @@ public final class TimelineWriter: @unchecked Sendable {
     public func statement(_ sql: @autoclosure () -> String,
                           file: StaticString = #fileID, line: UInt = #line) throws -> Statement {
         let f = UInt(bitPattern: file.utf8Start)
-        var i = Int(truncatingIfNeeded: (f &>> 4) &+ line &* 0x9E37) & (Self.slotCount - 1)
+        var i = home(f, line)
         while let st = slots[i].statement {
             if slots[i].file == f && slots[i].line == line { return st }
-            i = (i + 1) & (Self.slotCount - 1)
+            i = (i + 1) & (slotCount - 1)
         }
-        return try prepare(sql(), at: i, file: f, line: line)
+        return try prepare(sql(), file: f, line: line)
     }
 
-    private func prepare(_ sql: String, at i: Int, file: UInt, line: UInt) throws -> Statement {
+    @inline(__always) private func home(_ file: UInt, _ line: UInt) -> Int {
+        Int(truncatingIfNeeded: (file &>> 4) &+ line &* 0x9E37) & (slotCount - 1)
+    }
+
+    private func prepare(_ sql: String, file: UInt, line: UInt) throws -> Statement {
         // Keep the table at most half full so probes stay short and always end at an empty slot.
-        precondition(slotsUsed < Self.slotCount / 2, "TimelineWriter: more than \(Self.slotCount / 2) statement call sites")
+        if slotsUsed + 1 > slotCount / 2 { grow() }
         let st = try db.prepare(sql)
-        slots[i] = Slot(file: file, line: line, statement: st)
+        slots[emptySlot(file, line)] = Slot(file: file, line: line, statement: st)
         slotsUsed += 1
         return st
     }
 
+    private func emptySlot(_ file: UInt, _ line: UInt) -> Int {
+        var i = home(file, line)
+        while slots[i].statement != nil { i = (i + 1) & (slotCount - 1) }
+        return i
+    }
+
+    private func grow() {
+        let old = slots, oldCount = slotCount
+        slotCount *= 2
+        slots = Self.emptySlots(slotCount)
+        for j in 0..<oldCount where old[j].statement != nil { slots[emptySlot(old[j].file, old[j].line)] = old[j] }
+        old.deinitialize(count: oldCount)
+        old.deallocate()
+    }
+
+    private static func emptySlots(_ n: Int) -> UnsafeMutablePointer<Slot> {
+        let p = UnsafeMutablePointer<Slot>.allocate(capacity: n)
+        p.initialize(repeating: Slot(file: 0, line: 0, statement: nil), count: n)
+        return p
+    }
+
     deinit {
-        slots.deinitialize(count: Self.slotCount)
+        slots.deinitialize(count: slotCount)
         slots.deallocate()
     }
 
@@ -184,7 +205,7 @@ public final class TimelineWriter: @unchecked Sendable {
     public func close() throws {
         try commit()
         for sql in Schema.indexes { try db.execute(sql) }
-        for i in 0..<Self.slotCount { slots[i] = Slot(file: 0, line: 0, statement: nil) }
+        for i in 0..<slotCount { slots[i] = Slot(file: 0, line: 0, statement: nil) }
         slotsUsed = 0
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try db.execute("PRAGMA journal_mode=DELETE")

@@ -27,6 +27,23 @@ final class TimelineTests: XCTestCase {
         return path
     }
 
+    /// One statement per call site, however many call sites there are: the table grows.
+    func testStatementPerCallSiteBeyondTheFirstTable() throws {
+        let w = try TimelineWriter(path: dir.appendingPathComponent("sites.db").path, force: false)
+        var first: [Statement] = []
+        for line in 1...200 {
+            let st = try w.statement("SELECT \(line)", line: UInt(line))
+            XCTAssertTrue(try st.step())
+            XCTAssertEqual(st.int(0), line)
+            st.reset()
+            first.append(st)
+        }
+        for line in 1...200 {
+            XCTAssertTrue(try w.statement("unused: the call site is known", line: UInt(line)) === first[line - 1])
+        }
+        try w.close()
+    }
+
     func testRoundTripAndFileMode() throws {
         let path = try makeCapture()
         let attrs = try FileManager.default.attributesOfItem(atPath: path)
