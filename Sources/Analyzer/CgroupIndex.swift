@@ -33,13 +33,22 @@ public struct CgroupIndex: Sendable {
             let key = Key(hierarchy: UInt32(ev.int64(0)), id: ev.uint64(1))
             entries[key] = Entry(path: ev.string(2) ?? "", creator: ev.string(3), container: nil)
         }
-        for (k, e) in entries { entries[k]?.container = Self.container(path: e.path, creator: e.creator) }
+        var listed: [Key: String] = [:]
+        if try capture.reader.hasTable("runtime_container") {
+            let rc = try db.prepare("SELECT hierarchy_id, cgroup_id, id FROM runtime_container WHERE runtime = 'runc'")
+            while try rc.step() { listed[Key(hierarchy: UInt32(rc.int64(0)), id: rc.uint64(1))] = rc.string(2) }
+        }
+        for (k, e) in entries {
+            entries[k]?.container = Self.container(path: e.path, creator: e.creator, runcListed: listed[k])
+        }
     }
 
-    /// A known runtime's path pattern first; failing that, a cgroup that runc
-    /// itself created during the capture is a runc container named by its leaf.
-    static func container(path: String, creator: String?) -> ContainerIdentity? {
+    /// A known runtime's path pattern first; failing that, a container runc's state
+    /// directory listed at start, or a cgroup that runc itself created during the
+    /// capture (named by its leaf).
+    static func container(path: String, creator: String?, runcListed: String? = nil) -> ContainerIdentity? {
         if let c = ContainerID.parse(cgroupPath: path) { return c }
+        if let runcListed { return ContainerIdentity(id: runcListed, runtime: .runc) }
         if let creator, creator.hasPrefix("runc"), let leaf = path.split(separator: "/").last, path != "/" {
             return ContainerIdentity(id: String(leaf), runtime: .runc)
         }

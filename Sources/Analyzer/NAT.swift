@@ -95,9 +95,7 @@ public final class NATIndex {
     public init() {}
 
     public init(reader: TimelineReader, captureStart: UInt64) throws {
-        let hasTable: Int = try reader.db.scalar(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'conntrack'") ?? 0
-        guard hasTable > 0 else { return }
+        guard try reader.hasTable("conntrack") else { return }
         let st = try reader.db.prepare(ConntrackRow.selectAll + " ORDER BY ts, rowid")
         // One conntrack entry at a time holds a given tuple (in either direction) per namespace and zone.
         struct Key: Hashable { var netns: UInt32; var zone: UInt16; var proto: UInt8; var t: ConntrackTuple }

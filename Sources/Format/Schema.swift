@@ -45,6 +45,13 @@ public enum Schema {
         CREATE TABLE cgroup_snapshot (ts INTEGER NOT NULL, hierarchy_id INTEGER NOT NULL,
             cgroup_id INTEGER NOT NULL, path TEXT NOT NULL)
         """,
+        // Containers a runtime's state directory listed at start (runc: ROOT/ID/state.json), one row per
+        // cgroup: names a container whose cgroup path carries no runtime's pattern. (Added after
+        // version 1's first captures: the analyzer reads it only where it exists.)
+        """
+        CREATE TABLE runtime_container (ts INTEGER NOT NULL, runtime TEXT NOT NULL, id TEXT NOT NULL,
+            hierarchy_id INTEGER NOT NULL, cgroup_id INTEGER NOT NULL)
+        """,
     ] + socketDDL  // sockets: Sources/Format/SocketRows.swift
         + [ConntrackSchema.ddl]  // conntrack: Sources/Format/Conntrack.swift
         + dnsDDL  // resolver: Sources/Format/DNSRows.swift

@@ -70,6 +70,11 @@ public final class TimelineReader {
         return out
     }
 
+    /// Whether the capture has `table` (tables added within a version are absent from older captures).
+    public func hasTable(_ table: String) throws -> Bool {
+        (try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) ?? 0) > 0
+    }
+
     public func count(_ table: String) throws -> Int {
         try db.scalar("SELECT count(*) FROM \(table)") ?? 0
     }

@@ -200,6 +200,13 @@ public final class TimelineWriter: @unchecked Sendable {
         try insert(st)
     }
 
+    public func runtimeContainer(ts: UInt64, runtime: String, id: String, hierarchyID: UInt32, cgroupID: UInt64) throws {
+        let st = try statement(
+            "INSERT INTO runtime_container (ts, runtime, id, hierarchy_id, cgroup_id) VALUES (?, ?, ?, ?, ?)")
+        st.bind(1, ts); st.bind(2, runtime); st.bind(3, id); st.bind(4, hierarchyID); st.bind(5, cgroupID)
+        try insert(st)
+    }
+
     /// Commits, indexes, and leaves a single self-contained file (no -wal) so
     /// it can be copied as is.
     public func close() throws {

@@ -31,7 +31,8 @@ enum ProcessEvents {
                 }
             },
             snapshot: { object, w in
-                let cgroups = try CgroupSnapshot.write(into: w, ts: Clock.boot)
+                let now = Clock.boot
+                let cgroups = try CgroupSnapshot.write(into: w, ts: now) + RuntimeSnapshot.write(into: w, ts: now)
                 return try ProcessSnapshot.write(from: object, into: w) + cgroups
             })
     }

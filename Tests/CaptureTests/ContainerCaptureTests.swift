@@ -45,6 +45,27 @@ final class ContainerCaptureTests: XCTestCase {
         }
     }
 
+    /// A runc container started before the recording, under a cgroup path no runtime's
+    /// pattern names: runc's state directory names it, for the process it already ran
+    /// and for one started in it while recording.
+    func testRuncContainerStartedBeforeRecordingIsNamed() throws {
+        let id = "nt-before-\(String(UInt32.random(in: 0..<UInt32.max), radix: 16))"
+        try sh("\(scene)/runc-run.sh --detach \(id) -- /bin/sleep 10 >/dev/null")
+        defer { _ = try? sh("\(scene)/runc-rm.sh \(id) >/dev/null 2>&1 || true") }
+        let state = try JSONSerialization.jsonObject(with: Data(try sh("runc state \(id)").utf8)) as? [String: Any]
+        let hostPid = try XCTUnwrap(state?["pid"] as? Int)
+        let live = try LiveCapture()
+        try sh("runc exec \(id) /bin/echo inside >/dev/null")
+        let (_, capture) = try live.finish()
+
+        let rows = ProcessQuery.run(capture, ProcessFilter(container: id))
+        let pid = rows.columns.firstIndex(of: "pid")!, argv = rows.columns.firstIndex(of: "argv")!
+        let rt = rows.columns.firstIndex(of: "runtime")!
+        XCTAssertTrue(rows.rows.contains { $0[pid] == .int(Int64(hostPid)) }, rows.render(.table))
+        XCTAssertTrue(rows.rows.contains { $0[argv] == .list(["/bin/echo", "inside"]) }, rows.render(.table))
+        XCTAssertTrue(rows.rows.allSatisfy { $0[rt] == .text("runc") }, rows.render(.table))
+    }
+
     /// dockerd (cgroupfs driver) started by the test; the container is named by docker's own 64-hex ID,
     /// and a 12-character prefix finds it as `docker ps` would.
     func testDockerContainerIsAttributedToTheIDDockerReports() throws {
