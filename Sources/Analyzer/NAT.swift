@@ -46,8 +46,24 @@ public struct NATMapping: Sendable {
     public var end: UInt64?
     public var endKind: NATEnd
 
+    /// ICMP and ICMPv6 flows are keyed by the echo id, which both tuples hold in `sport`
+    /// (their `dport` is type << 8 | code, and differs between request and reply).
+    public var isICMP: Bool { proto == 1 || proto == 58 }
     /// The original direction's tuple as it looks on the far side of the NAT.
-    public var translated: ConntrackTuple { reply.inverted }
+    public var translated: ConntrackTuple {
+        isICMP ? ConntrackTuple(src: reply.dst, sport: reply.sport, dst: reply.src, dport: orig.dport) : reply.inverted
+    }
+    /// The address and port the mapping has on `side`; for ICMP the id stands in for the
+    /// port on every side, so `--addr IP:ID` finds it either way round.
+    public func endpoint(_ side: NATSide) -> NATEndpoint {
+        let tr = translated
+        switch side {
+        case .originalSource: return NATEndpoint(addr: orig.src, port: orig.sport)
+        case .translatedSource: return NATEndpoint(addr: tr.src, port: tr.sport)
+        case .originalDestination: return NATEndpoint(addr: orig.dst, port: isICMP ? orig.sport : orig.dport)
+        case .translatedDestination: return NATEndpoint(addr: tr.dst, port: isICMP ? tr.sport : tr.dport)
+        }
+    }
     /// IPS_SRC_NAT | IPS_DST_NAT.
     public var isNAT: Bool { status & 0x30 != 0 }
 
@@ -146,13 +162,10 @@ public final class NATIndex {
             }
         }
         for (i, m) in mappings.enumerated() {
-            let sides: [(NATSide, String, UInt16)] = [
-                (.originalSource, m.orig.src, m.orig.sport), (.translatedSource, m.reply.dst, m.reply.dport),
-                (.originalDestination, m.orig.dst, m.orig.dport), (.translatedDestination, m.reply.src, m.reply.sport),
-            ]
-            for (side, a, p) in sides {
-                byEndpoint[NATEndpoint(addr: a, port: p), default: []].append((i, side))
-                byAddress[a, default: []].append((i, side))
+            for side in NATSide.allCases {
+                let e = m.endpoint(side)
+                byEndpoint[e, default: []].append((i, side))
+                byAddress[e.addr, default: []].append((i, side))
             }
         }
     }
@@ -222,14 +235,14 @@ public enum NATQuery {
         var t = ResultTable(columns: columns)
         t.notes += capture.missingSourceNotes("conntrack")
         for (m, side) in index.lookup(endpoint, at: at, proto: proto, includeUntranslated: includeUntranslated) {
-            let tr = m.translated
-            let answer: String
+            let answer: NATSide
             switch side {
-            case .originalSource: answer = ep(tr.src, tr.sport)
-            case .translatedSource: answer = ep(m.orig.src, m.orig.sport)
-            case .originalDestination: answer = ep(tr.dst, tr.dport)
-            case .translatedDestination: answer = ep(m.orig.dst, m.orig.dport)
+            case .originalSource: answer = .translatedSource
+            case .translatedSource: answer = .originalSource
+            case .originalDestination: answer = .translatedDestination
+            case .translatedDestination: answer = .originalDestination
             }
+            func text(_ s: NATSide) -> Value { .text(m.endpoint(s).description) }
             t.append([
                 .text(m.startKind == .snapshot ? "before " + capture.wallText(m.start) : capture.wallText(m.start)),
                 m.end.map { .text(capture.wallText($0)) } ?? .null,
@@ -237,9 +250,8 @@ public enum NATQuery {
                 .text(m.endKind == .observed || m.endKind == .destroyed ? "observed" : "inferred"),
                 .text(m.endKind.rawValue),
                 .int(Int64(m.netns)), .text(protoName(m.proto)), .text(side.rawValue),
-                .text(ep(m.orig.src, m.orig.sport)), .text(ep(m.orig.dst, m.orig.dport)),
-                .text(ep(tr.src, tr.sport)), .text(ep(tr.dst, tr.dport)),
-                .text(answer), .int(Int64(bitPattern: m.cgroupID)),
+                text(.originalSource), text(.originalDestination), text(.translatedSource), text(.translatedDestination),
+                text(answer), .int(Int64(bitPattern: m.cgroupID)),
             ])
         }
         if t.rows.count > 1 {

@@ -17,7 +17,7 @@ struct NATCommand: ParsableCommand {
     @Option(name: .long, help: "The moment: RFC 3339, Unix seconds, or +SECONDS from capture start (default: any time).")
     var at: String?
 
-    @Option(name: .long, help: "IP:PORT, [IPv6]:PORT, or IP (any port).")
+    @Option(name: .long, help: "IP:PORT, [IPv6]:PORT, or IP (any port). ICMP: the echo id in place of the port.")
     var addr: String
 
     @Option(name: .long, help: "tcp, udp, icmp, icmpv6 or a protocol number (default: any).")

@@ -11,8 +11,9 @@ final class NATTests: XCTestCase {
     let reply = ConntrackTuple(src: "198.51.100.7", sport: 443, dst: "203.0.113.1", dport: 61000)
 
     func row(_ ts: UInt64, _ kind: ConntrackEventKind, _ flags: ConntrackFlags = [], start: UInt64? = nil,
-             orig: ConntrackTuple? = nil, reply: ConntrackTuple? = nil, status: UInt32 = 0x190) -> ConntrackRow {
-        ConntrackRow(ts: ts, kind: kind, flags: flags, startTs: start ?? ts, netns: ns, family: 4, proto: 6,
+             orig: ConntrackTuple? = nil, reply: ConntrackTuple? = nil, status: UInt32 = 0x190,
+             proto: UInt8 = 6) -> ConntrackRow {
+        ConntrackRow(ts: ts, kind: kind, flags: flags, startTs: start ?? ts, netns: ns, family: 4, proto: proto,
                      orig: orig ?? inside, reply: reply ?? self.reply, status: status, zone: 0, mark: 0, hook: 4,
                      tcpState: 1, cgroupID: 0)
     }
@@ -82,6 +83,32 @@ final class NATTests: XCTestCase {
         XCTAssertTrue(idx.lookup(NATEndpoint(addr: "10.0.0.2", port: 50000), at: 2500).isEmpty)
         let all = idx.lookup(NATEndpoint(addr: "10.0.0.2", port: 50000), at: 2500, includeUntranslated: true)
         XCTAssertEqual(all.map(\.side), [.originalSource])
+    }
+
+    /// An echo through MASQUERADE as conntrack holds it: the id in both tuples' `sport`,
+    /// type << 8 | code in `dport` (request 8/0 out, reply 0/0 back).
+    func testICMPEchoIdStandsInForThePort() throws {
+        let c = try capture([row(2000, .new, orig: ConntrackTuple(src: "10.0.0.2", sport: 1234, dst: "198.51.100.7", dport: 0x800),
+                                 reply: ConntrackTuple(src: "198.51.100.7", sport: 40000, dst: "203.0.113.1", dport: 0),
+                                 proto: 1)])
+        let idx = try NATIndex(reader: c.reader, captureStart: c.startBoot)
+        let fwd = idx.lookup(NATEndpoint(addr: "10.0.0.2", port: 1234), at: 3000, proto: 1)
+        XCTAssertEqual(fwd.map(\.side), [.originalSource])
+        XCTAssertEqual(fwd.first?.mapping.translated,
+                       ConntrackTuple(src: "203.0.113.1", sport: 40000, dst: "198.51.100.7", dport: 0x800))
+        XCTAssertEqual(idx.lookup(NATEndpoint(addr: "203.0.113.1", port: 40000), at: 3000, proto: 1).map(\.side),
+                       [.translatedSource])
+        XCTAssertTrue(idx.lookup(NATEndpoint(addr: "203.0.113.1", port: 0), at: 3000).isEmpty, "the reply's type is no port")
+        XCTAssertEqual(idx.lookup(NATEndpoint(addr: "198.51.100.7", port: 40000), at: 3000).map(\.side),
+                       [.translatedDestination], "the far side sees the translated id")
+        let t = NATQuery.run(c, index: idx, endpoint: NATEndpoint(addr: "203.0.113.1", port: 40000), at: 3000,
+                             proto: NATQuery.protoNumber("icmp"))
+        XCTAssertEqual(t.rows.count, 1)
+        let r = Dictionary(uniqueKeysWithValues: zip(t.columns, t.rows[0]))
+        XCTAssertEqual(r["answer"], .text("10.0.0.2:1234"))
+        XCTAssertEqual(r["proto"], .text("icmp"))
+        XCTAssertEqual(r["original_dst"], .text("198.51.100.7:1234"))
+        XCTAssertEqual(r["translated_dst"], .text("198.51.100.7:40000"))
     }
 
     func testEndpointParsing() {

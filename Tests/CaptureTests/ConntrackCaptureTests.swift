@@ -87,12 +87,12 @@ final class ConntrackCaptureTests: XCTestCase {
     /// For every logged connection: the inside source at that moment translates to what
     /// the server saw, and what the server saw translates back to the inside source.
     func checkBothDirections(_ index: NATIndex, logged: [(Logged, NATEndpoint)], inside: String, netns: UInt32,
-                             file: StaticString = #filePath, line: UInt = #line) -> Int {
+                             proto: UInt8 = 6, file: StaticString = #filePath, line: UInt = #line) -> Int {
         var good = 0
         for (c, peer) in logged {
-            let fwd = index.lookup(NATEndpoint(addr: inside, port: c.port), at: c.ts, proto: 6)
+            let fwd = index.lookup(NATEndpoint(addr: inside, port: c.port), at: c.ts, proto: proto)
                 .filter { $0.mapping.netns == netns && $0.side == .originalSource }
-            let back = index.lookup(peer, at: c.ts, proto: 6)
+            let back = index.lookup(peer, at: c.ts, proto: proto)
                 .filter { $0.mapping.netns == netns && $0.side == .translatedSource }
             guard fwd.count == 1, back.count == 1 else {
                 if good < 5 || fwd.count + back.count > 2 {
@@ -174,37 +174,64 @@ final class ConntrackCaptureTests: XCTestCase {
     /// Port publishing: the outside connects to the router's 10.201.2.1:8080, DNATed to
     /// the service at 10.201.1.2:80 in the client namespace.
     func testInboundDNATPortPublishing() throws {
-        let live = try capture()
+        try checkPortPublishing(outside: "10.201.2.2", published: "10.201.2.1", service: "10.201.1.2")
+    }
+
+    /// The same over IPv6: [fd00:201:2::1]:8080 to [fd00:201:1::2]:80.
+    func testInboundDNATPortPublishingIPv6() throws {
+        try checkPortPublishing(outside: "fd00:201:2::2", published: "fd00:201:2::1", service: "fd00:201:1::2")
+    }
+
+    /// 100 connections from the srv namespace to `published`:8080; each must map to
+    /// `service`:80 and back, at the moment the client logged.
+    func checkPortPublishing(outside: String, published: String, service: String, name: String = #function,
+                             file: StaticString = #filePath, line: UInt = #line) throws {
+        let live = try capture(name)
         let dir = live.path + ".d"
         try sh("rm -rf \(dir) && mkdir -p \(dir)")
-        try server(ns: "cli", bind: "10.201.1.2", port: 80, log: "\(dir)/svc")
-        try client(ns: "srv", src: "10.201.2.2", dst: "10.201.2.1", port: 8080, count: 100, log: "\(dir)/out", ports: 20)
+        try server(ns: "cli", bind: service, port: 80, log: "\(dir)/svc")
+        try client(ns: "srv", src: outside, dst: published, port: 8080, count: 100, log: "\(dir)/out", ports: 20)
         usleep(200_000)
         let (summary, capture) = try live.finish()
-        XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)")
+        XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)", file: file, line: line)
         let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
         let netns = Self.inode(rtr)
         let logged = try readLogs(client: "\(dir)/out", server: "\(dir)/svc")
-        XCTAssertEqual(logged.count, 100)
+        XCTAssertEqual(logged.count, 100, file: file, line: line)
         var good = 0
         for (c, seenBySvc) in logged {
             // The service saw the outside client's real address (DNAT only, no SNAT).
-            XCTAssertEqual(seenBySvc, NATEndpoint(addr: "10.201.2.2", port: c.port))
+            XCTAssertEqual(seenBySvc, NATEndpoint(addr: outside, port: c.port), file: file, line: line)
             // Original -> translated: the published address the outside dialed becomes the service.
-            let hits = index.lookup(NATEndpoint(addr: "10.201.2.2", port: c.port), at: c.ts, proto: 6)
+            let hits = index.lookup(NATEndpoint(addr: outside, port: c.port), at: c.ts, proto: 6)
                 .filter { $0.mapping.netns == netns && $0.side == .originalSource }
-            guard hits.count == 1 else { XCTFail("seq \(c.seq): \(hits.count) mappings"); continue }
+            guard hits.count == 1 else { XCTFail("seq \(c.seq): \(hits.count) mappings", file: file, line: line); continue }
             let m = hits[0].mapping
-            XCTAssertEqual(NATEndpoint(addr: m.orig.dst, port: m.orig.dport), NATEndpoint(addr: "10.201.2.1", port: 8080))
-            XCTAssertEqual(NATEndpoint(addr: m.translated.dst, port: m.translated.dport), NATEndpoint(addr: "10.201.1.2", port: 80))
+            XCTAssertEqual(NATEndpoint(addr: m.orig.dst, port: m.orig.dport), NATEndpoint(addr: published, port: 8080),
+                           file: file, line: line)
+            XCTAssertEqual(NATEndpoint(addr: m.translated.dst, port: m.translated.dport), NATEndpoint(addr: service, port: 80),
+                           file: file, line: line)
             // Translated -> original: the service's view back to the published address.
-            let back = index.lookup(NATEndpoint(addr: "10.201.1.2", port: 80), at: c.ts, proto: 6)
+            let back = index.lookup(NATEndpoint(addr: service, port: 80), at: c.ts, proto: 6)
                 .filter { $0.mapping.netns == netns && $0.mapping.orig.sport == c.port }
-            XCTAssertEqual(back.count, 1)
-            XCTAssertEqual(back.first?.side, .translatedDestination)
+            XCTAssertEqual(back.count, 1, file: file, line: line)
+            XCTAssertEqual(back.first?.side, .translatedDestination, file: file, line: line)
+            XCTAssertEqual(back.first.map { NATEndpoint(addr: $0.mapping.orig.dst, port: $0.mapping.orig.dport) },
+                           NATEndpoint(addr: published, port: 8080), file: file, line: line)
             if hits.count == 1 && back.count == 1 { good += 1 }
         }
-        XCTAssertEqual(good, 100)
+        XCTAssertEqual(good, 100, file: file, line: line)
+
+        // The CLI's row for the outside client's tuple: where its connection really went.
+        let (c, _) = logged[9]
+        let table = NATQuery.run(capture, index: index, endpoint: NATEndpoint(addr: outside, port: c.port), at: c.ts, proto: 6)
+        XCTAssertEqual(table.rows.count, 1, table.render(.table), file: file, line: line)
+        if let r = table.rows.first {
+            let row = Dictionary(uniqueKeysWithValues: zip(table.columns, r))
+            XCTAssertEqual(row["original_dst"], .text(NATQuery.ep(published, 8080)), file: file, line: line)
+            XCTAssertEqual(row["translated_dst"], .text(NATQuery.ep(service, 80)), file: file, line: line)
+            XCTAssertEqual(row["netns"], .int(Int64(netns)), file: file, line: line)
+        }
     }
 
     /// A port published on the router itself (REDIRECT to a local listener): the entry
@@ -419,5 +446,59 @@ final class ConntrackCaptureTests: XCTestCase {
         XCTAssertEqual(hits.first?.mapping.orig.sport, 31005)
         XCTAssertEqual(hits.first?.mapping.startKind, .new)
         XCTAssertEqual(hits.first?.mapping.endKind, .open, "a UDP end is never observed: it is inferred")
+    }
+
+    /// Echo requests through MASQUERADE, IPv4 and IPv6. Conntrack keys an ICMP flow by its
+    /// echo id, which stands in for the port on every side (IPv4's --random-fully rewrites
+    /// it like one). The ids come from the pinging sockets and from what the server received.
+    func testICMPEchoThroughMasquerade() throws {
+        let n = 50
+        let live = try capture()
+        let dir = live.path + ".d"
+        try sh("rm -rf \(dir) && mkdir -p \(dir)")
+        for (bind, log) in [("0.0.0.0", "srv4"), ("::", "srv6")] {
+            try start(["/usr/sbin/ip", "netns", "exec", "\(prefix)-srv", "python3", Self.churn, "pingd", bind, "\(dir)/\(log)"],
+                      waitForReady: true)
+        }
+        try sh("ip netns exec \(prefix)-cli python3 \(Self.churn) ping 10.201.1.2 10.201.2.2 \(n) \(dir)/cli4")
+        try sh("ip netns exec \(prefix)-cli python3 \(Self.churn) ping fd00:201:1::2 fd00:201:2::2 \(n) \(dir)/cli6")
+        usleep(200_000)
+        let (summary, capture) = try live.finish()
+        XCTAssertEqual(conntrackLosses(summary), 0, "\(summary)")
+        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let netns = Self.inode(rtr)
+        let v4 = try readLogs(client: "\(dir)/cli4", server: "\(dir)/srv4")
+        let v6 = try readLogs(client: "\(dir)/cli6", server: "\(dir)/srv6")
+        XCTAssertEqual(v4.count, n)
+        XCTAssertEqual(v6.count, n)
+        // A new ping socket per request: a new id, a new conntrack entry.
+        XCTAssertEqual(Set(v4.map(\.0.port)).count, n)
+        XCTAssertTrue(v4.allSatisfy { $0.1.addr == "10.201.2.1" } && v6.allSatisfy { $0.1.addr == "fd00:201:2::1" })
+        XCTAssertGreaterThan(v4.filter { $0.0.port != $0.1.port }.count, n * 3 / 4, "--random-fully rewrites echo ids")
+        XCTAssertEqual(checkBothDirections(index, logged: v4, inside: "10.201.1.2", netns: netns, proto: 1), n)
+        XCTAssertEqual(checkBothDirections(index, logged: v6, inside: "fd00:201:1::2", netns: netns, proto: 58), n)
+
+        // As stored: the id in the port fields, type << 8 | code of an echo request in orig_dport.
+        let (c, peer) = v4[5]
+        let m = index.lookup(NATEndpoint(addr: "10.201.1.2", port: c.port), at: c.ts, proto: 1).first?.mapping
+        XCTAssertEqual(m?.orig, ConntrackTuple(src: "10.201.1.2", sport: c.port, dst: "10.201.2.2", dport: 8 << 8))
+        XCTAssertEqual(m?.reply.src, "10.201.2.2")
+        XCTAssertEqual(m?.reply.sport, peer.port)
+        XCTAssertEqual(m?.startKind, .new)
+        XCTAssertEqual(index.lookup(NATEndpoint(addr: "fd00:201:1::2", port: v6[5].0.port), at: v6[5].0.ts, proto: 58)
+            .first?.mapping.orig.dport, 128 << 8)
+
+        // `nettrail nat --proto icmp --addr 10.201.2.1:ID`: the id the server saw, back to the inside one.
+        let table = NATQuery.run(capture, index: index, endpoint: peer, at: c.ts, proto: 1)
+        XCTAssertEqual(table.rows.count, 1, table.render(.table))
+        if let r = table.rows.first {
+            let row = Dictionary(uniqueKeysWithValues: zip(table.columns, r))
+            XCTAssertEqual(row["proto"], .text("icmp"))
+            XCTAssertEqual(row["matched"], .text("translated-source"))
+            XCTAssertEqual(row["answer"], .text("10.201.1.2:\(c.port)"))
+            XCTAssertEqual(row["translated_src"], .text(peer.description))
+            XCTAssertEqual(row["netns"], .int(Int64(netns)))
+            XCTAssertEqual(row["end_kind"], .text("inferred"), "an ICMP flow's end is never seen")
+        }
     }
 }

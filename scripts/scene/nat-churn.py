@@ -14,6 +14,16 @@ Closing alternates so both conntrack re-open paths happen: even sequence numbers
 reset by the server (the router's entry goes CLOSE by a reply-direction RST and is
 re-opened in place by the next SYN), odd ones by the client (the entry is killed and
 created anew). IPv6 when the addresses contain ':'.
+
+  nat-churn.py pingd BIND_ADDR LOG                  log "seq peer_addr echo_id" for every echo
+                                                    request that arrives (a raw socket: the
+                                                    kernel still answers)
+  nat-churn.py ping SRC DST N LOG                   N echo requests, each from a new ping socket
+                                                    (so a new echo id: a new conntrack entry);
+                                                    log "seq echo_id boot_ns" once answered
+
+The echo id is an ICMP flow's "port": the ping socket's own (getsockname), rewritten by
+MASQUERADE like a source port. The sequence number travels in the payload.
 """
 import socket
 import struct
@@ -81,9 +91,58 @@ def client(src, dst, port, n, log, nports=200, base=30000):
         out.writelines(lines)
 
 
+def icmp_proto(fam):
+    return socket.IPPROTO_ICMPV6 if fam == socket.AF_INET6 else socket.IPPROTO_ICMP
+
+
+def pingd(bind, log):
+    fam = family(bind)
+    s = socket.socket(fam, socket.SOCK_RAW, icmp_proto(fam))
+    s.bind((bind, 0))
+    request = 128 if fam == socket.AF_INET6 else 8
+    with open(log, "w", buffering=1) as out:
+        print("ready", flush=True)
+        while True:
+            data, peer = s.recvfrom(2048)
+            if fam == socket.AF_INET:
+                data = data[(data[0] & 0x0F) * 4:]  # a raw IPv4 socket hands over the IP header too
+            if len(data) >= 12 and data[0] == request:
+                echo_id, seq = struct.unpack("!HI", data[4:6] + data[8:12])
+                out.write("%d %s %d\n" % (seq, peer[0], echo_id))
+
+
+def ping(src, dst, n, log):
+    fam = family(src)
+    request = 128 if fam == socket.AF_INET6 else 8
+    with open(log, "w") as out:
+        lines = []
+        for seq in range(n):
+            s = socket.socket(fam, socket.SOCK_DGRAM, icmp_proto(fam))
+            s.bind((src, 0))
+            echo_id = s.getsockname()[1]
+            s.settimeout(1)
+            # The kernel fills in the id and the checksum; the 16-bit sequence is the low half of ours.
+            packet = struct.pack("!BBHHH", request, 0, 0, 0, seq & 0xFFFF) + struct.pack("!I", seq)
+            while True:
+                s.sendto(packet, (dst, 0))
+                try:
+                    s.recv(2048)
+                    break
+                except socket.timeout:
+                    pass  # lost or not yet routable: the same socket, the same id, again
+            t = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+            s.close()
+            lines.append("%d %d %d\n" % (seq, echo_id, t))
+        out.writelines(lines)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "server":
         server(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif sys.argv[1] == "pingd":
+        pingd(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "ping":
+        ping(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     else:
         client(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
                int(sys.argv[7]) if len(sys.argv) > 7 else 200, int(sys.argv[8]) if len(sys.argv) > 8 else 30000)

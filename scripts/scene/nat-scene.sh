@@ -5,7 +5,8 @@
 #   PREFIX-cli  10.201.1.2  fd00:201:1::2   (the "inside" host; also runs a published service)
 #        |  veth
 #   PREFIX-rtr  10.201.1.1 / 10.201.2.1     forwards; MASQUERADE out to srv (IPv4 and IPv6);
-#        |  veth                            DNAT 10.201.2.1:8080 -> 10.201.1.2:80 (port publishing),
+#        |  veth                            DNAT 10.201.2.1:8080 -> 10.201.1.2:80 and
+#        |                                  [fd00:201:2::1]:8080 -> [fd00:201:1::2]:80 (port publishing),
 #        |                                  REDIRECT 10.201.2.1:8081 -> its own port 81
 #   PREFIX-srv  10.201.2.2  fd00:201:2::2   (the "outside"; no route back to 10.201.1.0/24)
 #
@@ -41,6 +42,8 @@ up() {
 	ip -n "$cli" -6 route add default via fd00:201:1::1
 	ip netns exec "$rtr" sysctl -qw net.ipv4.ip_forward=1
 	ip netns exec "$rtr" sysctl -qw net.ipv6.conf.all.forwarding=1
+	# Ping sockets (ICMP echo with a kernel-assigned id, as ping uses them) for any group.
+	ip netns exec "$cli" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 	# Short-connection churn reuses source ports quickly; let the router keep up.
 	ip netns exec "$rtr" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=120 2>/dev/null || true
 	# --random-fully: translated ports differ from the originals, so a wrong answer shows.
@@ -48,6 +51,8 @@ up() {
 	ip netns exec "$rtr" ip6tables -t nat -A POSTROUTING -o "${p}r1" -j MASQUERADE
 	ip netns exec "$rtr" iptables -t nat -A PREROUTING -i "${p}r1" -d 10.201.2.1 -p tcp --dport 8080 \
 		-j DNAT --to-destination 10.201.1.2:80
+	ip netns exec "$rtr" ip6tables -t nat -A PREROUTING -i "${p}r1" -d fd00:201:2::1 -p tcp --dport 8080 \
+		-j DNAT --to-destination '[fd00:201:1::2]:80'
 	ip netns exec "$rtr" iptables -t nat -A PREROUTING -i "${p}r1" -d 10.201.2.1 -p udp --dport 8053 \
 		-j DNAT --to-destination 10.201.1.2:53
 	# Published on the router itself: 10.201.2.1:8081 -> its own port 81 (delivered locally: LOCAL_IN).
