@@ -1,6 +1,7 @@
 #include "cbpfglue.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #define NT_LOG_SIZE 16384
 static char nt_log[NT_LOG_SIZE];
 static size_t nt_log_len;
+/* libbpf may print from two threads at once: the recording thread and the
+ * resolver's worker (uprobe attaches). */
+static pthread_mutex_t nt_log_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 static int nt_log_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -18,6 +22,7 @@ static int nt_log_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
+	pthread_mutex_lock(&nt_log_mutex);
 	/* Keep the most recent text: the verifier's reason is at the end. */
 	if (nt_log_len > NT_LOG_SIZE / 2) {
 		memmove(nt_log, nt_log + nt_log_len - NT_LOG_SIZE / 4, NT_LOG_SIZE / 4);
@@ -26,11 +31,18 @@ static int nt_log_print(enum libbpf_print_level level, const char *fmt, va_list 
 	n = vsnprintf(nt_log + nt_log_len, NT_LOG_SIZE - nt_log_len, fmt, args);
 	if (n > 0)
 		nt_log_len += (size_t)n < NT_LOG_SIZE - nt_log_len ? (size_t)n : NT_LOG_SIZE - nt_log_len - 1;
+	pthread_mutex_unlock(&nt_log_mutex);
 	return 0;
 }
 
 void nt_log_install(void) { libbpf_set_print(nt_log_print); }
-void nt_log_reset(void) { nt_log_len = 0; nt_log[0] = 0; }
+void nt_log_reset(void)
+{
+	pthread_mutex_lock(&nt_log_mutex);
+	nt_log_len = 0;
+	nt_log[0] = 0;
+	pthread_mutex_unlock(&nt_log_mutex);
+}
 const char *nt_log_text(void) { nt_log[nt_log_len < NT_LOG_SIZE ? nt_log_len : NT_LOG_SIZE - 1] = 0; return nt_log; }
 
 struct bpf_object *nt_object_open_mem(const void *buf, size_t size, const char *name)

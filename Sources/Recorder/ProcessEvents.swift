@@ -14,10 +14,10 @@ extension TaskRow {
 }
 
 enum ProcessEvents {
-    /// `onExec` (pid, start_ns, ts, writer) is called on the recording thread after each exec
-    /// row is written; it must be cheap (the resolver source: a few cached /proc lookups).
+    /// `onExec` (pid, start_ns, ts) is called on the recording thread after each exec row
+    /// is written; it must be cheap (the resolver source queues it for its own thread).
     static func source(ringSizes: [String: UInt32],
-                       onExec: ((UInt32, UInt64, UInt64, TimelineWriter) throws -> Void)? = nil) throws -> Source {
+                       onExec: ((UInt32, UInt64, UInt64) -> Void)? = nil) throws -> Source {
         let kinds: [nt_kind] = [NT_KIND_FORK, NT_KIND_EXEC, NT_KIND_EXIT,
                                 NT_KIND_CGROUP_MKDIR, NT_KIND_CGROUP_RMDIR, NT_KIND_CGROUP_ATTACH]
         return Source(
@@ -27,7 +27,7 @@ enum ProcessEvents {
                 try write(data, size: size, kind: kind, into: w)
                 if kind == NT_KIND_EXEC.rawValue, let onExec {
                     let e = data.assumingMemoryBound(to: nt_exec_event.self)
-                    try onExec(e.pointee.task.pid, e.pointee.task.start_ns, e.pointee.ts, w)
+                    onExec(e.pointee.task.pid, e.pointee.task.start_ns, e.pointee.ts)
                 }
             },
             snapshot: { object, w in

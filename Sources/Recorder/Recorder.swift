@@ -44,15 +44,18 @@ public struct RecordSummary: Sendable, CustomStringConvertible {
 }
 
 /// Loads the BPF sources, snapshots the host, and appends every ring-buffer
-/// record to the timeline until stopped. One thread does all of it: libbpf
-/// calls back on the polling thread, and SQLite is fastest single-threaded.
+/// record to the timeline until stopped. One thread reads the rings and writes
+/// every row: libbpf calls back on the polling thread, and SQLite is fastest
+/// single-threaded. The one exception is slow work a source hands to a thread
+/// of its own (the resolver's arming, ResolverWorker.swift), whose rows still
+/// come back to this thread to be written.
 public final class Recorder: @unchecked Sendable {
     public static let version = "0.1.0"
 
     private let options: RecordOptions
     private var sources: [Source] = []
     private var conntrack: ConntrackTracker?
-    private var resolver: ResolverTracker?
+    private var resolver: ResolverWorker?
     private let stopFlag = Atomic<Bool>(false)
     private let logger = Logger(label: "nettrail.record")
 
@@ -67,7 +70,7 @@ public final class Recorder: @unchecked Sendable {
         // Load before touching the output file: a host that cannot run us leaves no empty capture behind.
         let wanted = { (name: String) in options.onlySources?.contains(name) ?? true }
         if options.resolver.enabled && wanted("resolver") && wanted("process") {
-            resolver = try ResolverTracker(options: options.resolver)
+            resolver = try ResolverWorker(options: options.resolver)
         }
         if wanted("process") { sources.append(try ProcessEvents.source(ringSizes: sizes, onExec: resolver?.execHook)) }
         if wanted("sockets") { sources.append(try SocketEvents.source(udpFlowTableSize: options.udpFlowTableSize)) }
@@ -84,6 +87,8 @@ public final class Recorder: @unchecked Sendable {
     /// Records until stop() or the duration; `ready` is called once the live
     /// stream is attached and the snapshot written.
     public func run(ready: (() -> Void)? = nil) throws -> RecordSummary {
+        // However this ends (a throw included), sources' threads are stopped before we return.
+        defer { for s in sources { s.finish?() } }
         let writer = try TimelineWriter(path: options.dbPath, force: options.force)
         let started = Clock.anchor()
         try writeMeta(writer, started: started)

@@ -24,7 +24,15 @@ public struct ResolverOptions: Sendable {
 /// once, detached when no process maps the file any longer. Whatever slips
 /// through (a library the loader found elsewhere, a root seen too late) is
 /// reported by the kernel as an unprobed mapping: armed late, or recorded as
-/// a miss. All of it runs on the recording thread.
+/// a miss.
+///
+/// Confined to the resolver's worker thread (ResolverWorker.swift): arming can
+/// take tens of milliseconds (the kernel's first uprobe_register on a file), and
+/// on the recording thread that stalled ring reading and let arming fall behind
+/// under load. The recording thread touches it only before the worker starts
+/// (`prepare`) and after it is joined (statistics, deinit). Rows are not written
+/// here: they are collected (`takeRows`) and written by the recording thread,
+/// the only one that may use the TimelineWriter.
 final class ResolverTracker {
     struct FileKey: Hashable { var dev: UInt64; var ino: UInt64 }
     private struct RootKey: Hashable { var dev: UInt64; var ino: UInt64; var interp: String }
@@ -41,6 +49,7 @@ final class ResolverTracker {
     }
 
     let options: ResolverOptions
+    /// Shared with the recording thread, which reads its rings and map fds (libbpf lookups, no mutation).
     let object: BPFObject
     private var probed: [FileKey: Probed] = [:]          // by kernel key
     private var byUser: [FileKey: FileKey] = [:]         // stat() key -> kernel key
@@ -52,7 +61,11 @@ final class ResolverTracker {
     private var selfProbeReady = false
     private let multiarch: String
 
-    /// Exec → armed delays (ns) of files armed because of an exec.
+    /// Rows made since the last takeRows().
+    private var rows: [DNSProbeRow] = []
+
+    /// Exec → armed delays (ns) of files armed because of an exec. Like every
+    /// property here, read only while the worker is not running.
     private(set) var armDelays: [UInt64] = []
     private(set) var execsSeen = 0
     private(set) var execsGone = 0
@@ -70,54 +83,51 @@ final class ResolverTracker {
         for p in probed.values { for l in p.links { bpf_link__destroy(l) } }
     }
 
-    /// The process source's exec hook, run inline (lowest exec-to-armed delay): in the
-    /// common case a few cached /proc lookups; attaching only for a file not yet probed.
-    var execHook: (UInt32, UInt64, UInt64, TimelineWriter) throws -> Void {
-        { [unowned self] pid, start, ts, w in try self.handleExec(pid: pid, startNs: start, ts: ts, into: w, snapshot: false) }
+    /// Before the worker starts: whether the BPF side can tell us the kernel's key for a file.
+    func prepare(_ obj: BPFObject) throws {
+        var zero: UInt32 = 0, me = UInt32(getpid())
+        selfProbeReady = bpf_map_update_elem(try obj.mapFD("resolver_cfg"), &zero, &me, 0) == 0
     }
 
-    func source() -> Source {
-        Source(
-            name: "resolver", object: object, rings: ["dns_events"],
-            kinds: [NT_KIND_DNS.rawValue, NT_KIND_DNS_LIB.rawValue],
-            decode: { [unowned self] data, size, kind, w in try self.decode(data, size: size, kind: kind, into: w) },
-            attach: { [unowned self] obj in
-                try obj.attachAll(skip: ["nt_gai_enter", "nt_gai_return", "nt_ghbn_enter", "nt_ghbn2_enter", "nt_ghbn_return"])
-                var zero: UInt32 = 0, me = UInt32(getpid())
-                self.selfProbeReady = bpf_map_update_elem(try obj.mapFD("resolver_cfg"), &zero, &me, 0) == 0
-            },
-            snapshot: { [unowned self] _, w in try self.snapshot(into: w) },
-            tick: { [unowned self] _, w, now, final in if !final { try self.sweep(into: w, now: now) } },
-            poll: nil)
+    /// The rows made since the last call, in the order they were made.
+    func takeRows() -> [DNSProbeRow] {
+        defer { rows.removeAll(keepingCapacity: true) }
+        return rows
     }
 
     // MARK: exec-driven arming
 
     /// Processes alive at start: probe the libraries they use (long-running daemons resolve too).
-    private func snapshot(into w: TimelineWriter) throws -> Int {
+    func snapshot() {
         let now = Clock.boot
-        var n = 0
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = UInt32(name) else { continue }
-            n += try handleExec(pid: pid, startNs: 0, ts: now, into: w, snapshot: true)
+            handleExec(pid: pid, startNs: 0, ts: now, snapshot: true)
         }
-        return n
     }
 
-    /// Returns the number of rows written.
-    @discardableResult
-    private func handleExec(pid: UInt32, startNs: UInt64, ts: UInt64, into w: TimelineWriter, snapshot: Bool) throws -> Int {
+    /// A process exec'd (ts = the exec's kernel timestamp): probe the library it will map.
+    /// `pinned` (borrowed: the caller closes it) holds its root and executable when they
+    /// could be opened as the exec was read; otherwise they are looked up now, if it still runs.
+    func exec(pid: UInt32, startNs: UInt64, ts: UInt64, pinned: PinnedExec) {
+        handleExec(pid: pid, startNs: startNs, ts: ts, snapshot: false, pinned: pinned)
+    }
+
+    private func handleExec(pid: UInt32, startNs: UInt64, ts: UInt64, snapshot: Bool,
+                            pinned: PinnedExec = .none) {
         if !snapshot { execsSeen += 1 }
-        let rootFD = open("/proc/\(pid)/root", Self.oPath | O_DIRECTORY | O_CLOEXEC)
-        guard rootFD >= 0 else { if !snapshot { execsGone += 1 }; return 0 }
-        defer { close(rootFD) }
+        let rootFD = pinned.root >= 0 ? pinned.root : open("/proc/\(pid)/root", Self.oPath | O_DIRECTORY | O_CLOEXEC)
+        let exeFD = pinned.exe >= 0 ? pinned.exe : open("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC)
+        defer {
+            if rootFD >= 0 && rootFD != pinned.root { close(rootFD) }
+            if exeFD >= 0 && exeFD != pinned.exe { close(exeFD) }
+        }
+        guard rootFD >= 0 else { if !snapshot { execsGone += 1 }; return }
         var rst = stat()
-        guard fstat(rootFD, &rst) == 0 else { return 0 }
-        let exeFD = open("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC)
-        guard exeFD >= 0 else { if !snapshot { execsGone += 1 }; return 0 }  // gone, or a kernel thread
-        defer { close(exeFD) }
+        guard fstat(rootFD, &rst) == 0 else { return }
+        guard exeFD >= 0 else { if !snapshot { execsGone += 1 }; return }  // gone, or a kernel thread
         var est = stat()
-        guard fstat(exeFD, &est) == 0 else { return 0 }
+        guard fstat(exeFD, &est) == 0 else { return }
         let exeKey = FileKey(dev: UInt64(est.st_dev), ino: UInt64(est.st_ino))
         let interp: String?
         if let cached = exeCache[exeKey] { interp = cached } else {
@@ -125,23 +135,22 @@ final class ResolverTracker {
             if exeCache.count >= 4096 { exeCache.removeAll() }
             exeCache[exeKey] = interp
         }
-        guard let interp else { return 0 }
+        guard let interp else { return }
         if interp.isEmpty {
-            guard !snapshot else { return 0 }
+            guard !snapshot else { return }
             // Statically linked: no resolver library to probe. Said, not pretended.
-            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .static, pid: pid, startNs: startNs, kdev: 0,
-                                       ino: exeKey.ino, path: Self.readlink("/proc/\(pid)/exe") ?? "?", triggerTs: ts,
-                                       detail: "statically linked: no resolver library to probe"))
-            return 1
+            rows.append(DNSProbeRow(ts: Clock.boot, event: .static, pid: pid, startNs: startNs, kdev: 0,
+                                    ino: exeKey.ino, path: Self.readlink("/proc/\(pid)/exe") ?? "?", triggerTs: ts,
+                                    detail: "statically linked: no resolver library to probe"))
+            return
         }
         let rk = RootKey(dev: UInt64(rst.st_dev), ino: UInt64(rst.st_ino), interp: interp)
         let now = Clock.boot
         if let c = rootCache[rk], now &- c.checked < UInt64(options.rootRecheckSeconds * 1e9),
            c.libs.allSatisfy({ probed[$0] != nil || refused[$0] != nil }) {
-            return 0
+            return
         }
         var libs: [FileKey] = []
-        var rows = 0
         for path in candidates(interp: interp) {
             let fd = nt_open_in_root(rootFD, path)
             guard fd >= 0 else { continue }
@@ -150,15 +159,14 @@ final class ResolverTracker {
             guard fstat(fd, &st) == 0 else { continue }
             let uk = FileKey(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
             if let k = byUser[uk], probed[k] != nil || refused[k] != nil { libs.append(k); break }
-            let (k, n) = try arm(fd: fd, userKey: uk, path: path, pid: pid, startNs: startNs,
-                                 triggerTs: ts, fromExec: !snapshot, into: w)
-            rows += n
-            if let k { libs.append(k) }
+            if let k = arm(fd: fd, userKey: uk, path: path, pid: pid, startNs: startNs,
+                           triggerTs: ts, fromExec: !snapshot) {
+                libs.append(k)
+            }
             break
         }
         if rootCache.count >= 4096 { rootCache.removeAll() }
         rootCache[rk] = (now, libs)
-        return rows
     }
 
     /// Where the dynamic loader named `interp` finds the resolver: musl's loader is its libc;
@@ -173,27 +181,28 @@ final class ResolverTracker {
         return dirs.map { "\($0)/libc.so.6" }
     }
 
-    /// Probes the file open as `fd` unless it already is; returns its kernel key and rows written.
+    /// Probes the file open as `fd` unless it already is; returns its kernel key.
+    @discardableResult
     private func arm(fd: Int32, userKey: FileKey, path: String, pid: UInt32, startNs: UInt64,
-                     triggerTs: UInt64, fromExec: Bool, into w: TimelineWriter) throws -> (FileKey?, Int) {
+                     triggerTs: UInt64, fromExec: Bool) -> FileKey? {
         let kkey = kernelKey(fd) ?? FileKey(dev: Self.kernelDev(userKey.dev), ino: userKey.ino)
         if let p = probed[kkey] {
             p.userKeys.insert(userKey)
             byUser[userKey] = kkey
-            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .alias, pid: pid, startNs: startNs, kdev: kkey.dev,
-                                       ino: kkey.ino, path: path, triggerTs: triggerTs, detail: "same file as \(p.path)"))
-            return (kkey, 1)
+            rows.append(DNSProbeRow(ts: Clock.boot, event: .alias, pid: pid, startNs: startNs, kdev: kkey.dev,
+                                    ino: kkey.ino, path: path, triggerTs: triggerTs, detail: "same file as \(p.path)"))
+            return kkey
         }
-        if refused[kkey] != nil { byUser[userKey] = kkey; return (kkey, 0) }
-        func refuse(_ why: String) throws -> (FileKey?, Int) {
+        if refused[kkey] != nil { byUser[userKey] = kkey; return kkey }
+        func refuse(_ why: String) -> FileKey? {
             refused[kkey] = why
             byUser[userKey] = kkey
             setArmed(kkey, state: UInt32(NT_LIB_REFUSED))
-            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .refused, pid: pid, startNs: startNs, kdev: kkey.dev,
-                                       ino: kkey.ino, path: path, triggerTs: triggerTs, detail: why))
-            return (kkey, 1)
+            rows.append(DNSProbeRow(ts: Clock.boot, event: .refused, pid: pid, startNs: startNs, kdev: kkey.dev,
+                                    ino: kkey.ino, path: path, triggerTs: triggerTs, detail: why))
+            return kkey
         }
-        if probed.count >= options.maxFiles { return try refuse("limit of \(options.maxFiles) probed files reached") }
+        if probed.count >= options.maxFiles { return refuse("limit of \(options.maxFiles) probed files reached") }
         let t0 = Clock.boot
         let file = "/proc/self/fd/\(fd)"
         let offsets = ResolverELF.functionOffsets(fd, names: ["getaddrinfo", "gethostbyname", "gethostbyname2"])
@@ -209,7 +218,7 @@ final class ResolverTracker {
         let e2 = e1 == 0 ? attach("nt_gai_return", "getaddrinfo", ret: true) : e1
         if e1 != 0 || e2 != 0 {
             for l in links { bpf_link__destroy(l) }
-            return try refuse(offsets["getaddrinfo"] == nil ? "no getaddrinfo symbol"
+            return refuse(offsets["getaddrinfo"] == nil ? "no getaddrinfo symbol"
                               : "getaddrinfo not probed: \(String(cString: strerror(e1 != 0 ? e1 : e2)))")
         }
         var missing: [String] = []
@@ -229,11 +238,11 @@ final class ResolverTracker {
         byUser[userKey] = kkey
         if fromExec { armDelays.append(armedTs &- triggerTs) }
         let host = Self.readlink(file) ?? "?"
-        try w.dnsProbe(DNSProbeRow(ts: armedTs, event: .armed, pid: pid, startNs: startNs, kdev: kkey.dev, ino: kkey.ino,
-                                   path: shown, triggerTs: triggerTs,
-                                   detail: "host path \(host); symbols \((tElf &- t0) / 1000) us, attach \((armedTs &- tElf) / 1000) us"
-                                       + (missing.isEmpty ? "" : "; not probed: " + missing.joined(separator: ", "))))
-        return (kkey, 1)
+        rows.append(DNSProbeRow(ts: armedTs, event: .armed, pid: pid, startNs: startNs, kdev: kkey.dev, ino: kkey.ino,
+                                path: shown, triggerTs: triggerTs,
+                                detail: "host path \(host); symbols \((tElf &- t0) / 1000) us, attach \((armedTs &- tElf) / 1000) us"
+                                    + (missing.isEmpty ? "" : "; not probed: " + missing.joined(separator: ", "))))
+        return kkey
     }
 
     private func setArmed(_ k: FileKey, state: UInt32) {
@@ -246,107 +255,85 @@ final class ResolverTracker {
     /// The key the kernel sees for the file open as `fd`: map it into our own
     /// memory and let the BPF side read the mapping's file (under overlayfs,
     /// stat() shows the overlay's inode, the mapping the real one).
+    /// The slot is one for the whole process: a file mapping the recording thread
+    /// makes at the same moment can overwrite it (the address then differs), so retry.
     private func kernelKey(_ fd: Int32) -> FileKey? {
         guard selfProbeReady, let sfd = try? object.mapFD("self_probe") else { return nil }
-        guard let m = mmap(nil, 4096, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else { return nil }
-        defer { munmap(m, 4096) }
         var zero: UInt32 = 0
-        var sp = nt_self_probe()
-        guard bpf_map_lookup_elem(sfd, &zero, &sp) == 0, sp.addr == UInt64(UInt(bitPattern: m)) else { return nil }
-        return FileKey(dev: sp.key.dev, ino: sp.key.ino)
+        for _ in 0..<3 {
+            // Cleared first: munmap then mmap often returns the same address, and a
+            // report the BPF side could not make (bpf_find_vma busy) must not look like one.
+            var sp = nt_self_probe()
+            bpf_map_update_elem(sfd, &zero, &sp, 0)
+            guard let m = mmap(nil, 4096, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else { return nil }
+            defer { munmap(m, 4096) }
+            guard bpf_map_lookup_elem(sfd, &zero, &sp) == 0 else { return nil }
+            if sp.addr == UInt64(UInt(bitPattern: m)) { return FileKey(dev: sp.key.dev, ino: sp.key.ino) }
+        }
+        return nil
     }
 
     // MARK: kernel records
 
-    private func decode(_ data: UnsafeRawPointer, size: Int, kind: UInt32, into w: TimelineWriter) throws {
-        switch kind {
-        case NT_KIND_DNS.rawValue:
-            guard size >= MemoryLayout<nt_dns_event>.size else { throw DecodeError.short(kind, size) }
-            let e = data.assumingMemoryBound(to: nt_dns_event.self)
-            let task = (data + MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.task)!).assumingMemoryBound(to: nt_task.self)
-            let name = cString(data, offset: MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.name)!,
-                               capacity: Int(NT_DNS_NAME_MAX), length: Int(e.pointee.name_len))
-            let addrsAt = data + MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.addrs)!
-            var addrs: [String] = []
-            for i in 0..<min(Int(e.pointee.naddrs), Int(NT_DNS_ADDRS_MAX)) {
-                let a = addrsAt + i * MemoryLayout<nt_dns_addr>.stride
-                let family = a.load(as: UInt16.self)
-                let text = SocketTuple.address(family: family, a + MemoryLayout<nt_dns_addr>.offset(of: \nt_dns_addr.addr)!)
-                if !addrs.contains(text) { addrs.append(text) }
-            }
-            try w.dns(DNSRow(task: TaskRow(ts: e.pointee.ts, task), callTs: e.pointee.call_ts,
-                             function: DNSFunction(rawValue: Int(e.pointee.func)) ?? .getaddrinfo, name: name,
-                             flags: DNSFlags(rawValue: Int(e.pointee.flags)), rc: e.pointee.rc, addresses: addrs))
-        case NT_KIND_DNS_LIB.rawValue:
-            guard size >= MemoryLayout<nt_lib_event>.size else { throw DecodeError.short(kind, size) }
-            let e = data.assumingMemoryBound(to: nt_lib_event.self).pointee
-            let name = cString(data, offset: MemoryLayout<nt_lib_event>.offset(of: \nt_lib_event.name)!,
-                               capacity: Int(NT_LIB_NAME_MAX))
-            try unprobedMapping(e, name: name, into: w)
-        default:
-            throw DecodeError.unknownKind(kind)
-        }
-    }
-
     /// A process mapped a resolver-like library that was not armed at that moment.
-    private func unprobedMapping(_ e: nt_lib_event, name: String, into w: TimelineWriter) throws {
-        let k = FileKey(dev: e.key.dev, ino: e.key.ino)
-        let pid = e.task.pid, startNs = e.task.start_ns
+    /// `pinnedFile` (borrowed, -1 if none) is the mapped file, opened as the record was read.
+    func unprobedMapping(_ m: LibMapping, pinnedFile: Int32) {
+        let k = FileKey(dev: m.kdev, ino: m.ino)
+        let pid = m.pid, startNs = m.startNs, name = m.name
         if let p = probed[k] {
             // Armed between the mapping and now: late by the difference (else it raced our map update: covered).
-            if p.armedTs > e.ts {
-                try w.dnsProbe(DNSProbeRow(ts: p.armedTs, event: .late, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
-                                           path: p.path, triggerTs: e.ts,
-                                           detail: "mapped \(name) before it was probed: calls before ts not seen"))
+            if p.armedTs > m.ts {
+                rows.append(DNSProbeRow(ts: p.armedTs, event: .late, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
+                                        path: p.path, triggerTs: m.ts,
+                                        detail: "mapped \(name) before it was probed: calls before ts not seen"))
             }
             return
         }
         if refused[k] != nil { return }
-        let mapPath = "/proc/\(pid)/map_files/\(String(e.vm_start, radix: 16))-\(String(e.vm_end, radix: 16))"
-        let fd = open(mapPath, O_RDONLY | O_CLOEXEC)
+        let mapPath = m.mapFilesPath
+        let fd = pinnedFile >= 0 ? pinnedFile : open(mapPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .miss, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
-                                       path: name, triggerTs: e.ts,
-                                       detail: "mapped an unprobed resolver library (\(e.how == NT_LIB_HOW_INTERP ? "interpreter" : "mmap")) and was gone before it could be probed"))
+            rows.append(DNSProbeRow(ts: Clock.boot, event: .miss, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
+                                    path: name, triggerTs: m.ts,
+                                    detail: "mapped an unprobed resolver library (\(m.viaInterpreter ? "interpreter" : "mmap")) and was gone before it could be probed"))
             // Probe the file for the processes that follow: found through the parent's
             // root (almost always the same root), verified to be the very file mapped.
-            try armThroughParent(e, key: k, name: name, into: w)
+            armThroughParent(m, key: k)
             return
         }
-        defer { close(fd) }
+        defer { if fd != pinnedFile { close(fd) } }
         var st = stat()
         fstat(fd, &st)
         let uk = FileKey(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
-        let shown = Self.readlink(mapPath) ?? name
-        let (kk, _) = try arm(fd: fd, userKey: uk, path: shown, pid: pid, startNs: startNs, triggerTs: e.ts,
-                              fromExec: false, into: w)
+        let shown = Self.readlink(mapPath) ?? Self.readlink("/proc/self/fd/\(fd)") ?? name
+        let kk = arm(fd: fd, userKey: uk, path: shown, pid: pid, startNs: startNs, triggerTs: m.ts, fromExec: false)
         if let kk, kk != k, probed[kk] != nil {
             // Reached through another path: remember this key too.
             probed[kk]!.userKeys.insert(k)
             setArmed(k, state: UInt32(NT_LIB_ARMED))
         }
         if let kk, let p = probed[kk] {
-            try w.dnsProbe(DNSProbeRow(ts: p.armedTs, event: .late, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
-                                       path: shown, triggerTs: e.ts,
-                                       detail: "mapped \(name) before it was probed: calls before ts not seen"))
+            rows.append(DNSProbeRow(ts: p.armedTs, event: .late, pid: pid, startNs: startNs, kdev: k.dev, ino: k.ino,
+                                    path: shown, triggerTs: m.ts,
+                                    detail: "mapped \(name) before it was probed: calls before ts not seen"))
         }
     }
 
-    private func armThroughParent(_ e: nt_lib_event, key k: FileKey, name: String, into w: TimelineWriter) throws {
-        let rootFD = open("/proc/\(e.task.ppid)/root", Self.oPath | O_DIRECTORY | O_CLOEXEC)
+    private func armThroughParent(_ m: LibMapping, key k: FileKey) {
+        let rootFD = open("/proc/\(m.ppid)/root", Self.oPath | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { return }
         defer { close(rootFD) }
         let dirs = ["/lib/\(multiarch)", "/usr/lib/\(multiarch)", "/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/lib/musl/lib"]
         for dir in dirs {
-            let path = "\(dir)/\(name)"
+            let path = "\(dir)/\(m.name)"
             let fd = nt_open_in_root(rootFD, path)
             guard fd >= 0 else { continue }
             defer { close(fd) }
             guard kernelKey(fd) == k else { continue }
             var st = stat()
             fstat(fd, &st)
-            _ = try arm(fd: fd, userKey: FileKey(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino)), path: path,
-                        pid: e.task.pid, startNs: e.task.start_ns, triggerTs: e.ts, fromExec: false, into: w)
+            arm(fd: fd, userKey: FileKey(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino)), path: path,
+                pid: m.pid, startNs: m.startNs, triggerTs: m.ts, fromExec: false)
             return
         }
     }
@@ -356,7 +343,7 @@ final class ResolverTracker {
     /// Files probed for a while that no process maps any longer lose their probes.
     /// Race-free order: take them out of `armed` first (a new mapping is then
     /// reported), then look for users, then detach the unused ones.
-    private func sweep(into w: TimelineWriter, now: UInt64) throws {
+    func sweep(now: UInt64) {
         let every = UInt64(options.sweepSeconds * 1e9)
         guard now &- lastSweep >= every else { return }
         lastSweep = now
@@ -381,9 +368,9 @@ final class ResolverTracker {
             probed[p.kkey] = nil
             for u in p.userKeys { byUser[u] = nil }
             byUser = byUser.filter { $0.value != p.kkey }
-            try w.dnsProbe(DNSProbeRow(ts: Clock.boot, event: .detached, pid: 0, startNs: 0, kdev: p.kkey.dev,
-                                       ino: p.kkey.ino, path: p.path, triggerTs: p.armedTs,
-                                       detail: "no process maps it any longer"))
+            rows.append(DNSProbeRow(ts: Clock.boot, event: .detached, pid: 0, startNs: 0, kdev: p.kkey.dev,
+                                    ino: p.kkey.ino, path: p.path, triggerTs: p.armedTs,
+                                    detail: "no process maps it any longer"))
         }
         rootCache.removeAll()
     }

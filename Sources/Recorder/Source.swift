@@ -20,4 +20,7 @@ struct Source {
     /// Runs after every ring poll (at most ~100 ms apart) on the recording thread
     /// (now = boot ns): e.g. following new network namespaces, reading a Netlink socket.
     var poll: ((TimelineWriter, UInt64) throws -> Void)? = nil
+    /// Runs once when recording ends, however it ends (after the final tick, if
+    /// there was one), on the recording thread: stops threads the source started.
+    var finish: (() -> Void)? = nil
 }
