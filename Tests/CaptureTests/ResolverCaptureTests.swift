@@ -152,7 +152,14 @@ final class ResolverCaptureTests: XCTestCase {
         try sh("rm -rf \(fresh) && cp -a \(rootfs) \(fresh)")
         defer { _ = try? sh("rm -rf \(fresh)") }
         let live = try LiveCapture()
-        let out = try sh("for i in 1 2 3; do chroot \(fresh) /usr/bin/getent hosts ct-v4.nettrail.test & echo pid $!; wait; done")
+        // The pause before the third: arming a never-seen file takes 5-35 ms (the kernel's first
+        // uprobe on it), more on a loaded machine; the third process starts after that.
+        let out = try sh("""
+            for i in 1 2 3; do
+              [ $i = 3 ] && sleep 0.5
+              chroot \(fresh) /usr/bin/getent hosts ct-v4.nettrail.test & echo pid $!; wait
+            done
+            """)
         usleep(300_000)
         let (_, capture) = try live.finish()
         let pids = out.split(separator: "\n").filter { $0.hasPrefix("pid ") }.compactMap { UInt32($0.dropFirst(4)) }
