@@ -112,10 +112,10 @@ final class ResolverCaptureTests: XCTestCase {
         let id = "nt-dns-\(String(UInt32.random(in: 0..<UInt32.max), radix: 16))"
         let live = try LiveCapture()
         // The first dynamically linked program in the container maps its libc; the
-        // recorder probes that file on its exec. Then the lookups.
+        // recorder probes that file on its exec (5-35 ms, more under load). Then the lookups.
         let out = try sh("""
             \(scene)/runc-run.sh --rootfs \(rootfs) \(id) -- /bin/sh -c \
-            'getent passwd root >/dev/null; sleep 0.1; getent hosts ct-v4.nettrail.test; \
+            'getent passwd root >/dev/null; sleep 0.5; getent hosts ct-v4.nettrail.test; \
             getent hosts ct-v6.nettrail.test; getent hosts ct-both.nettrail.test' 2>/dev/null
             """)
         usleep(300_000)
