@@ -31,8 +31,10 @@ for class in $classes; do
   # stdbuf: XCTest's stdout is block-buffered into a pipe, so a hang would show nothing.
   # A file and tail --pid, not a pipe into tee: a daemon a test leaves behind holding
   # the pipe would keep tee, and this script, waiting.
+  # Emptied here, not by the runner's redirection: tail must not start on the last class's log.
+  : >"$log"
   timeout -k 15 "$limit" stdbuf -oL -eL \
-    swift test --skip-build --disable-swift-testing --filter "^$class/" >"$log" 2>&1 &
+    swift test --skip-build --disable-swift-testing --filter "^$class/" >>"$log" 2>&1 &
   runner=$!
   tail --pid="$runner" -n +1 -f "$log" &
   tailer=$!

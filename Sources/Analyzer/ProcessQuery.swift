@@ -1,4 +1,7 @@
 import Format
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Selects processes by time window, container and pid.
 public struct ProcessFilter: Sendable {
@@ -6,8 +9,22 @@ public struct ProcessFilter: Sendable {
     public var to: UInt64?
     public var container: String?
     public var pid: UInt32?
-    public init(from: UInt64? = nil, to: UInt64? = nil, container: String? = nil, pid: UInt32? = nil) {
-        self.from = from; self.to = to; self.container = container; self.pid = pid
+    /// Shell glob (fnmatch) on a program: its exe path or file name, its argv[0] (or that
+    /// name: busybox applets run as /proc/self/exe), or the process's comm.
+    public var name: String?
+    public init(from: UInt64? = nil, to: UInt64? = nil, container: String? = nil, pid: UInt32? = nil,
+                name: String? = nil) {
+        self.from = from; self.to = to; self.container = container; self.pid = pid; self.name = name
+    }
+
+    func matches(_ image: ExecRecord?, comm: String) -> Bool {
+        guard let name else { return true }
+        var candidates = [comm]
+        for path in [image?.filename, image?.argv.first].compactMap({ $0 }) {
+            candidates.append(path)
+            if let base = path.split(separator: "/").last { candidates.append(String(base)) }
+        }
+        return candidates.contains { fnmatch(name, $0, 0) == 0 }
     }
 }
 
@@ -47,7 +64,7 @@ public enum ProcessQuery {
                 if e.ts <= hi && until >= lo { images.append((e, until)) }
             }
             if r.execs.isEmpty { images.append((nil, 0)) }
-            for (image, _) in images {
+            for (image, _) in images where f.matches(image, comm: r.comm) {
                 if image?.truncated == true { truncated += 1 }
                 table.append([
                     .int(Int64(r.key.pid)),

@@ -15,9 +15,12 @@ struct ProcessesCommand: ParsableCommand {
     @Option(name: .long, help: "Only this pid (every incarnation of it).")
     var pid: UInt32?
 
+    @Option(name: .long, help: "Only programs matching this shell glob: exe path or name, argv[0], or comm (e.g. 'curl', '*sh').")
+    var name: String?
+
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        emit(ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid)), capture.format)
+        emit(ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid, name: name)), capture.format)
     }
 }

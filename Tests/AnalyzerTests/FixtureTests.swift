@@ -41,6 +41,26 @@ final class FixtureTests: XCTestCase {
         XCTAssertFalse(parents.isEmpty)
     }
 
+    /// --name: a glob on the exe path or name, argv[0] or comm, per exec image.
+    func testNameFilter() throws {
+        let (c, a) = try load()
+        let exe = a.marker.exe.split(separator: "/").last.map(String.init)!
+        for pattern in [exe, a.marker.exe, "*" + exe.dropFirst(2)] {
+            let t = ProcessQuery.run(c, ProcessFilter(pid: a.marker.pid, name: pattern))
+            XCTAssertTrue(t.rows.contains { column(t, "argv", $0) == .list(a.marker.argv) }, "\(pattern): \(t.render(.table))")
+            XCTAssertTrue(t.rows.allSatisfy { row in
+                guard case .text(let e) = column(t, "exe", row) else { return false }
+                return e.hasSuffix(exe) || e == "/proc/self/exe"
+            }, "\(pattern): \(t.render(.table))")
+        }
+        XCTAssertTrue(ProcessQuery.run(c, ProcessFilter(name: "no-such-program-*")).rows.isEmpty)
+        // The burst: every /bin/true of the workload, and nothing else.
+        let t = ProcessQuery.run(c, ProcessFilter(name: "true"))
+        let pids = Set(t.rows.compactMap { r -> UInt32? in if case .int(let p) = column(t, "pid", r) { UInt32(p) } else { nil } })
+        XCTAssertTrue(Set(a.burst.pids).isSubset(of: pids))
+        XCTAssertTrue(t.rows.allSatisfy { column(t, "exe", $0) == .text(a.burst.exe) }, t.render(.table))
+    }
+
     func testContainerIsNamedAfterItIsGone() throws {
         let (c, a) = try load()
         let t = ProcessQuery.run(c, ProcessFilter(container: a.container.id))

@@ -112,10 +112,10 @@ final class ResolverCaptureTests: XCTestCase {
         let id = "nt-dns-\(String(UInt32.random(in: 0..<UInt32.max), radix: 16))"
         let live = try LiveCapture()
         // The first dynamically linked program in the container maps its libc; the
-        // recorder probes that file on its exec. Then the lookups.
+        // recorder probes that file on its exec (5-35 ms, more under load). Then the lookups.
         let out = try sh("""
             \(scene)/runc-run.sh --rootfs \(rootfs) \(id) -- /bin/sh -c \
-            'getent passwd root >/dev/null; sleep 0.1; getent hosts ct-v4.nettrail.test; \
+            'getent passwd root >/dev/null; sleep 0.5; getent hosts ct-v4.nettrail.test; \
             getent hosts ct-v6.nettrail.test; getent hosts ct-both.nettrail.test' 2>/dev/null
             """)
         usleep(300_000)
@@ -152,7 +152,14 @@ final class ResolverCaptureTests: XCTestCase {
         try sh("rm -rf \(fresh) && cp -a \(rootfs) \(fresh)")
         defer { _ = try? sh("rm -rf \(fresh)") }
         let live = try LiveCapture()
-        let out = try sh("for i in 1 2 3; do chroot \(fresh) /usr/bin/getent hosts ct-v4.nettrail.test & echo pid $!; wait; done")
+        // The pause before the third: arming a never-seen file takes 5-35 ms (the kernel's first
+        // uprobe on it), more on a loaded machine; the third process starts after that.
+        let out = try sh("""
+            for i in 1 2 3; do
+              [ $i = 3 ] && sleep 0.5
+              chroot \(fresh) /usr/bin/getent hosts ct-v4.nettrail.test & echo pid $!; wait
+            done
+            """)
         usleep(300_000)
         let (_, capture) = try live.finish()
         let pids = out.split(separator: "\n").filter { $0.hasPrefix("pid ") }.compactMap { UInt32($0.dropFirst(4)) }
