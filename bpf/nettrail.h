@@ -40,7 +40,8 @@ enum nt_kind {
 	NT_KIND_DNS = 13,
 	NT_KIND_MAP_FULL = 14,   /* a map update failed: the event was not lost, state was */
 	NT_KIND_DNS_LIB = 15,    /* a resolver library was mapped while not probed (bpf/resolver.bpf.c) */
-	NT_KIND_MAX = 16,
+	NT_KIND_EXEC_NOTICE = 16, /* an exec, told to the resolver's arming thread only (bpf/resolver.bpf.c) */
+	NT_KIND_MAX = 17,
 };
 
 /* Flags on process events. */
@@ -307,6 +308,15 @@ struct nt_lib_event {
 struct nt_self_probe {
 	__u64 addr;
 	struct nt_lib_key key;
+};
+/* An exec, as the resolver's arming thread needs it (its own ring,
+ * `exec_notices`, read by that thread alone, so arming never waits behind other
+ * sources' records): which process to look at, and when. Not a timeline row. */
+struct nt_exec_notice {
+	__u64 ts;        /* the exec (boot ns) */
+	__u32 kind;      /* NT_KIND_EXEC_NOTICE */
+	__u32 pid;       /* tgid */
+	__u64 start_ns;  /* group leader's start_boottime */
 };
 /* ---- end resolver ---- */
 

@@ -23,6 +23,14 @@ struct {
 	__uint(max_entries, 2 << 20);
 } dns_events SEC(".maps");
 
+/* Execs for the recorder's arming thread (struct nt_exec_notice), which alone
+ * reads this ring: the exec rows of the process source wait behind every other
+ * record the recording thread reads, and a short-lived process can be gone by then. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} exec_notices SEC(".maps");
+
 /* A resolver call in flight, per thread. */
 struct call {
 	__u64 name;   /* user pointer to the name */
@@ -358,6 +366,26 @@ int nt_lib_mmap(struct trace_event_raw_sys_exit *ctx)
 	vc.self = is_self();
 	vc.addr = (__u64)ret;
 	bpf_find_vma(bpf_get_current_task_btf(), (__u64)ret, check_vma, &vc, 0);
+	return 0;
+}
+
+/* Every exec, to the arming thread: it probes the library the new program will
+ * map (Sources/Recorder/ResolverWorker.swift). Defined before nt_lib_exec so it
+ * is attached, and runs, first: the notice precedes an interpreter mapping report. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(nt_exec_notice, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct nt_exec_notice *n = bpf_ringbuf_reserve(&exec_notices, sizeof(*n), 0);
+
+	if (!n) {
+		nt_count_loss(NT_KIND_EXEC_NOTICE);
+		return 0;
+	}
+	n->ts = bpf_ktime_get_boot_ns();
+	n->kind = NT_KIND_EXEC_NOTICE;
+	n->pid = BPF_CORE_READ(p, tgid);
+	n->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
+	bpf_ringbuf_submit(n, 0);
 	return 0;
 }
 

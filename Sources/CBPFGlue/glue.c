@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/bpf.h>
@@ -109,4 +110,10 @@ int nt_open_in_root(int dirfd, const char *path)
 		path++;
 	fd = syscall(437 /* __NR_openat2 */, dirfd, path, &how, sizeof(how));
 	return fd < 0 ? -errno : (int)fd;
+}
+
+int nt_eventfd(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }

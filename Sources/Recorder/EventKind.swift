@@ -19,6 +19,7 @@ enum EventKind {
         case NT_KIND_DNS.rawValue: return "dns"
         case NT_KIND_MAP_FULL.rawValue: return "map_full"
         case NT_KIND_DNS_LIB.rawValue: return "dns_lib"
+        case NT_KIND_EXEC_NOTICE.rawValue: return "exec_notice"
         default: return "kind\(kind)"
         }
     }

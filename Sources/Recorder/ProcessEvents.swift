@@ -14,22 +14,15 @@ extension TaskRow {
 }
 
 enum ProcessEvents {
-    /// `onExec` (pid, start_ns, ts) is called on the recording thread after each exec row
-    /// is written; it must be cheap (the resolver source queues it for its own thread).
-    static func source(ringSizes: [String: UInt32],
-                       onExec: ((UInt32, UInt64, UInt64) -> Void)? = nil) throws -> Source {
+    /// (The resolver's arming does not hang off these exec rows: it reads exec notices
+    /// of its own, bpf/resolver.bpf.c, on its own thread.)
+    static func source(ringSizes: [String: UInt32]) throws -> Source {
         let kinds: [nt_kind] = [NT_KIND_FORK, NT_KIND_EXEC, NT_KIND_EXIT,
                                 NT_KIND_CGROUP_MKDIR, NT_KIND_CGROUP_RMDIR, NT_KIND_CGROUP_ATTACH]
         return Source(
             name: "process", object: try BPFObject(EmbeddedBPF.process, ringSizes: ringSizes),
             rings: ["proc_events", "cgroup_events"], kinds: Set(kinds.map(\.rawValue)),
-            decode: { data, size, kind, w in
-                try write(data, size: size, kind: kind, into: w)
-                if kind == NT_KIND_EXEC.rawValue, let onExec {
-                    let e = data.assumingMemoryBound(to: nt_exec_event.self)
-                    onExec(e.pointee.task.pid, e.pointee.task.start_ns, e.pointee.ts)
-                }
-            },
+            decode: { data, size, kind, w in try write(data, size: size, kind: kind, into: w) },
             snapshot: { object, w in
                 let now = Clock.boot
                 let cgroups = try CgroupSnapshot.write(into: w, ts: now) + RuntimeSnapshot.write(into: w, ts: now)

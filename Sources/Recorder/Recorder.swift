@@ -72,7 +72,7 @@ public final class Recorder: @unchecked Sendable {
         if options.resolver.enabled && wanted("resolver") && wanted("process") {
             resolver = try ResolverWorker(options: options.resolver)
         }
-        if wanted("process") { sources.append(try ProcessEvents.source(ringSizes: sizes, onExec: resolver?.execHook)) }
+        if wanted("process") { sources.append(try ProcessEvents.source(ringSizes: sizes)) }
         if wanted("sockets") { sources.append(try SocketEvents.source(udpFlowTableSize: options.udpFlowTableSize)) }
         if options.conntrack.enabled && wanted("conntrack") {
             let ct = try ConntrackTracker(options: options.conntrack)

@@ -6,73 +6,98 @@ import Glibc
 #endif
 
 /// The resolver source, split across two threads so that arming never stalls
-/// ring reading: attaching a uprobe to a libc file never seen before takes the
-/// kernel 8–18 ms, and under load the single recording thread fell hundreds of
-/// milliseconds behind the execs it had to arm for.
+/// ring reading, and never waits behind other sources' records: attaching a
+/// uprobe to a libc file never seen before takes the kernel 8–18 ms, and a
+/// short-lived process (a 1.5 ms getent) is gone before an exec row queued
+/// behind thousands of socket rows is even read.
 ///
-/// Who owns what:
-/// - the recording thread runs the Source closures. It only queues inputs
-///   (`jobs`: execs, unprobed mappings, sweep ticks) and writes the rows the
-///   worker made (`rows`); it alone uses the TimelineWriter. Resolver calls
-///   (NT_KIND_DNS) need no probe state and are written there directly.
-/// - the worker thread owns `tracker` (every probe, cache and statistic) from
-///   start() until stop() joins it; the recording thread touches the tracker
-///   only before (prepare) and after (statistics, deinit's detaching).
-/// - `jobs` and `rows` lock, `pinnedFiles` is atomic; they are the only state
-///   both threads use.
+/// Who reads and owns what:
+/// - the worker thread reads the `exec_notices` ring (bpf/resolver.bpf.c: one
+///   tiny record per exec, written for this thread alone) and arms from it
+///   directly: for each notice it opens the process's root and executable as
+///   soon as the notice is read, then probes the library it will map. It also
+///   runs the jobs the recording thread queues (`jobs`: unprobed mappings, sweep
+///   ticks, the startup snapshot), each after the notices already in the ring.
+///   From start() until stop() joins it, it owns `tracker` (every probe, cache
+///   and statistic), `notices` (the ring reader) and `pending`.
+/// - the recording thread runs the Source closures. It reads `dns_events`
+///   (resolver calls, written there directly: they need no probe state;
+///   unprobed mappings, queued as jobs with the mapped file open) and writes the
+///   rows the worker made (`rows`); it alone uses the TimelineWriter. It touches
+///   the tracker and the notice ring only before start() (prepare) and after the
+///   join (statistics, notices left unread, deinit's detaching).
+/// - `jobs` and `rows` lock, `pinnedFiles` is atomic, `wakeFD` is an eventfd;
+///   they are the only state both threads use.
 ///
-/// Jobs run in the order their records were read, as they did inline: an exec
-/// is acted on before a later mapping by the same process is judged late or missed.
-/// The one thing the recording thread still does per record is open the process's
-/// root and executable (or the mapped file): the worker may run a job after the
-/// process is gone, and those files are all it needs. They are the job's, closed
-/// once it has run (or been dropped).
+/// The worker sleeps in poll(2) on the notice ring's fd and the eventfd the job
+/// queue signals: no busy polling, and a notice or a job wakes it at once.
+/// Files opened for a notice or job are its own, closed once it has run (or been dropped).
 final class ResolverWorker: @unchecked Sendable {
     enum Job: Sendable {
         case snapshot
-        case exec(pid: UInt32, startNs: UInt64, ts: UInt64, pinned: PinnedExec)
         case mapping(LibMapping, pinnedFile: Int32)
         case sweep(now: UInt64)
+        /// Nothing but a point in the queue: done once the notices before it are acted on.
+        case flush
 
         /// Closes the files opened for this job; returns how many.
         func closePinned() -> Int {
-            let fds: [Int32]
-            switch self {
-            case .exec(_, _, _, let p): fds = [p.root, p.exe]
-            case .mapping(_, let f): fds = [f]
-            case .snapshot, .sweep: fds = []
-            }
-            var n = 0
-            for fd in fds where fd >= 0 { close(fd); n += 1 }
-            return n
+            guard case .mapping(_, let f) = self, f >= 0 else { return 0 }
+            close(f)
+            return 1
         }
     }
 
-    /// At most this many files held open for queued jobs. Past it (a worker far
-    /// behind) jobs carry none and the worker looks the process up itself, as it
-    /// would have to anyway: never more than this against the descriptor limit.
+    /// An exec read from the notice ring, its files opened as it was read.
+    struct Notice {
+        var pid: UInt32
+        var startNs: UInt64
+        var ts: UInt64
+        var pinned: PinnedExec
+    }
+
+    /// At most this many files held open for pending notices and queued jobs. Past it
+    /// (a worker far behind) they carry none and the worker looks the process up
+    /// itself when it gets to it: never more than this against the descriptor limit.
     static let pinLimit = 256
+
+    /// Notices acted on in a row, at most, while a job waits.
+    static let noticesPerJob = 64
 
     /// How long the final tick waits for queued jobs before it counts them as lost.
     static let finalWaitSeconds = 5.0
 
     private let tracker: ResolverTracker
-    private let jobs = WorkQueue<Job>()
+    /// Signalled by `jobs` on every push and on close; the worker polls it with the ring.
+    private let wakeFD: Int32
+    private let jobs: WorkQueue<Job>
     private let rows = WorkQueue<DNSProbeRow>()
-    /// Files open for queued jobs: opened on the recording thread, closed on the worker's.
+    /// Files open for pending notices and queued jobs; opened and closed on either thread.
     private let pinnedFiles = Atomic<Int>(0)
     /// Recording thread only.
     private var thread: pthread_t?
+    /// The exec notice ring's reader and its map fd: the worker's while it runs.
+    private var notices: OpaquePointer?
+    private var noticeFD: Int32 = -1
+    /// Notices read, not yet acted on (worker's while it runs); `pendingHead` is the next.
+    private var pending: [Notice] = []
+    private var pendingHead = 0
+    /// After the join: the ring is only counted (notices never acted on), not acted on.
+    private var countingOnly = false
+    private var unread: (count: Int, firstTs: UInt64) = (0, .max)
 
     init(options: ResolverOptions) throws {
         tracker = try ResolverTracker(options: options)
+        let fd = nt_eventfd()
+        guard fd >= 0 else { throw RecorderError.system("cannot make an eventfd: \(String(cString: strerror(-fd)))") }
+        wakeFD = fd
+        jobs = WorkQueue<Job>(wakeFD: fd)
     }
 
-    /// The process source's exec hook: queues the exec; the worker probes its libc.
-    var execHook: (UInt32, UInt64, UInt64) -> Void {
-        { [unowned self] pid, start, ts in
-            self.enqueue(.exec(pid: pid, startNs: start, ts: ts, pinned: self.pinExec(pid: pid)))
-        }
+    deinit {
+        if let notices { ring_buffer__free(notices) }
+        for n in pending[pendingHead...] { _ = closePinned(n) }
+        close(wakeFD)
     }
 
     func source() -> Source {
@@ -89,6 +114,7 @@ final class ResolverWorker: @unchecked Sendable {
                 }
             },
             attach: { [unowned self] obj in
+                try self.openNotices(obj)
                 try obj.attachAll(skip: ["nt_gai_enter", "nt_gai_return", "nt_ghbn_enter", "nt_ghbn2_enter", "nt_ghbn_return"])
                 try self.tracker.prepare(obj)
                 try self.start()
@@ -121,17 +147,28 @@ final class ResolverWorker: @unchecked Sendable {
 
     // MARK: recording thread
 
+    /// The notice ring's reader, made before the programs attach (the ring keeps
+    /// what comes before the worker starts). The callback runs on whichever thread
+    /// consumes: the worker while it runs, the recording thread after the join.
+    private func openNotices(_ obj: BPFObject) throws {
+        guard notices == nil else { return }
+        noticeFD = try obj.mapFD("exec_notices")
+        let cb: ring_buffer_sample_fn = { ctx, data, size in
+            guard let ctx, let data else { return 0 }
+            Unmanaged<ResolverWorker>.fromOpaque(ctx).takeUnretainedValue().noticeRead(UnsafeRawPointer(data), size)
+            return 0
+        }
+        guard let rb = ring_buffer__new(noticeFD, cb, Unmanaged.passUnretained(self).toOpaque(), nil) else {
+            throw RecorderError.system("cannot open the exec notice ring: \(BPFObject.reason(errno))")
+        }
+        notices = rb
+    }
+
     private func enqueue(_ job: Job) {
         if !jobs.push(job) { release(job) }
     }
 
-    private func pinExec(pid: UInt32) -> PinnedExec {
-        let root = pin("/proc/\(pid)/root", ResolverTracker.oPath | O_DIRECTORY | O_CLOEXEC)
-        guard root >= 0 else { return .none }
-        return PinnedExec(root: root, exe: pin("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC))
-    }
-
-    /// Opens `path` for a job, within the limit; -1 if over it or the open fails.
+    /// Opens `path` for a notice or job, within the limit; -1 if over it or the open fails.
     private func pin(_ path: String, _ flags: Int32) -> Int32 {
         guard pinnedFiles.load(ordering: .relaxed) < Self.pinLimit else { return -1 }
         let fd = open(path, flags)
@@ -144,6 +181,13 @@ final class ResolverWorker: @unchecked Sendable {
         if n > 0 { pinnedFiles.subtract(n, ordering: .relaxed) }
     }
 
+    private func closePinned(_ n: Notice) -> Int {
+        var closed = 0
+        for fd in [n.pinned.root, n.pinned.exe] where fd >= 0 { close(fd); closed += 1 }
+        if closed > 0 { pinnedFiles.subtract(closed, ordering: .relaxed) }
+        return closed
+    }
+
     @discardableResult
     private func writeRows(_ w: TimelineWriter) throws -> Int {
         let made = rows.takeAll()
@@ -151,20 +195,20 @@ final class ResolverWorker: @unchecked Sendable {
         return made.count
     }
 
-    /// Last tick: everything queued gets acted on and written, within a bound; what
-    /// the worker could not reach in time is written as loss, not dropped silently.
+    /// Last tick: every exec notice and job so far gets acted on and written, within a
+    /// bound; what the worker could not reach in time is written as loss, not dropped silently.
     private func finish(into w: TimelineWriter, now: UInt64) throws {
+        // The flush is done once the worker has read the ring and acted on what was there.
+        jobs.push(.flush)
         _ = jobs.waitIdle(timeout: Self.finalWaitSeconds)
         let left = stop()
         try writeRows(w)
-        // Sweeps and the snapshot are not events; execs and mappings left undone are.
-        let undone = left.compactMap { job -> UInt64? in
-            switch job {
-            case .exec(_, _, let ts, _): return ts
-            case .mapping(let m, _): return m.ts
-            case .snapshot, .sweep: return nil
-            }
+        // Sweeps, flushes and the snapshot are not events; mappings and execs left undone are.
+        var undone = left.compactMap { job -> UInt64? in
+            if case .mapping(let m, _) = job { return m.ts }
+            return nil
         }
+        if unread.count > 0 { undone.append(contentsOf: repeatElement(unread.firstTs, count: unread.count)) }
         if let from = undone.min() {
             try w.loss(LossRow(source: "resolver", kind: "dns_arming", count: UInt64(undone.count),
                                fromNs: from, toNs: max(now, from)))
@@ -187,8 +231,9 @@ final class ResolverWorker: @unchecked Sendable {
         thread = t
     }
 
-    /// Stops the worker after the job it is on, and joins it. Returns the jobs it never
-    /// started. Safe to call again, or when it never started.
+    /// Stops the worker after the notice or job it is on, and joins it. Returns the
+    /// jobs it never started; the exec notices it never acted on (read or still in
+    /// the ring) are counted in `unread`. Safe to call again, or when it never started.
     @discardableResult
     func stop() -> [Job] {
         guard let t = thread else { return [] }
@@ -196,24 +241,95 @@ final class ResolverWorker: @unchecked Sendable {
         pthread_join(t, nil)
         thread = nil
         for job in left { release(job) }
+        // The worker is gone: its notice state is ours now.
+        for n in pending[pendingHead...] {
+            _ = closePinned(n)
+            unread.count += 1
+            unread.firstTs = min(unread.firstTs, n.ts)
+        }
+        pending.removeAll()
+        pendingHead = 0
+        countingOnly = true
+        if let notices { _ = ring_buffer__consume(notices) }
         return left
     }
 
-    // MARK: worker thread
+    // MARK: worker thread (and, after the join, the recording thread through noticeRead)
+
+    /// One record from the notice ring: its process's root and executable are opened
+    /// right now, while it most likely still runs; it is acted on in order, soon.
+    private func noticeRead(_ data: UnsafeRawPointer, _ size: Int) {
+        guard size >= MemoryLayout<nt_exec_notice>.size else { return }
+        let e = data.assumingMemoryBound(to: nt_exec_notice.self).pointee
+        guard e.kind == NT_KIND_EXEC_NOTICE.rawValue else { return }
+        if countingOnly {
+            unread.count += 1
+            unread.firstTs = min(unread.firstTs, e.ts)
+            return
+        }
+        var pinned = PinnedExec.none
+        let root = pin("/proc/\(e.pid)/root", ResolverTracker.oPath | O_DIRECTORY | O_CLOEXEC)
+        if root >= 0 { pinned = PinnedExec(root: root, exe: pin("/proc/\(e.pid)/exe", O_RDONLY | O_CLOEXEC)) }
+        pending.append(Notice(pid: e.pid, startNs: e.start_ns, ts: e.ts, pinned: pinned))
+    }
+
+    /// Reads whatever the notice ring holds, without waiting.
+    private func readNotices() {
+        if let notices { _ = ring_buffer__consume(notices) }
+    }
 
     private func run() {
-        while let job = jobs.take() {
-            switch job {
-            case .snapshot: tracker.snapshot()
-            case .exec(let pid, let startNs, let ts, let pinned):
-                tracker.exec(pid: pid, startNs: startNs, ts: ts, pinned: pinned)
-            case .mapping(let m, let file): tracker.unprobedMapping(m, pinnedFile: file)
-            case .sweep(let now): tracker.sweep(now: now)
+        var fds = [pollfd(fd: noticeFD, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        while true {
+            // Execs first, each read as early as possible: after each arming (which
+            // can take milliseconds) the ring is read again, so the files of the
+            // notices behind it are opened before their processes can exit.
+            readNotices()
+            var acted = 0
+            // Bounded while jobs wait, so a storm of execs cannot starve them (the final flush).
+            while pendingHead < pending.count && !(acted >= Self.noticesPerJob && jobs.hasPending) {
+                if jobs.isClosed { return }
+                let n = pending[pendingHead]
+                pendingHead += 1
+                acted += 1
+                tracker.exec(pid: n.pid, startNs: n.startNs, ts: n.ts, pinned: n.pinned)
+                _ = closePinned(n)
+                rows.push(contentsOf: tracker.takeRows())
+                readNotices()
             }
-            release(job)
-            // Rows before done(): whoever waits for idle then finds them queued.
-            rows.push(contentsOf: tracker.takeRows())
-            jobs.done()
+            if pendingHead == pending.count {
+                pending.removeAll(keepingCapacity: true)
+                pendingHead = 0
+            } else if pendingHead >= 4096 {
+                pending.removeFirst(pendingHead)
+                pendingHead = 0
+            }
+            // Then one job, acted on after every notice the ring held when it was taken
+            // (an exec before a mapping report by the same process, as in the kernel).
+            if let job = jobs.tryTake() {
+                switch job {
+                case .snapshot: tracker.snapshot()
+                case .mapping(let m, let file): tracker.unprobedMapping(m, pinnedFile: file)
+                case .sweep(let now): tracker.sweep(now: now)
+                case .flush: break
+                }
+                release(job)
+                // Rows before done(): whoever waits for idle then finds them queued.
+                rows.push(contentsOf: tracker.takeRows())
+                jobs.done()
+                continue
+            }
+            if jobs.isClosed { return }
+            // Nothing to do: sleep until a notice or a job arrives. The eventfd is
+            // drained first, so a push after this point makes it readable again.
+            var count: UInt64 = 0
+            _ = read(wakeFD, &count, 8)
+            if jobs.hasPending || jobs.isClosed { continue }
+            readNotices()
+            if pendingHead < pending.count { continue }
+            fds[0].revents = 0; fds[1].revents = 0
+            _ = poll(&fds, 2, -1)
         }
     }
 }

@@ -10,7 +10,9 @@ import Glibc
 ///
 /// A pthread mutex and condition variables (not a spinning poll): a waiting
 /// consumer is woken by the push itself. Timed waits use CLOCK_MONOTONIC, so a
-/// wall-clock step cannot stretch or cut them.
+/// wall-clock step cannot stretch or cut them. A consumer that waits for other
+/// things too (the resolver worker: its ring of exec notices) passes `wakeFD`,
+/// an eventfd every push and close signals, and uses tryTake() instead of take().
 final class WorkQueue<Item: Sendable>: @unchecked Sendable {
     // All of the following is guarded by `mutex`.
     private var items: [Item] = []
@@ -23,7 +25,11 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
     private let nonEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let idle = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    /// Signalled (eventfd write) on every push and on close; -1 for none. Not owned.
+    private let wakeFD: Int32
+
+    init(wakeFD: Int32 = -1) {
+        self.wakeFD = wakeFD
         pthread_mutex_init(mutex, nil)
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
@@ -48,25 +54,35 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
 
     private var pending: Int { items.count - head }
 
+    private func wake() {
+        guard wakeFD >= 0 else { return }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)  // EAGAIN only when the counter is full: still readable
+    }
+
     /// Appends `item`; returns false (and drops it) once the queue is closed.
     @discardableResult
     func push(_ item: Item) -> Bool {
-        locked {
+        let ok = locked {
             guard !closed else { return false }
             items.append(item)
             pthread_cond_signal(nonEmpty)
             return true
         }
+        if ok { wake() }
+        return ok
     }
 
     /// Appends `batch` in order (one wakeup); dropped once the queue is closed.
     func push(contentsOf batch: [Item]) {
         guard !batch.isEmpty else { return }
-        locked {
-            guard !closed else { return }
+        let ok = locked {
+            guard !closed else { return false }
             items.append(contentsOf: batch)
             pthread_cond_signal(nonEmpty)
+            return true
         }
+        if ok { wake() }
     }
 
     /// Consumer: the next item, waiting for one; nil once the queue is closed.
@@ -79,6 +95,21 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
             return dequeue()
         }
     }
+
+    /// Consumer: the next item if there is one, without waiting; nil when none is
+    /// queued or the queue is closed. As with take(), done() follows.
+    func tryTake() -> Item? {
+        locked {
+            guard !closed, pending > 0 else { return nil }
+            busy = true
+            return dequeue()
+        }
+    }
+
+    var isClosed: Bool { locked { closed } }
+
+    /// Whether something is queued (not yet taken).
+    var hasPending: Bool { locked { pending > 0 } }
 
     /// Everything queued now, without waiting (for a queue whose consumer drains in batches).
     func takeAll() -> [Item] {
@@ -123,7 +154,8 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
     /// Ends the queue: the consumer's take() returns nil (after the item it is
     /// working on, if any), later pushes are dropped. Returns the items never taken.
     func close() -> [Item] {
-        locked {
+        defer { wake() }
+        return locked {
             closed = true
             let left = Array(items[head...])
             items.removeAll()

@@ -30,4 +30,7 @@ struct bpf_link *nt_attach_uprobe(const struct bpf_program *prog, const char *pa
  * resolve inside dirfd (a container's root), never the host's. fd or -errno. */
 int nt_open_in_root(int dirfd, const char *path);
 
+/* A non-blocking, close-on-exec eventfd (a thread's wakeup besides its ring), or -errno. */
+int nt_eventfd(void);
+
 #endif
