@@ -30,7 +30,7 @@ public struct ResolverOptions: Sendable {
 /// take tens of milliseconds (the kernel's first uprobe_register on a file), and
 /// on the recording thread that stalled ring reading and let arming fall behind
 /// under load. The recording thread touches it only before the worker starts
-/// (`prepare`) and after it is joined (statistics, deinit). Rows are not written
+/// (`prepare`) and after it is joined (deinit). Rows are not written
 /// here: they are collected (`takeRows`) and written by the recording thread,
 /// the only one that may use the TimelineWriter.
 final class ResolverTracker {
@@ -63,12 +63,6 @@ final class ResolverTracker {
 
     /// Rows made since the last takeRows().
     private var rows: [DNSProbeRow] = []
-
-    /// Exec → armed delays (ns) of files armed because of an exec. Like every
-    /// property here, read only while the worker is not running.
-    private(set) var armDelays: [UInt64] = []
-    private(set) var execsSeen = 0
-    private(set) var execsGone = 0
 
     init(options: ResolverOptions) throws {
         self.options = options
@@ -115,17 +109,16 @@ final class ResolverTracker {
 
     private func handleExec(pid: UInt32, startNs: UInt64, ts: UInt64, snapshot: Bool,
                             pinned: PinnedExec = .none) {
-        if !snapshot { execsSeen += 1 }
         let rootFD = pinned.root >= 0 ? pinned.root : open("/proc/\(pid)/root", Self.oPath | O_DIRECTORY | O_CLOEXEC)
         let exeFD = pinned.exe >= 0 ? pinned.exe : open("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC)
         defer {
             if rootFD >= 0 && rootFD != pinned.root { close(rootFD) }
             if exeFD >= 0 && exeFD != pinned.exe { close(exeFD) }
         }
-        guard rootFD >= 0 else { if !snapshot { execsGone += 1 }; return }
+        guard rootFD >= 0 else { return }
         var rst = stat()
         guard fstat(rootFD, &rst) == 0 else { return }
-        guard exeFD >= 0 else { if !snapshot { execsGone += 1 }; return }  // gone, or a kernel thread
+        guard exeFD >= 0 else { return }  // gone, or a kernel thread
         var est = stat()
         guard fstat(exeFD, &est) == 0 else { return }
         let exeKey = FileKey(dev: UInt64(est.st_dev), ino: UInt64(est.st_ino))
@@ -236,7 +229,6 @@ final class ResolverTracker {
         let shown = fromExec ? path : (Self.readlink(file) ?? path)
         probed[kkey] = Probed(kkey: kkey, userKeys: [userKey], path: shown, links: links, armedTs: armedTs)
         byUser[userKey] = kkey
-        if fromExec { armDelays.append(armedTs &- triggerTs) }
         let host = Self.readlink(file) ?? "?"
         rows.append(DNSProbeRow(ts: armedTs, event: .armed, pid: pid, startNs: startNs, kdev: kkey.dev, ino: kkey.ino,
                                 path: shown, triggerTs: triggerTs,

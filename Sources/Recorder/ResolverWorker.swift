@@ -18,14 +18,14 @@ import Glibc
 ///   soon as the notice is read, then probes the library it will map. It also
 ///   runs the jobs the recording thread queues (`jobs`: unprobed mappings, sweep
 ///   ticks, the startup snapshot), each after the notices already in the ring.
-///   From start() until stop() joins it, it owns `tracker` (every probe, cache
-///   and statistic), `notices` (the ring reader) and `pending`.
+///   From start() until stop() joins it, it owns `tracker` (every probe and
+///   cache), `notices` (the ring reader) and `pending`.
 /// - the recording thread runs the Source closures. It reads `dns_events`
 ///   (resolver calls, written there directly: they need no probe state;
 ///   unprobed mappings, queued as jobs with the mapped file open) and writes the
 ///   rows the worker made (`rows`); it alone uses the TimelineWriter. It touches
 ///   the tracker and the notice ring only before start() (prepare) and after the
-///   join (statistics, notices left unread, deinit's detaching).
+///   join (notices left unread, deinit's detaching).
 /// - `jobs` and `rows` lock, `pinnedFiles` is atomic, `wakeFD` is an eventfd;
 ///   they are the only state both threads use.
 ///
@@ -136,13 +136,6 @@ final class ResolverWorker: @unchecked Sendable {
             },
             poll: { [unowned self] w, _ in try self.writeRows(w) },
             finish: { [unowned self] in self.stop() })
-    }
-
-    /// Exec → armed delays (ns), execs seen, execs whose process was gone when
-    /// looked at; nil while the worker runs (the tracker is its own then).
-    var statistics: (armDelays: [UInt64], execsSeen: Int, execsGone: Int)? {
-        guard thread == nil else { return nil }
-        return (tracker.armDelays, tracker.execsSeen, tracker.execsGone)
     }
 
     // MARK: recording thread
