@@ -13,10 +13,12 @@ swift build --build-tests
 limit="${NT_TEST_CLASS_TIMEOUT:-900}"
 log=$(mktemp)
 # The container tests start a dockerd when none runs; stop it again afterwards.
-had_dockerd=$(pgrep -x dockerd || true)
+# (Zombies do not count: a dockerd killed earlier may linger as one.)
+live_dockerd() { { ps -C dockerd -o pid=,stat= || true; } | awk '$2 !~ /Z/ { print $1 }'; }
+had_dockerd=$(live_dockerd)
 cleanup() {
   rm -f "$log"
-  if [[ -z "$had_dockerd" ]] && pid=$(pgrep -x dockerd); then kill $pid 2>/dev/null || true; fi
+  if [[ -z "$had_dockerd" ]]; then pid=$(live_dockerd); [[ -z "$pid" ]] || kill $pid 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
