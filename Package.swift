@@ -13,9 +13,14 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
-        // The libbpf glue and the event ABI header (bpf/nettrail.h). Only the recorder links it.
+        // libzstd: the codec of capture segments (Format).
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // The event ABI (bpf/nettrail.h) alone: the decoders' view of the records, no libbpf.
+        .target(name: "CEventABI"),
+        // The libbpf glue. Only the recorder links it.
         .target(
             name: "CBPFGlue",
+            dependencies: ["CEventABI"],
             linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
         ),
         // libnetfilter_conntrack: the conntrack source's startup dump and Netlink fallback. Only the recorder links it.
@@ -26,13 +31,15 @@ let package = Package(
         ),
         .plugin(name: "BPFEmbed", capability: .buildTool()),
 
-        .target(name: "Format", dependencies: ["CSQLite"]),
+        .target(name: "Format", dependencies: ["CSQLite", "CZstd"]),
+        // Ring records to timeline rows, one decoder per source: the analyzer's indexer and the recorder's snapshots.
+        .target(name: "Events", dependencies: ["Format", "CEventABI"]),
         .target(
             name: "Recorder",
-            dependencies: ["Format", "CBPFGlue", "CConntrack", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Format", "Events", "CBPFGlue", "CConntrack", .product(name: "Logging", package: "swift-log")],
             plugins: ["BPFEmbed"]
         ),
-        .target(name: "Analyzer", dependencies: ["Format"]),
+        .target(name: "Analyzer", dependencies: ["Format", "Events"]),
 
         .executableTarget(
             name: "nettrail-record",
@@ -51,6 +58,7 @@ let package = Package(
         ),
 
         .testTarget(name: "FormatTests", dependencies: ["Format"]),
+        .testTarget(name: "EventsTests", dependencies: ["Events", "CEventABI", "Format"]),
         .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer"]),
         .testTarget(name: "CaptureTests", dependencies: ["Recorder", "Analyzer"]),
     ]

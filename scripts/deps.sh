@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(
   libbpf-dev libelf-dev zlib1g-dev  # the recorder's loader
   libsqlite3-dev sqlite3            # the timeline
+  libzstd-dev                       # the codec of capture segments
   libnetfilter-conntrack-dev        # conntrack startup dump and Netlink fallback
   iproute2 iptables nftables conntrack  # test scenes: namespaces, NAT, the conntrack -E baseline
   runc busybox-static jq            # real containers for tests and the demo

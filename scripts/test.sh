@@ -12,12 +12,15 @@ source scripts/deps.sh
 swift build --build-tests
 limit="${NT_TEST_CLASS_TIMEOUT:-900}"
 log=$(mktemp)
+# The analyzer builds a case per capture it opens; the tests' cases go with the run.
+export NETTRAIL_CASE_DIR=$(mktemp -d)
 # The container tests start a dockerd when none runs; stop it again afterwards.
 # (Zombies do not count: a dockerd killed earlier may linger as one.)
 live_dockerd() { { ps -C dockerd -o pid=,stat= || true; } | awk '$2 !~ /Z/ { print $1 }'; }
 had_dockerd=$(live_dockerd)
 cleanup() {
   rm -f "$log"
+  rm -rf "$NETTRAIL_CASE_DIR"
   if [[ -z "$had_dockerd" ]]; then pid=$(live_dockerd); [[ -z "$pid" ]] || kill $pid 2>/dev/null || true; fi
 }
 trap cleanup EXIT

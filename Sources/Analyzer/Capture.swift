@@ -2,15 +2,43 @@ import Foundation
 import Format
 
 /// An opened capture and what the analyzer rebuilds from it, built on first use.
+/// Queries read `reader`: for a capture of raw segments, its case (built on first
+/// use, CaseStore.swift); for a version-1 capture, which holds decoded rows, the
+/// capture itself; or a case named directly.
 public final class Capture {
     public let reader: TimelineReader
+    /// The evidence itself, when `reader` is its case.
+    public let evidence: TimelineReader?
     public let meta: [String: String]
+    /// What building the case found, when this open built it.
+    public let indexed: IndexSummary?
     public var clock: ClockMap { reader.clock }
 
-    public init(path: String) throws {
-        reader = try TimelineReader(path: path)
+    /// `casePath` chooses where the case lives (default: CaseStore.defaultDirectory()).
+    public init(path: String, casePath: String? = nil, rebuildCase: Bool = false, progress: Bool = true) throws {
+        let id = try TimelineReader.identify(path)
+        if id.applicationID == CaseSchema.applicationID {
+            reader = try TimelineReader(path: path, kind: .caseDatabase)
+            evidence = nil
+            indexed = nil
+        } else if id.applicationID == Schema.applicationID && id.version >= Schema.segmentedSince {
+            let ev = try TimelineReader(path: path)
+            let evMeta = try ev.meta()
+            let bar = progress ? IndexProgress(label: (path as NSString).lastPathComponent) : nil
+            let c = try CaseStore.ensure(evidence: ev, meta: evMeta, casePath: casePath, rebuild: rebuildCase, progress: bar)
+            reader = try TimelineReader(path: c.path, kind: .caseDatabase)
+            evidence = ev
+            indexed = c.built
+        } else {
+            reader = try TimelineReader(path: path)
+            evidence = nil
+            indexed = nil
+        }
         meta = try reader.meta()
     }
+
+    /// The case's file, when queries read one.
+    public var casePath: String? { reader.kind == .caseDatabase ? reader.path : nil }
 
     /// Capture bounds in boot ns.
     public var startBoot: UInt64 { meta["start_boot_ns"].flatMap(UInt64.init) ?? 0 }

@@ -8,7 +8,19 @@ public enum InfoQuery {
         for key in ["host_name", "kernel_release", "machine", "boot_id", "recorder_version", "command_line", "sources"] {
             if let v = m[key] { t.append([.text(key), .text(v)]) }
         }
-        t.append([.text("schema_version"), .int(Int64(capture.reader.schemaVersion))])
+        if let ev = capture.evidence {
+            t.append([.text("schema_version"), .int(Int64(ev.schemaVersion))])
+            let seg = try ev.segmentSummary()
+            t.append([.text("segments"), .int(Int64(seg.count))])
+            t.append([.text("segment_events"), .int(Int64(seg.records))])
+            t.append([.text("segment_bytes"), .int(Int64(seg.storedBytes))])
+            if seg.records > 0 {
+                t.append([.text("bytes_per_event"), .text(String(format: "%.1f", Double(seg.storedBytes) / Double(seg.records)))])
+            }
+            if let p = capture.casePath { t.append([.text("case"), .text(p)]) }
+        } else {
+            t.append([.text("schema_version"), .int(Int64(capture.reader.schemaVersion))])
+        }
         t.append([.text("start"), .text(capture.wallText(capture.startBoot))])
         if let end = capture.endBoot {
             t.append([.text("end"), .text(capture.wallText(end))])
@@ -18,9 +30,13 @@ public enum InfoQuery {
         }
         // Every event table the capture has, including those of newer sources.
         let tables: [String] = try capture.reader.db.column(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta', 'sqlite_sequence') ORDER BY name")
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta', 'sqlite_sequence', 'case_capture', 'damage') ORDER BY name")
         for name in tables {
             t.append([.text("rows." + name), .int(Int64(try capture.reader.count(name)))])
+        }
+        for d in try capture.reader.damage() {
+            t.append([.text("damaged.segment\(d.header.seq)"),
+                      .text("\(d.header.source)/\(d.header.ring), \(d.header.records) events between \(capture.wallText(d.header.firstTs)) and \(capture.wallText(d.header.lastTs)): \(d.reason)")])
         }
         let losses = try capture.reader.losses()
         if losses.isEmpty {

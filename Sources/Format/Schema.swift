@@ -1,11 +1,17 @@
 /// The timeline's layout. A capture names itself with `application_id` (so a
 /// foreign SQLite file is told apart) and its layout with `user_version`.
+/// Version 1 held one decoded row per event; version 2 holds the raw ring
+/// records in segments (SegmentSchema.swift) beside the same row tables, which
+/// then carry only what the recorder wrote as rows. The analyzer's case
+/// (CaseSchema.swift) holds every table decoded.
 public enum Schema {
     /// 'ntrl'
     public static let applicationID: Int32 = 0x6E74_726C
-    public static let version = 1
-    /// Versions this build can read. Older ones get a clear refusal, not a guess.
-    public static let readable: ClosedRange<Int> = 1...1
+    public static let version = 2
+    /// Versions this build can read. Others get a clear refusal, not a guess.
+    public static let readable: ClosedRange<Int> = 1...2
+    /// The first version whose events are in segments.
+    public static let segmentedSince = 2
 
     /// Columns every process-stream row carries: who the task was at that moment.
     static let taskColumns = """
@@ -15,6 +21,7 @@ public enum Schema {
         mntns INTEGER NOT NULL, netns INTEGER NOT NULL, pidns INTEGER NOT NULL, comm TEXT NOT NULL
         """
 
+    /// The row tables, common to every capture version and to the case.
     static let ddl: [String] = [
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         // CLOCK_BOOTTIME ↔ CLOCK_REALTIME pairs, sampled at start and every few seconds.
@@ -55,6 +62,14 @@ public enum Schema {
     ] + socketDDL  // sockets: Sources/Format/SocketRows.swift
         + [ConntrackSchema.ddl]  // conntrack: Sources/Format/Conntrack.swift
         + dnsDDL  // resolver: Sources/Format/DNSRows.swift
+
+    /// Names of the row tables, in `ddl` order.
+    public static var tableNames: [String] {
+        ddl.compactMap { sql in
+            guard sql.hasPrefix("CREATE TABLE ") else { return nil }
+            return sql.dropFirst("CREATE TABLE ".count).split(whereSeparator: { $0 == " " || $0 == "(" }).first.map(String.init)
+        }
+    }
 
     /// Created at close: the recorder appends, so it indexes once at the end.
     static let indexes: [String] = [

@@ -26,8 +26,13 @@ public final class TimelineReader {
     public let schemaVersion: Int
     public let clock: ClockMap
 
-    public init(path: String) throws {
+    public let kind: TimelineFileKind
+
+    /// `kind` is what the file must be; a capture is checked structurally (a case is
+    /// the analyzer's own, checked by what built it).
+    public init(path: String, kind: TimelineFileKind = .capture) throws {
         self.path = path
+        self.kind = kind
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
             throw TimelineOpenError.missing(path)
@@ -46,21 +51,118 @@ public final class TimelineReader {
         } catch {
             throw TimelineOpenError.corrupt(path, "\(error)")
         }
-        guard appID == Int(Schema.applicationID) else { throw TimelineOpenError.notACapture(path) }
+        guard appID == Int(kind.applicationID) else { throw TimelineOpenError.notACapture(path) }
         schemaVersion = (try? db.scalar("PRAGMA user_version")) ?? 0
-        guard Schema.readable.contains(schemaVersion) else {
+        if kind == .capture {
+            guard Schema.readable.contains(schemaVersion) else {
+                throw TimelineOpenError.unsupportedVersion(path, schemaVersion)
+            }
+        } else if schemaVersion != CaseSchema.version {
             throw TimelineOpenError.unsupportedVersion(path, schemaVersion)
         }
         do {
-            // A quick structural check: a damaged page list fails here, not mid-query.
-            let check: [String] = try db.column("PRAGMA quick_check(1)")
-            guard check.first == "ok" else { throw TimelineOpenError.corrupt(path, check.first ?? "quick_check failed") }
+            // A version-1 capture is queried as it is: a damaged page list fails here, not mid-query.
+            // A segmented one is checked when its case is built (check()), not on every open.
+            if kind == .capture && schemaVersion < Schema.segmentedSince { try Self.check(db, path) }
             clock = try ClockMap(db: db)
         } catch let e as TimelineOpenError {
             throw e
         } catch {
             throw TimelineOpenError.corrupt(path, "\(error)")
         }
+    }
+
+    /// SQLite's structural check of every page.
+    public func check() throws { try Self.check(db, path) }
+
+    private static func check(_ db: Database, _ path: String) throws {
+        let result: [String]
+        do { result = try db.column("PRAGMA quick_check(1)") } catch { throw TimelineOpenError.corrupt(path, "\(error)") }
+        guard result.first == "ok" else { throw TimelineOpenError.corrupt(path, result.first ?? "quick_check failed") }
+    }
+
+    /// The application id and version of the SQLite file at `path`, without judging them.
+    public static func identify(_ path: String) throws -> (applicationID: Int32, version: Int) {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+            throw TimelineOpenError.missing(path)
+        }
+        guard access(path, R_OK) == 0 else { throw TimelineOpenError.unreadable(path, String(cString: strerror(errno))) }
+        let db: Database
+        do { db = try Database(path: path, mode: .readOnly) } catch { throw TimelineOpenError.notACapture(path) }
+        guard let app: Int = try? db.scalar("PRAGMA application_id") else { throw TimelineOpenError.notACapture(path) }
+        let version: Int = (try? db.scalar("PRAGMA user_version")) ?? 0
+        return (Int32(truncatingIfNeeded: app), version)
+    }
+
+    public var isSegmented: Bool { kind == .capture && schemaVersion >= Schema.segmentedSince }
+
+    /// Count, records and last digest of the stored segments.
+    public func segmentSummary() throws -> (count: Int, records: Int, rawBytes: Int, storedBytes: Int, head: [UInt8]?) {
+        guard isSegmented else { return (0, 0, 0, 0, nil) }
+        let st = try db.prepare("SELECT count(*), total(records), total(raw_bytes), total(length(data)) FROM segment")
+        guard try st.step() else { return (0, 0, 0, 0, nil) }
+        let n = st.int(0), records = Int(exactly: st.double(1).rounded()) ?? 0
+        let raw = Int(exactly: st.double(2).rounded()) ?? 0, stored = Int(exactly: st.double(3).rounded()) ?? 0
+        let head = try db.prepare("SELECT sha256 FROM segment ORDER BY seq DESC LIMIT 1")
+        return (n, records, raw, stored, try head.step() ? head.blob(0) : nil)
+    }
+
+    /// Every stored segment in sequence order, one at a time. A header whose values
+    /// cannot be what the recorder wrote is still handed over (the opener rejects it).
+    public func forEachSegment(_ body: (StoredSegment) throws -> Void) throws {
+        guard isSegmented else { return }
+        let st = try db.prepare("""
+            SELECT seq, source, ring, first_ts, last_ts, records, codec, raw_bytes, data, sha256
+            FROM segment ORDER BY seq
+            """)
+        while try st.step() {
+            let h = SegmentHeader(seq: st.int64(0), source: st.string(1) ?? "", ring: st.string(2) ?? "",
+                                  firstTs: st.uint64(3), lastTs: st.uint64(4), records: st.int(5),
+                                  codec: st.string(6) ?? "", rawBytes: st.int(7))
+            try body(StoredSegment(header: h, stored: st.blob(8) ?? [], sha256: st.blob(9) ?? []))
+        }
+    }
+
+    /// A case: the capture it was built from.
+    public func caseCapture() throws -> CaseCaptureRow? {
+        guard kind == .caseDatabase else { return nil }
+        let st = try db.prepare("""
+            SELECT capture_id, path, identity, size, mtime_ns, schema_version, segments, chain_head, records,
+                indexed_wall_ns, analyzer_version FROM case_capture ORDER BY capture_id LIMIT 1
+            """)
+        guard try st.step() else { return nil }
+        return CaseCaptureRow(captureID: st.int(0), path: st.string(1) ?? "", identity: st.string(2) ?? "",
+                              size: st.int(3), mtimeNs: st.int64(4), schemaVersion: st.int(5), segments: st.int(6),
+                              chainHead: st.blob(7), records: st.int(8), indexedWallNs: st.int64(9),
+                              analyzerVersion: st.string(10) ?? "")
+    }
+
+    /// A case: the segments that could not be read.
+    public func damage() throws -> [(header: SegmentHeader, reason: String)] {
+        guard kind == .caseDatabase else { return [] }
+        let st = try db.prepare("""
+            SELECT segment_seq, source, ring, first_ts, last_ts, records, reason FROM damage ORDER BY segment_seq
+            """)
+        var out: [(SegmentHeader, String)] = []
+        while try st.step() {
+            out.append((SegmentHeader(seq: st.int64(0), source: st.string(1) ?? "", ring: st.string(2) ?? "",
+                                      firstTs: st.uint64(3), lastTs: st.uint64(4), records: st.int(5),
+                                      codec: "", rawBytes: 0), st.string(6) ?? ""))
+        }
+        return out
+    }
+
+    public func recordKinds() throws -> [RecordKindRow] {
+        guard isSegmented else { return [] }
+        let st = try db.prepare("SELECT abi_version, kind, name, source, struct, size FROM record_kind")
+        var out: [RecordKindRow] = []
+        while try st.step() {
+            out.append(RecordKindRow(abiVersion: st.int(0), kind: UInt32(truncatingIfNeeded: st.int64(1)),
+                                     name: st.string(2) ?? "", source: st.string(3) ?? "",
+                                     structName: st.string(4) ?? "", size: st.int(5)))
+        }
+        return out
     }
 
     public func meta() throws -> [String: String] {

@@ -32,8 +32,11 @@ public final class TimelineWriter: @unchecked Sendable {
     @exclusivity(unchecked) private var slotsUsed = 0
     @exclusivity(unchecked) public private(set) var rowsSinceCommit = 0
 
-    public init(path: String, force: Bool) throws {
+    public let kind: TimelineFileKind
+
+    public init(path: String, force: Bool, kind: TimelineFileKind = .capture) throws {
         self.path = path
+        self.kind = kind
         let fm = FileManager.default
         if fm.fileExists(atPath: path) {
             guard force else { throw TimelineWriteError.exists(path) }
@@ -45,12 +48,23 @@ public final class TimelineWriter: @unchecked Sendable {
         Glibc.close(fd)
         do {
             db = try Database(path: path, mode: .create)
-            try db.execute("PRAGMA journal_mode=WAL")
-            try db.execute("PRAGMA synchronous=NORMAL")
-            try db.execute("PRAGMA application_id=\(Schema.applicationID)")
-            try db.execute("PRAGMA user_version=\(Schema.version)")
+            switch kind {
+            case .capture:
+                try db.execute("PRAGMA journal_mode=WAL")
+                try db.execute("PRAGMA synchronous=NORMAL")
+                // Checkpoints (and their fsyncs) run on a thread of their own (WALCheckpointer),
+                // never inside a commit on the recording thread.
+                try db.execute("PRAGMA wal_autocheckpoint=0")
+            case .caseDatabase:
+                // Derived and rebuilt at will: a case is complete only once its case_capture row is
+                // written (last), so a crash mid-build leaves a case that is rebuilt, not trusted.
+                try db.execute("PRAGMA journal_mode=OFF")
+                try db.execute("PRAGMA synchronous=OFF")
+            }
+            try db.execute("PRAGMA application_id=\(kind.applicationID)")
+            try db.execute("PRAGMA user_version=\(kind.version)")
             try db.execute("BEGIN")
-            for sql in Schema.ddl { try db.execute(sql) }
+            for sql in kind.ddl { try db.execute(sql) }
             try db.execute("COMMIT")
         } catch {
             throw TimelineWriteError.cannotCreate(path, "\(error)")
@@ -207,6 +221,74 @@ public final class TimelineWriter: @unchecked Sendable {
         try insert(st)
     }
 
+    /// One sealed segment of raw ring records.
+    public func segment(_ s: SealedSegment) throws {
+        let st = try statement("""
+            INSERT INTO segment (seq, source, ring, first_ts, last_ts, records, codec, raw_bytes, data, sha256)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let h = s.header
+        st.bind(1, h.seq); st.bind(2, h.source); st.bind(3, h.ring); st.bind(4, h.firstTs); st.bind(5, h.lastTs)
+        st.bind(6, h.records); st.bind(7, h.codec); st.bind(8, h.rawBytes)
+        st.bind(9, blob: s.stored); st.bind(10, blob: s.sha256)
+        try insert(st)
+    }
+
+    public func recordKind(_ r: RecordKindRow) throws {
+        let st = try statement(
+            "INSERT INTO record_kind (abi_version, kind, name, source, struct, size) VALUES (?, ?, ?, ?, ?, ?)")
+        st.bind(1, r.abiVersion); st.bind(2, r.kind); st.bind(3, r.name); st.bind(4, r.source)
+        st.bind(5, r.structName); st.bind(6, r.size)
+        try insert(st)
+    }
+
+    public func recordBTF(source: String, btf: [UInt8]) throws {
+        let st = try statement("INSERT INTO record_btf (source, codec, raw_bytes, btf) VALUES (?, ?, ?, ?)")
+        st.bind(1, source); st.bind(2, Segment.codec); st.bind(3, btf.count)
+        st.bind(4, blob: btf.withUnsafeBytes { Zstd.compress($0, level: 9) })
+        try insert(st)
+    }
+
+    /// A case: a segment whose records could not be read.
+    public func damage(captureID: Int, header h: SegmentHeader, reason: String) throws {
+        let st = try statement("""
+            INSERT INTO damage (capture_id, segment_seq, source, ring, first_ts, last_ts, records, reason)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        st.bind(1, captureID); st.bind(2, h.seq); st.bind(3, h.source); st.bind(4, h.ring)
+        st.bind(5, h.firstTs); st.bind(6, h.lastTs); st.bind(7, h.records); st.bind(8, reason)
+        try insert(st)
+    }
+
+    /// A case: the capture it was built from; written last, so its presence means the case is complete.
+    public func caseCapture(_ c: CaseCaptureRow) throws {
+        let st = try statement("""
+            INSERT INTO case_capture (capture_id, path, identity, size, mtime_ns, schema_version, segments,
+                chain_head, records, indexed_wall_ns, analyzer_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        st.bind(1, c.captureID); st.bind(2, c.path); st.bind(3, c.identity); st.bind(4, c.size); st.bind(5, c.mtimeNs)
+        st.bind(6, c.schemaVersion); st.bind(7, c.segments); st.bind(8, blob: c.chainHead); st.bind(9, c.records)
+        st.bind(10, c.indexedWallNs); st.bind(11, c.analyzerVersion)
+        try insert(st)
+    }
+
+    /// Copies every row of the row tables of the capture at `path` (opened read-only) into this file.
+    public func copyRows(fromCapture path: String) throws {
+        try commit()
+        let attach = try db.prepare("ATTACH DATABASE ? AS evidence")
+        attach.bind(1, "file:" + Database.uriEscape(path) + "?mode=ro")
+        try attach.run()
+        defer { try? db.execute("DETACH DATABASE evidence") }
+        let present: [String] = try db.column("SELECT name FROM evidence.sqlite_master WHERE type = 'table'")
+        try begin()
+        for t in Schema.tableNames where present.contains(t) {
+            let cols: [String] = try db.column("SELECT name FROM pragma_table_info(?, 'evidence')", [t])
+            let list = cols.map { "\"\($0)\"" }.joined(separator: ", ")
+            try db.execute("INSERT INTO main.\(t) (\(list)) SELECT \(list) FROM evidence.\(t)")
+        }
+        try commit()
+    }
+
     /// Commits, indexes, and leaves a single self-contained file (no -wal) so
     /// it can be copied as is.
     public func close() throws {
@@ -214,8 +296,10 @@ public final class TimelineWriter: @unchecked Sendable {
         for sql in Schema.indexes { try db.execute(sql) }
         for i in 0..<slotCount { slots[i] = Slot(file: 0, line: 0, statement: nil) }
         slotsUsed = 0
-        try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        try db.execute("PRAGMA journal_mode=DELETE")
+        if kind == .capture {
+            try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try db.execute("PRAGMA journal_mode=DELETE")
+        }
         chmod(path, 0o600)
     }
 

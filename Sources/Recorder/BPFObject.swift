@@ -97,6 +97,14 @@ final class BPFObject {
     /// A loaded program, for attachments its source manages itself (the resolver's uprobes).
     func program(_ name: String) -> OpaquePointer? { bpf_object__find_program_by_name(obj, name) }
 
+    /// The object's BTF as loaded: its record structs exactly as compiled.
+    func btf() -> [UInt8]? {
+        guard let btf = bpf_object__btf(obj) else { return nil }
+        var size: UInt32 = 0
+        guard let p = btf__raw_data(btf, &size), size > 0 else { return nil }
+        return Array(UnsafeRawBufferPointer(start: p, count: Int(size)))
+    }
+
     func mapFD(_ map: String) throws -> Int32 {
         guard let m = bpf_object__find_map_by_name(obj, map) else { throw RecorderError.bpfMap(object: name, map: map) }
         return bpf_map__fd(m)

@@ -1,6 +1,7 @@
 import CBPFGlue
 import CConntrack
 import Foundation
+import Events
 import Format
 
 /// Where the conntrack source gets its live stream.
@@ -86,12 +87,10 @@ final class ConntrackTracker {
     }
 
     func source() -> Source {
-        let text = AddressText()
         return Source(
             name: options.source == .bpf ? "conntrack" : "conntrack-netlink", object: object,
             rings: options.source == .bpf ? ["ct_events"] : [],
-            kinds: [NT_KIND_CT_NEW.rawValue, NT_KIND_CT_END.rawValue],
-            decode: { data, size, _, w in try ConntrackTracker.write(data, size: size, into: w, text: text) },
+            archived: Set(ConntrackRecords.kinds.map(\.rawValue)),
             attach: { [self] _ in try attachInitial() },
             snapshot: { [self] _, w in try dumpPending(into: w) },
             poll: { [self] w, now in try tick(w, now: now) })
@@ -272,115 +271,6 @@ final class ConntrackTracker {
             if !pendingDump.isEmpty { lateSnapshotRows += try dumpPending(into: w) }
         }
     }
-
-    // MARK: decoding
-
-    /// The ring path: the same row as `row(_:)` gives, bound without building Strings.
-    static func write(_ data: UnsafeRawPointer, size: Int, into w: TimelineWriter, text: AddressText) throws {
-        guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(data.load(fromByteOffset: 8, as: UInt32.self), size) }
-        var e = data.load(as: nt_ct_event.self)
-        let os = withUnsafeBytes(of: &e.orig.src) { text.text($0.baseAddress!, family: e.orig.l3, slot: 0) }
-        let od = withUnsafeBytes(of: &e.orig.dst) { text.text($0.baseAddress!, family: e.orig.l3, slot: 1) }
-        let rs = withUnsafeBytes(of: &e.reply.src) { text.text($0.baseAddress!, family: e.reply.l3, slot: 2) }
-        let rd = withUnsafeBytes(of: &e.reply.dst) { text.text($0.baseAddress!, family: e.reply.l3, slot: 3) }
-        try w.conntrack(
-            ts: e.ts, kind: e.kind == NT_KIND_CT_END.rawValue ? .end : .new,
-            flags: ConntrackFlags(rawValue: Int(e.flags)), startTs: e.start_ts, netns: e.netns,
-            family: e.orig.l3 == 10 ? 6 : 4, proto: e.orig.l4,
-            origSrc: os, origSport: e.orig.sport, origDst: od, origDport: e.orig.dport,
-            replySrc: rs, replySport: e.reply.sport, replyDst: rd, replyDport: e.reply.dport,
-            status: e.status, zone: e.zone, mark: e.mark, hook: e.hook, tcpState: e.tcp_state,
-            cgroupID: e.cgroup_id)
-    }
-
-    static func row(_ p: UnsafePointer<nt_ct_event>) -> ConntrackRow {
-        let e = p.pointee
-        let family: UInt8 = e.orig.l3 == 10 ? 6 : 4
-        return ConntrackRow(
-            ts: e.ts, kind: e.kind == NT_KIND_CT_END.rawValue ? .end : .new,
-            flags: ConntrackFlags(rawValue: Int(e.flags)), startTs: e.start_ts, netns: e.netns,
-            family: family, proto: e.orig.l4, orig: tuple(e.orig), reply: tuple(e.reply),
-            status: e.status, zone: e.zone, mark: e.mark, hook: e.hook, tcpState: e.tcp_state,
-            cgroupID: e.cgroup_id)
-    }
-
-    static func tuple(_ t: nt_ct_tuple) -> ConntrackTuple {
-        ConntrackTuple(src: cachedAddress(t.src, family: t.l3), sport: t.sport,
-                       dst: cachedAddress(t.dst, family: t.l3), dport: t.dport)
-    }
-
-    private struct AddressKey: Hashable { var hi: UInt64; var lo: UInt64; var family: UInt8 }
-    /// Text of recently seen addresses: a churn repeats a handful of them, and formatting
-    /// each anew was a visible share of the recorder's CPU. Only the recording thread uses it.
-    nonisolated(unsafe) private static var addressCache: [AddressKey: String] = [:]
-
-    static func cachedAddress<T>(_ bytes: T, family: UInt8) -> String {
-        let key = withUnsafeBytes(of: bytes) { raw in
-            AddressKey(hi: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
-                       lo: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self), family: family)
-        }
-        if let s = addressCache[key] { return s }
-        let s = address(bytes, family: family)
-        if addressCache.count >= 4096 { addressCache.removeAll(keepingCapacity: true) }
-        addressCache[key] = s
-        return s
-    }
-
-    static func address<T>(_ bytes: T, family: UInt8) -> String {
-        withUnsafeBytes(of: bytes) { SocketTuple.address(family: UInt16(family), $0.baseAddress!) }
-    }
-}
-
-/// Address text for the ring path: a direct-mapped table of recently formatted addresses
-/// (a churn repeats a handful), and four per-row slots the insert binds in place
-/// (SQLITE_STATIC), so a row costs no String, no hashing, no allocation. Only the
-/// recording thread uses it.
-final class AddressText {
-    // Entry: key hi u64 @0, lo u64 @8, family u8 @16, valid u8 @17, length u8 @18, text @24.
-    private static let entrySize = 80, entries = 256, textOffset = 24, textMax = 56
-    private let table: UnsafeMutableRawPointer
-    private let scratch: UnsafeMutableRawPointer
-
-    init() {
-        table = .allocate(byteCount: Self.entrySize * Self.entries, alignment: 8)
-        table.initializeMemory(as: UInt8.self, repeating: 0, count: Self.entrySize * Self.entries)
-        scratch = .allocate(byteCount: 4 * Self.textMax, alignment: 8)
-    }
-
-    deinit {
-        table.deallocate()
-        scratch.deallocate()
-    }
-
-    /// The text of the 16 address bytes at `bytes` (as ConntrackTracker.address formats them),
-    /// copied into row slot `slot` (0...3): valid until the same slot is asked again.
-    @inline(__always)
-    func text(_ bytes: UnsafeRawPointer, family: UInt8, slot: Int) -> BorrowedText {
-        let hi = bytes.loadUnaligned(as: UInt64.self), lo = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-        let h = (hi ^ (lo &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(family)) &* 0x9E37_79B9_7F4A_7C15
-        let e = table + Int(truncatingIfNeeded: h >> 56) * Self.entrySize
-        if e.load(fromByteOffset: 17, as: UInt8.self) == 0 || e.load(as: UInt64.self) != hi
-            || e.load(fromByteOffset: 8, as: UInt64.self) != lo || e.load(fromByteOffset: 16, as: UInt8.self) != family {
-            fill(e, bytes, family: family, hi: hi, lo: lo)
-        }
-        let n = Int(e.load(fromByteOffset: 18, as: UInt8.self))
-        let dst = scratch + slot * Self.textMax
-        dst.copyMemory(from: e + Self.textOffset, byteCount: n)
-        return BorrowedText(base: UnsafeRawPointer(dst).assumingMemoryBound(to: CChar.self), count: Int32(n))
-    }
-
-    private func fill(_ e: UnsafeMutableRawPointer, _ bytes: UnsafeRawPointer, family: UInt8, hi: UInt64, lo: UInt64) {
-        var s = SocketTuple.address(family: UInt16(family), bytes)
-        s.withUTF8 { u in
-            let n = min(u.count, Self.textMax)
-            if n > 0 { (e + Self.textOffset).copyMemory(from: u.baseAddress!, byteCount: n) }
-            e.storeBytes(of: UInt8(n), toByteOffset: 18, as: UInt8.self)
-        }
-        e.storeBytes(of: hi, as: UInt64.self)
-        e.storeBytes(of: lo, toByteOffset: 8, as: UInt64.self)
-        e.storeBytes(of: family, toByteOffset: 16, as: UInt8.self)
-        e.storeBytes(of: 1, toByteOffset: 17, as: UInt8.self)
-    }
 }
 
 /// Carries the writer into libnetfilter_conntrack's C callback.
@@ -392,7 +282,7 @@ private struct RowSink {
         guard let ctx, let e else { return }
         let s = ctx.assumingMemoryBound(to: RowSink.self)
         guard s.pointee.error == nil, let w = s.pointee.writer else { return }
-        do { try w.conntrack(ConntrackTracker.row(e)) } catch { s.pointee.error = error }
+        do { try w.conntrack(ConntrackRecords.row(e)) } catch { s.pointee.error = error }
     }
 }
 

@@ -1,4 +1,5 @@
 import CBPFGlue
+import Events
 import Format
 
 /// A process mapped a resolver-like library that was not armed (an NT_KIND_DNS_LIB
@@ -32,28 +33,9 @@ struct PinnedExec: Sendable {
     static let none = PinnedExec(root: -1, exe: -1)
 }
 
-/// Decoding of the resolver object's records (bpf/resolver.bpf.c).
+/// The resolver object's library-mapping records (bpf/resolver.bpf.c), which only the
+/// recording acts on; its call records are archived (Events/Resolver/DNSRecords.swift).
 enum DNSEvents {
-    /// A resolver call: a row of its own; needs no probe state, so written on the recording thread.
-    static func writeCall(_ data: UnsafeRawPointer, size: Int, into w: TimelineWriter) throws {
-        guard size >= MemoryLayout<nt_dns_event>.size else { throw DecodeError.short(NT_KIND_DNS.rawValue, size) }
-        let e = data.assumingMemoryBound(to: nt_dns_event.self)
-        let task = (data + MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.task)!).assumingMemoryBound(to: nt_task.self)
-        let name = cString(data, offset: MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.name)!,
-                           capacity: Int(NT_DNS_NAME_MAX), length: Int(e.pointee.name_len))
-        let addrsAt = data + MemoryLayout<nt_dns_event>.offset(of: \nt_dns_event.addrs)!
-        var addrs: [String] = []
-        for i in 0..<min(Int(e.pointee.naddrs), Int(NT_DNS_ADDRS_MAX)) {
-            let a = addrsAt + i * MemoryLayout<nt_dns_addr>.stride
-            let family = a.load(as: UInt16.self)
-            let text = SocketTuple.address(family: family, a + MemoryLayout<nt_dns_addr>.offset(of: \nt_dns_addr.addr)!)
-            if !addrs.contains(text) { addrs.append(text) }
-        }
-        try w.dns(DNSRow(task: TaskRow(ts: e.pointee.ts, task), callTs: e.pointee.call_ts,
-                         function: DNSFunction(rawValue: Int(e.pointee.func)) ?? .getaddrinfo, name: name,
-                         flags: DNSFlags(rawValue: Int(e.pointee.flags)), rc: e.pointee.rc, addresses: addrs))
-    }
-
     static func libMapping(_ data: UnsafeRawPointer, size: Int) throws -> LibMapping {
         guard size >= MemoryLayout<nt_lib_event>.size else { throw DecodeError.short(NT_KIND_DNS_LIB.rawValue, size) }
         let e = data.assumingMemoryBound(to: nt_lib_event.self).pointee

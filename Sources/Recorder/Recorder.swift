@@ -1,5 +1,6 @@
 import CBPFGlue
 import Foundation
+import Events
 import Format
 import Logging
 import Synchronization
@@ -32,11 +33,15 @@ public struct RecordSummary: Sendable, CustomStringConvertible {
     public var losses: [String: UInt64]
     /// Rows each source's startup snapshot wrote.
     public var snapshots: [String: Int]
+    /// Segments of raw records written, and their compressed size.
+    public var segments: Int
+    public var storedBytes: Int
 
     public var description: String {
         var s = String(format: "recorded %.1f s: ", seconds)
         s += counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         s += "; snapshot " + snapshots.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        s += String(format: "; %d segments, %.1f MB", segments, Double(storedBytes) / 1e6)
         let lost = losses.filter { $0.value > 0 }
         s += lost.isEmpty ? "; lost nothing" : "; LOST " + lost.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return s
@@ -90,34 +95,49 @@ public final class Recorder: @unchecked Sendable {
         // However this ends (a throw included), sources' threads are stopped before we return.
         defer { for s in sources { s.finish?() } }
         let writer = try TimelineWriter(path: options.dbPath, force: options.force)
+        let checkpointer = WALCheckpointer(path: options.dbPath)
+        checkpointer.start()
+        defer { checkpointer.stop() }
         let started = Clock.anchor()
         try writeMeta(writer, started: started)
+        try writeLayouts(writer)
         try writer.clockAnchor(bootNs: started.boot, wallNs: started.wall)
 
         var counts: [String: Int] = [:]
         var firstError: Error?
         var kindCounts = [Int](repeating: 0, count: Int(NT_KIND_MAX.rawValue) + 1)
         var decodeErrors = 0
-        // Every record starts with u64 ts, u32 kind (bpf/nettrail.h).
-        var table = [((UnsafeRawPointer, Int, UInt32, TimelineWriter) throws -> Void)?](
-            repeating: nil, count: Int(NT_KIND_MAX.rawValue))
-        for s in sources { for k in s.kinds { table[Int(k)] = s.decode } }
-        // Immutable once built: the per-record closure captures it by value (no box, no access checks).
-        let decoders = table
-        let reader = RingReader { data, size in
-            guard size >= 12 else { decodeErrors += 1; return }
-            let kind = data.load(fromByteOffset: 8, as: UInt32.self)
-            guard kind < NT_KIND_MAX.rawValue, let decode = decoders[Int(kind)] else { decodeErrors += 1; return }
-            do {
-                try decode(data, size, kind, writer)
-                kindCounts[Int(kind)] += 1
-            } catch is DecodeError {
-                decodeErrors += 1
-            } catch {
-                if firstError == nil { firstError = error }
+        let archive = SegmentArchive()
+        let reader = RingReader()
+        for s in sources {
+            // Immutable once built: the per-record closure captures them by value (no box, no access checks).
+            var archivedTable = [Bool](repeating: false, count: Int(NT_KIND_MAX.rawValue))
+            for k in s.archived where k < NT_KIND_MAX.rawValue { archivedTable[Int(k)] = true }
+            var liveTable = [((UnsafeRawPointer, Int, TimelineWriter) throws -> Void)?](
+                repeating: nil, count: Int(NT_KIND_MAX.rawValue))
+            for (k, f) in s.live where k < NT_KIND_MAX.rawValue { liveTable[Int(k)] = f }
+            let archived = archivedTable, live = liveTable
+            for name in s.rings {
+                let ring = archive.ring(source: s.name, name: name)
+                // Every record starts with u64 ts, u32 kind (bpf/nettrail.h).
+                try reader.add(fd: s.object.mapFD(name)) { data, size in
+                    guard size >= 12 else { decodeErrors += 1; return }
+                    let kind = Int(data.load(fromByteOffset: 8, as: UInt32.self))
+                    guard kind < archived.count, archived[kind] || live[kind] != nil else { decodeErrors += 1; return }
+                    kindCounts[kind] += 1
+                    if archived[kind] { archive.append(ring, data, size) }
+                    if let act = live[kind] {
+                        do {
+                            try act(data, size, writer)
+                        } catch is DecodeError {
+                            decodeErrors += 1
+                        } catch {
+                            if firstError == nil { firstError = error }
+                        }
+                    }
+                }
             }
         }
-        for s in sources { for ring in s.rings { try reader.add(fd: s.object.mapFD(ring)) } }
 
         var snapshotRows: [String: Int] = [:]
         for s in sources { try s.attach(s.object) }
@@ -133,16 +153,22 @@ public final class Recorder: @unchecked Sendable {
         let deadline = options.duration.map { started.boot + UInt64($0 * 1e9) }
         while !stopFlag.load(ordering: .relaxed), firstError == nil {
             reader.poll(timeoutMs: 100)
-            // Rings whose producers skip wakeups (bpf/conntrack.bpf.c) are read here, at least every 100 ms.
+            // Producers batch their wakeups: what they wrote without one is read here, at least every 100 ms.
             reader.drain()
             let now = Clock.boot
             if let deadline, now >= deadline { break }
             for s in sources { try s.poll?(writer, now) }
-            if now - lastCommit >= 1_000_000_000 {
+            let second = now - lastCommit >= 1_000_000_000
+            if second {
+                // Sealed on the archive's thread; inserted below once back, at the latest on the next turn.
+                archive.flush()
                 try lossTracker.sample(into: writer, now: now)
                 for s in sources { try s.tick?(s.object, writer, now, false) }
+            }
+            let inserted = try archive.insertSealed(into: writer)
+            if second || inserted > 0 {
                 try writer.commit()
-                lastCommit = now
+                if second { lastCommit = now }
             }
             if now - lastAnchor >= 5_000_000_000 {
                 let a = Clock.anchor()
@@ -152,6 +178,7 @@ public final class Recorder: @unchecked Sendable {
         }
         // Whatever the kernel wrote before we stopped is still ours to keep.
         reader.drain()
+        try archive.finish(into: writer)
         if let firstError { throw firstError }
         let end = Clock.anchor()
         try lossTracker.sample(into: writer, now: end.boot)
@@ -163,11 +190,20 @@ public final class Recorder: @unchecked Sendable {
         try writer.clockAnchor(bootNs: end.boot, wallNs: end.wall)
         try writer.setMeta("end_boot_ns", String(end.boot))
         try writer.setMeta("end_wall_ns", String(end.wall))
+        try writer.commit()
+        checkpointer.stop()
         try writer.close()
 
         for (k, n) in kindCounts.enumerated() where n > 0 { counts[EventKind.name(UInt32(k))] = n }
         return RecordSummary(seconds: Double(end.boot - started.boot) / 1e9, counts: counts,
-                             losses: writer.lossTotals, snapshots: snapshotRows)
+                             losses: writer.lossTotals, snapshots: snapshotRows,
+                             segments: archive.segments, storedBytes: archive.storedBytes)
+    }
+
+    /// What a later analyzer needs to decode the segments, or to refuse them by name.
+    private func writeLayouts(_ w: TimelineWriter) throws {
+        for r in RecordDecoders.layoutRows() { try w.recordKind(r) }
+        for s in sources { if let btf = s.object.btf() { try w.recordBTF(source: s.name, btf: btf) } }
     }
 
     private func writeMeta(_ w: TimelineWriter, started: (boot: UInt64, wall: UInt64)) throws {
@@ -183,6 +219,7 @@ public final class Recorder: @unchecked Sendable {
             ("pid_max", read("/proc/sys/kernel/pid_max")),
             ("memory_hierarchy_id", String(CgroupSnapshot.memoryHierarchyID())),
             ("recorder_version", Self.version),
+            ("abi_version", String(NT_ABI_VERSION)),
             ("command_line", options.commandLine.map(Self.shellQuote).joined(separator: " ")),
             ("start_boot_ns", String(started.boot)),
             ("start_wall_ns", String(started.wall)),

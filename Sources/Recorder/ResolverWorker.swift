@@ -1,4 +1,5 @@
 import CBPFGlue
+import Events
 import Format
 import Synchronization
 #if canImport(Glibc)
@@ -103,16 +104,11 @@ final class ResolverWorker: @unchecked Sendable {
     func source() -> Source {
         Source(
             name: "resolver", object: tracker.object, rings: ["dns_events"],
-            kinds: [NT_KIND_DNS.rawValue, NT_KIND_DNS_LIB.rawValue],
-            decode: { [unowned self] data, size, kind, w in
-                switch kind {
-                case NT_KIND_DNS.rawValue: try DNSEvents.writeCall(data, size: size, into: w)
-                case NT_KIND_DNS_LIB.rawValue:
-                    let m = try DNSEvents.libMapping(data, size: size)
-                    self.enqueue(.mapping(m, pinnedFile: self.pin(m.mapFilesPath, O_RDONLY | O_CLOEXEC)))
-                default: throw DecodeError.unknownKind(kind)
-                }
-            },
+            archived: Set(DNSRecords.kinds.map(\.rawValue)),
+            live: [NT_KIND_DNS_LIB.rawValue: { [unowned self] data, size, _ in
+                let m = try DNSEvents.libMapping(data, size: size)
+                self.enqueue(.mapping(m, pinnedFile: self.pin(m.mapFilesPath, O_RDONLY | O_CLOEXEC)))
+            }],
             attach: { [unowned self] obj in
                 try self.openNotices(obj)
                 try obj.attachAll(skip: ["nt_gai_enter", "nt_gai_return", "nt_ghbn_enter", "nt_ghbn2_enter", "nt_ghbn_return"])

@@ -2,8 +2,8 @@ import CBPFGlue
 import Foundation
 
 /// Polls every ring buffer of every source on the calling thread and hands
-/// each record to one handler. libbpf calls back on the polling thread, so
-/// decode and insert happen there too: no queue, no copy between threads.
+/// each record to its ring's handler. libbpf calls back on the polling thread,
+/// so the copy into the ring's segment happens there: no queue between threads.
 final class RingReader {
     private final class Box {
         let handle: (UnsafeRawPointer, Int) -> Void
@@ -11,15 +11,16 @@ final class RingReader {
     }
 
     private var rb: OpaquePointer?
-    private let box: Box
+    /// Kept alive for libbpf's callbacks, one per ring.
+    private var boxes: [Box] = []
 
-    init(handler: @escaping (UnsafeRawPointer, Int) -> Void) {
-        box = Box(handler)
-    }
+    init() {}
 
     deinit { if let rb { ring_buffer__free(rb) } }
 
-    func add(fd: Int32) throws {
+    func add(fd: Int32, handler: @escaping (UnsafeRawPointer, Int) -> Void) throws {
+        let box = Box(handler)
+        boxes.append(box)
         let ctx = Unmanaged.passUnretained(box).toOpaque()
         let cb: ring_buffer_sample_fn = { ctx, data, size in
             guard let ctx, let data else { return 0 }

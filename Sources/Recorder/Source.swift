@@ -1,15 +1,17 @@
 import Format
 
 /// One family of kernel events: a BPF object, the ring buffers it writes, and
-/// how its records become timeline rows. Each family has its own ring buffers
-/// so a flood of one cannot starve another.
+/// which of its records are archived and which the recording must act on. Each
+/// family has its own ring buffers so a flood of one cannot starve another.
 struct Source {
     let name: String
     let object: BPFObject
     let rings: [String]
-    /// The ABI kinds this source writes; the reader dispatches on them.
-    let kinds: Set<UInt32>
-    let decode: (UnsafeRawPointer, Int, UInt32, TimelineWriter) throws -> Void
+    /// The ABI kinds copied, undecoded, into the capture's segments (the analyzer decodes them: Events).
+    let archived: Set<UInt32>
+    /// Kinds the recording itself must read while it runs (following UDP flows, arming
+    /// probes), by kind; a kind may be both live and archived. Runs on the recording thread.
+    var live: [UInt32: (UnsafeRawPointer, Int, TimelineWriter) throws -> Void] = [:]
     /// Attaches the programs; called once the ring buffers are being read.
     var attach: (BPFObject) throws -> Void = { try $0.attachAll() }
     /// Runs once after attaching (e.g. a snapshot of kernel state); returns rows written.

@@ -16,6 +16,8 @@ struct Nettrail: ParsableCommand {
             TimelineCommand.self,
             NATCommand.self,
             DNSCommand.self,
+            IndexCommand.self,
+            VerifyCommand.self,
         ]
     )
 
@@ -41,9 +43,12 @@ struct CaptureOptions: ParsableArguments {
     @Option(name: .long, help: "table, json (JSON Lines) or csv.")
     var format: OutputFormatOption = .table
 
-    func open() -> Capture {
+    @Option(name: .customLong("case"), help: "The case database to use or build (default: a cache directory, never beside the capture).")
+    var casePath: String?
+
+    func open(rebuild: Bool = false) -> Capture {
         do {
-            let c = try Capture(path: file)
+            let c = try Capture(path: file, casePath: casePath, rebuildCase: rebuild)
             try c.load()
             return c
         } catch { fail(error) }

@@ -104,6 +104,6 @@ final class TimelineTests: XCTestCase {
     }
 
     private func error(_ path: String) -> String? {
-        do { _ = try TimelineReader(path: path); return nil } catch { return "\(error)" }
+        do { try TimelineReader(path: path).check(); return nil } catch { return "\(error)" }
     }
 }

@@ -5,7 +5,8 @@
 #include <stdint.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
-#include "../../../bpf/nettrail.h"
+#include <bpf/btf.h>
+#include <nettrail_abi.h>
 
 /* libbpf prints loader and verifier diagnostics through a callback; we keep
  * the tail of it so an error can say which program failed and why. */

@@ -1,8 +1,8 @@
-import CBPFGlue
+import CEventABI
 
 /// Names of the ABI's event kinds, as the timeline's `loss.kind` and the summary spell them.
-enum EventKind {
-    static func name(_ kind: UInt32) -> String {
+public enum EventKind {
+    public static func name(_ kind: UInt32) -> String {
         switch kind {
         case NT_KIND_FORK.rawValue: return "fork"
         case NT_KIND_EXEC.rawValue: return "exec"
@@ -27,7 +27,7 @@ enum EventKind {
 
 /// Reads a fixed char array inside a C struct as a String (stops at NUL).
 @inline(__always)
-func cString(_ base: UnsafeRawPointer, offset: Int, capacity: Int, length: Int? = nil) -> String {
+public func cString(_ base: UnsafeRawPointer, offset: Int, capacity: Int, length: Int? = nil) -> String {
     let p = (base + offset).assumingMemoryBound(to: UInt8.self)
     let n = length.map { min($0, capacity) } ?? strnlen(p, capacity)
     return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
@@ -38,4 +38,16 @@ private func strnlen(_ p: UnsafePointer<UInt8>, _ cap: Int) -> Int {
     var i = 0
     while i < cap && p[i] != 0 { i += 1 }
     return i
+}
+
+/// A record the decoders cannot read: counted as the decoder's loss, never a trap.
+public enum DecodeError: Error, CustomStringConvertible {
+    case short(UInt32, Int)
+    case unknownKind(UInt32)
+    public var description: String {
+        switch self {
+        case .short(let k, let n): return "short \(EventKind.name(k)) record (\(n) bytes)"
+        case .unknownKind(let k): return "unknown event kind \(k)"
+        }
+    }
 }

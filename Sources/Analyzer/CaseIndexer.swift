@@ -1,0 +1,135 @@
+import CEventABI
+import Events
+import Foundation
+import Format
+
+/// What building a case found.
+public struct IndexSummary: Sendable {
+    public var segments = 0
+    public var records = 0
+    public var damaged = 0
+    public var malformed = 0
+    public var seconds = 0.0
+}
+
+public enum CaseBuildError: Error, CustomStringConvertible {
+    case abi(String, String)
+    public var description: String {
+        switch self {
+        case .abi(let path, let why): return "\(path): \(why)"
+        }
+    }
+}
+
+/// Decodes a capture's segments, once, into a case: the capture's row tables
+/// copied, every archived record decoded by its source's decoder (Events),
+/// damaged segments noted with the span they cover, and everything indexed.
+enum CaseIndexer {
+    /// Refuses records this build would misread: another ABI version, or a kind
+    /// whose struct is not the size this build knows.
+    static func checkLayouts(_ evidence: TimelineReader, meta: [String: String], segments: Int) throws {
+        guard segments > 0 else { return }
+        let ours = Dictionary(RecordDecoders.layoutRows().map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
+        let abi = meta["abi_version"].flatMap(Int.init)
+        guard abi == Int(NT_ABI_VERSION) else {
+            throw CaseBuildError.abi(evidence.path,
+                "its records use event ABI version \(meta["abi_version"] ?? "unknown"); this nettrail decodes version \(NT_ABI_VERSION)")
+        }
+        for k in try evidence.recordKinds() {
+            guard let mine = ours[k.kind] else { continue }
+            if mine.size != k.size || mine.structName != k.structName {
+                throw CaseBuildError.abi(evidence.path,
+                    "record \(k.name) is \(k.structName) of \(k.size) bytes; this nettrail reads \(mine.structName) of \(mine.size)")
+            }
+        }
+    }
+
+    /// Builds the case at `path` (the caller renames it into place: a case file that exists is complete).
+    static func build(evidence: TimelineReader, meta: [String: String], identity: String,
+                      into path: String, progress: IndexProgress?) throws -> IndexSummary {
+        let began = Date()
+        // Taken first: if the capture grows while this runs (a live recorder), the case is stale at once.
+        let state = CaseStore.fileState(evidence.path)
+        try evidence.check()
+        let total = try evidence.segmentSummary()
+        try checkLayouts(evidence, meta: meta, segments: total.count)
+        let w = try TimelineWriter(path: path, force: true, kind: .caseDatabase)
+        try w.copyRows(fromCapture: evidence.path)
+        let decoders = RecordDecoders()
+        var opener = SegmentOpener()
+        var s = IndexSummary()
+        var head: [UInt8]?
+        let start = meta["start_boot_ns"].flatMap(UInt64.init) ?? 0
+        var lastTs = start
+        try evidence.forEachSegment { seg in
+            s.segments += 1
+            head = seg.sha256
+            do {
+                let payload = try seg.stored.withUnsafeBytes {
+                    try opener.open(header: seg.header, stored: $0, sha256: seg.sha256)
+                }
+                try payload.withUnsafeBytes { raw in
+                    // Framing is checked whole before any row is written: a segment is in the case entire, or noted.
+                    var n = 0
+                    try Segment.forEachRecord(in: raw) { _, _ in n += 1 }
+                    guard n == seg.header.records else {
+                        throw SegmentError.framing("\(n) records where the header says \(seg.header.records)")
+                    }
+                    try Segment.forEachRecord(in: raw) { p, size in
+                        do { try decoders.write(p, size: size, into: w) } catch is DecodeError { s.malformed += 1 }
+                    }
+                }
+                s.records += seg.header.records
+                lastTs = max(lastTs, seg.header.lastTs)
+            } catch let e as SegmentError {
+                s.damaged += 1
+                try w.damage(captureID: 1, header: seg.header, reason: e.description)
+                // Every answer that checks loss windows sees the hole.
+                try w.loss(LossRow(source: seg.header.source, kind: "segment_damaged", count: UInt64(max(0, seg.header.records)),
+                                   fromNs: seg.header.firstTs, toNs: max(seg.header.firstTs, seg.header.lastTs)))
+            }
+            progress?.update(segments: s.segments, of: total.count, records: s.records)
+        }
+        if s.malformed > 0 {
+            try w.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
+        }
+        try w.caseCapture(CaseCaptureRow(
+            captureID: 1, path: evidence.path, identity: identity, size: state.size, mtimeNs: state.mtimeNs,
+            schemaVersion: evidence.schemaVersion, segments: s.segments, chainHead: head, records: s.records,
+            indexedWallNs: Int64(Date().timeIntervalSince1970 * 1e9), analyzerVersion: CaseStore.analyzerVersion))
+        try w.close()
+        progress?.done()
+        s.seconds = Date().timeIntervalSince(began)
+        return s
+    }
+}
+
+/// A progress line on a terminal while a case is built (stderr; nothing when not a terminal).
+public final class IndexProgress {
+    private let label: String
+    private var last = Date.distantPast
+    private let began = Date()
+    private var shown = false
+
+    public init?(label: String) {
+        guard isatty(2) == 1 else { return nil }
+        self.label = label
+    }
+
+    func update(segments: Int, of total: Int, records: Int) {
+        let now = Date()
+        guard now.timeIntervalSince(last) >= 0.2 else { return }
+        last = now
+        let pct = total > 0 ? 100 * segments / total : 100
+        let rate = Double(records) / max(now.timeIntervalSince(began), 0.001)
+        let width = 24, filled = width * pct / 100
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = "indexing \(label) [\(bar)] \(pct)%  \(records) events  \(Int(rate)) events/s"
+        FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
+        shown = true
+    }
+
+    func done() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}

@@ -1,0 +1,63 @@
+/// The analyzer's case: a database derived from captures, never evidence
+/// itself. It holds every row table of the timeline (Schema.ddl) decoded and
+/// indexed, which captures it was built from, and what could not be read.
+public enum CaseSchema {
+    /// 'ntcs'
+    public static let applicationID: Int32 = 0x6E74_6373
+    /// Bumped whenever the case's tables or how they are derived change: an older case is rebuilt.
+    public static let version = 1
+
+    static let ddl: [String] = [
+        // One row per capture the case was built from: what it was (to tell a stale case) and when.
+        """
+        CREATE TABLE case_capture (capture_id INTEGER PRIMARY KEY, path TEXT NOT NULL, identity TEXT NOT NULL,
+            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, schema_version INTEGER NOT NULL,
+            segments INTEGER NOT NULL, chain_head BLOB, records INTEGER NOT NULL,
+            indexed_wall_ns INTEGER NOT NULL, analyzer_version TEXT NOT NULL)
+        """,
+        // A segment that could not be read (digest mismatch, codec or framing error): its records are
+        // not in the case; the span it covered is known from its header.
+        """
+        CREATE TABLE damage (capture_id INTEGER NOT NULL, segment_seq INTEGER NOT NULL, source TEXT NOT NULL,
+            ring TEXT NOT NULL, first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, records INTEGER NOT NULL,
+            reason TEXT NOT NULL)
+        """,
+    ]
+}
+
+/// What kind of file a TimelineWriter makes.
+public enum TimelineFileKind: Sendable {
+    /// Evidence: the recorder's capture (Schema.version).
+    case capture
+    /// The analyzer's derived case (CaseSchema.version).
+    case caseDatabase
+
+    var applicationID: Int32 { self == .capture ? Schema.applicationID : CaseSchema.applicationID }
+    var version: Int { self == .capture ? Schema.version : CaseSchema.version }
+    var ddl: [String] { self == .capture ? Schema.ddl + SegmentSchema.ddl : Schema.ddl + CaseSchema.ddl }
+}
+
+/// A case_capture row.
+public struct CaseCaptureRow: Sendable, Equatable {
+    public var captureID: Int
+    public var path: String
+    /// What names the capture whatever its path: host, boot, start (CaseStore).
+    public var identity: String
+    public var size: Int
+    public var mtimeNs: Int64
+    public var schemaVersion: Int
+    public var segments: Int
+    /// The last segment's chain digest: commits to every segment before it.
+    public var chainHead: [UInt8]?
+    public var records: Int
+    public var indexedWallNs: Int64
+    public var analyzerVersion: String
+
+    public init(captureID: Int, path: String, identity: String, size: Int, mtimeNs: Int64, schemaVersion: Int,
+                segments: Int, chainHead: [UInt8]?, records: Int, indexedWallNs: Int64, analyzerVersion: String) {
+        self.captureID = captureID; self.path = path; self.identity = identity; self.size = size
+        self.mtimeNs = mtimeNs; self.schemaVersion = schemaVersion; self.segments = segments
+        self.chainHead = chainHead; self.records = records; self.indexedWallNs = indexedWallNs
+        self.analyzerVersion = analyzerVersion
+    }
+}

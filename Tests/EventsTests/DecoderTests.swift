@@ -1,0 +1,96 @@
+import CEventABI
+import Events
+import Format
+import Foundation
+import XCTest
+
+/// Decoders read raw records as the kernel lays them out: made here byte by byte, no root, no BPF.
+final class DecoderTests: XCTestCase {
+    var path: String!
+
+    override func setUpWithError() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-dec-\(UUID().uuidString).case").path
+    }
+
+    override func tearDownWithError() throws { unlink(path) }
+
+    func decode(_ records: [[UInt8]]) throws -> (TimelineReader, errors: Int) {
+        let w = try TimelineWriter(path: path, force: true, kind: .caseDatabase)
+        let d = RecordDecoders()
+        var errors = 0
+        for r in records {
+            do { try r.withUnsafeBytes { try d.write($0.baseAddress!, size: $0.count, into: w) } } catch is DecodeError { errors += 1 }
+        }
+        try w.close()
+        return (try TimelineReader(path: path, kind: .caseDatabase), errors)
+    }
+
+    func bytes<T>(_ v: inout T) -> [UInt8] { withUnsafeBytes(of: &v) { Array($0) } }
+
+    func testExecRecordBecomesItsRow() throws {
+        var e = nt_exec_event()
+        e.ts = 1_000
+        e.kind = NT_KIND_EXEC.rawValue
+        e.task.pid = 42
+        e.task.start_ns = 900
+        e.task.ppid = 1
+        withUnsafeMutableBytes(of: &e.task.comm) { $0.copyBytes(from: Array("true".utf8)) }
+        let file = Array("/bin/true".utf8), args = Array("true\0-x\0".utf8)
+        withUnsafeMutableBytes(of: &e.filename) { $0.copyBytes(from: file) }
+        withUnsafeMutableBytes(of: &e.args) { $0.copyBytes(from: args) }
+        e.filename_len = UInt16(file.count)
+        e.args_len = UInt16(args.count)
+        let (r, errors) = try decode([bytes(&e)])
+        XCTAssertEqual(errors, 0)
+        let st = try r.db.prepare("SELECT ts, pid, start_ns, comm, filename, argv FROM process_exec")
+        XCTAssertTrue(try st.step())
+        XCTAssertEqual(st.uint64(0), 1_000)
+        XCTAssertEqual(st.int(1), 42)
+        XCTAssertEqual(st.uint64(2), 900)
+        XCTAssertEqual(st.string(3), "true")
+        XCTAssertEqual(st.string(4), "/bin/true")
+        // The kernel's trailing NUL goes; the separator between arguments stays.
+        XCTAssertEqual(st.blob(5), Array("true\0-x".utf8))
+        XCTAssertFalse(try st.step())
+    }
+
+    func testTCPConnectRecordBecomesItsRow() throws {
+        var e = nt_tcp_event()
+        e.ts = 5_000
+        e.kind = NT_KIND_TCP_CONNECT.rawValue
+        e.flags = NT_SF_OWNER
+        e.cookie = 77
+        e.task.pid = 7
+        e.task.start_ns = 70
+        e.tuple.family = 2
+        e.tuple.lport = 40_000
+        e.tuple.rport = 80
+        withUnsafeMutableBytes(of: &e.tuple.laddr) { $0.copyBytes(from: [10, 0, 0, 1]) }
+        withUnsafeMutableBytes(of: &e.tuple.raddr) { $0.copyBytes(from: [10, 0, 0, 2]) }
+        let (r, errors) = try decode([bytes(&e)])
+        XCTAssertEqual(errors, 0)
+        let st = try r.db.prepare("SELECT kind, pid, laddr, lport, raddr, rport, cookie FROM tcp_event")
+        XCTAssertTrue(try st.step())
+        XCTAssertEqual(st.int(0), TcpEventKind.connect.rawValue)
+        XCTAssertEqual(st.int(1), 7)
+        XCTAssertEqual(st.string(2), "10.0.0.1")
+        XCTAssertEqual(st.int(3), 40_000)
+        XCTAssertEqual(st.string(4), "10.0.0.2")
+        XCTAssertEqual(st.int(5), 80)
+        XCTAssertEqual(st.int(6), 77)
+    }
+
+    /// A record too short for its kind, of a kind no decoder has, or shorter than its
+    /// header is a decode error: counted, never a trap and never a row.
+    func testMalformedRecordsAreErrorsNotRows() throws {
+        var e = nt_tcp_event()
+        e.kind = NT_KIND_TCP_CLOSE.rawValue
+        let short = Array(bytes(&e).prefix(40))
+        var unknown = [UInt8](repeating: 0, count: 64)
+        unknown[8] = 200
+        let tiny = [UInt8](repeating: 0, count: 5)
+        let (r, errors) = try decode([short, unknown, tiny])
+        XCTAssertEqual(errors, 3)
+        XCTAssertEqual(try r.count("tcp_event"), 0)
+    }
+}
