@@ -47,7 +47,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "nettrail",
-            dependencies: ["Analyzer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Analyzer", "Format", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Benchmarks (bench/RESULTS.md): ratios against a baseline run in the same process.

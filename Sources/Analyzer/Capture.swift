@@ -2,9 +2,9 @@ import Foundation
 import Format
 
 /// An opened capture and what the analyzer rebuilds from it, built on first use.
-/// Queries read `reader`: for a capture of raw segments, its case (built on first
-/// use, CaseStore.swift); for a version-1 capture, which holds decoded rows, the
-/// capture itself; or a case named directly.
+/// Queries read `reader`: the capture's case (built on first use, CaseStore.swift:
+/// segments decoded, or a version-1 capture's decoded rows copied, and the
+/// intervals reconstructed), or a case named directly.
 public final class Capture {
     public let reader: TimelineReader
     /// The evidence itself, when `reader` is its case.
@@ -21,7 +21,7 @@ public final class Capture {
             reader = try TimelineReader(path: path, kind: .caseDatabase)
             evidence = nil
             indexed = nil
-        } else if id.applicationID == Schema.applicationID && id.version >= Schema.segmentedSince {
+        } else if id.applicationID == Schema.applicationID {
             let ev = try TimelineReader(path: path)
             let evMeta = try ev.meta()
             let bar = progress ? IndexProgress(label: (path as NSString).lastPathComponent) : nil
@@ -30,9 +30,7 @@ public final class Capture {
             evidence = ev
             indexed = c.built
         } else {
-            reader = try TimelineReader(path: path)
-            evidence = nil
-            indexed = nil
+            throw TimelineOpenError.notACapture(path)
         }
         meta = try reader.meta()
     }

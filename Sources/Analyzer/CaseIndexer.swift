@@ -93,6 +93,11 @@ enum CaseIndexer {
         if s.malformed > 0 {
             try w.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
         }
+        try w.commit()
+        // The intervals every query reads: connections with their owners, NAT mappings.
+        try ConnectionIndex.reconstruct(into: w)
+        try NATIndex.reconstruct(into: w, captureStart: start)
+        try w.indexReconstructed()
         try w.caseCapture(CaseCaptureRow(
             captureID: 1, path: evidence.path, identity: identity, size: state.size, mtimeNs: state.mtimeNs,
             schemaVersion: evidence.schemaVersion, segments: s.segments, chainHead: head, records: s.records,

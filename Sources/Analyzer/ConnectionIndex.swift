@@ -3,156 +3,55 @@ import Format
 import Glibc
 #endif
 
-/// One connection (TCP) or flow (UDP) as the capture knows it, joined from the
-/// socket stream: connect/accept (owner, in its own context) and close (bytes,
-/// retransmits, final state) share the socket cookie.
-public struct Connection: Sendable {
-    public enum Proto: String, Sendable { case tcp, udp }
-    public enum Direction: String, Sendable {
-        /// connect() (TCP) or first datagram sent (UDP).
-        case outbound
-        /// accept() (TCP) or first datagram received (UDP).
-        case inbound
-        /// Only the close was seen (socket older than the capture, or an accept that never happened).
-        case unknown
-    }
-
-    public var proto: Proto
-    public var direction: Direction
-    public var tuple: SocketTuple
-    public var netns: UInt32
-    public var cookie: UInt64
-    public var sk: UInt64
-    /// The owner, when some event ran in its context; nil = unknown (never guessed).
-    public var owner: ProcessKey?
-    public var ownerTid: UInt32 = 0
-    public var ownerComm: String = ""
-    public var ownerCgroup: (v2: UInt64, v1: UInt64)?
-    /// First known moment (SYN_SENT/SYN_RECV, connect/accept, or first datagram).
-    public var start: UInt64
-    /// When the owner was recorded (connect/accept return, first datagram).
-    public var ownedAt: UInt64?
-    /// Close (TCP) or last datagram (UDP); nil = still open when the capture ended (or its end was lost).
-    public var end: UInt64?
-    /// connect()/accept() result (TCP); nil when not seen.
-    public var result: Int32?
-    public var bytesSent: UInt64?
-    public var bytesReceived: UInt64?
-    public var packetsSent: UInt64?
-    public var packetsReceived: UInt64?
-    public var retransmits: UInt32?
-    public var established: Bool = false
-    /// TCP: the state the socket left for CLOSE.
-    public var finalState: UInt32?
-    public var flags: SocketFlags = []
-    /// TCP: open when the recording started (its start is then unknown: `start` is the snapshot time).
-    public var openAtStart = false
-    /// TCP, open at start in several processes' file tables: all of them (then `owner` is nil).
-    public var sharedBy: [ProcessKey] = []
-    /// UDP: how the flow ended.
-    public var endReason: String?
-
-    /// Whether `ep` is one of this connection's ends (local, allowing a wildcard bind, or remote).
-    public func matches(ip: String, port: UInt16) -> Side? {
-        if tuple.lport == port && (tuple.laddr == ip || Self.isWildcard(tuple.laddr)) { return .local }
-        if tuple.rport == port && tuple.raddr == ip { return .remote }
-        return nil
-    }
-    public enum Side: String, Sendable { case local, remote }
-
-    /// outbound/inbound/unknown, or "open at start" for a socket the recording found already open.
-    public var directionText: String { openAtStart && direction == .unknown ? "open at start" : direction.rawValue }
-
-    static func isWildcard(_ a: String) -> Bool { a == "0.0.0.0" || a == "::" }
-
-    /// Active at `t`, allowing `slack` ns on each side (events are stamped at syscall return).
-    public func active(at t: UInt64, until captureEnd: UInt64, slack: UInt64) -> Bool {
-        let s = start > slack ? start - slack : 0
-        return s <= t && t <= (end ?? captureEnd) &+ slack
-    }
-}
-
-/// All connections of a capture, oldest first.
+/// Connections of a capture, oldest first: those a query selects, read from the
+/// case's `connection` table, which `reconstruct` fills once when the case is built.
 public struct ConnectionIndex: Sendable {
     public private(set) var connections: [Connection] = []
 
-    public init(_ capture: Capture) throws {
-        let db = capture.reader.db
-        // TCP: one connection per cookie (or, lacking a cookie, per kernel socket address while open).
-        var byKey: [String: Int] = [:]
-        var out: [Connection] = []
-        let st = try db.prepare("SELECT \(TcpEventRow.selectColumns) FROM tcp_event ORDER BY ts")
-        while try st.step() {
-            let e = TcpEventRow.read(st)
-            let key = e.cookie != 0 ? "c\(e.cookie)" : "s\(e.sk)"
-            let i: Int
-            if let j = byKey[key] { i = j } else {
-                i = out.count
-                out.append(Connection(proto: .tcp, direction: .unknown, tuple: e.tuple, netns: e.sockNetns,
-                                      cookie: e.cookie, sk: e.sk, owner: nil,
-                                      start: e.startTs != 0 ? e.startTs : e.task.ts))
-                byKey[key] = i
-            }
-            var c = out[i]
-            c.flags.formUnion(e.flags.subtracting([.owner]))
-            if e.startTs != 0 { c.start = min(c.start, e.startTs) }
-            // A failed connect() may already have lost its port when connect() returns: keep the fuller tuple.
-            if c.tuple.lport == 0 || (e.kind == .close && e.tuple.lport != 0) { c.tuple = e.tuple }
-            if e.kind == .snapshot {
-                // One row per process holding the socket: one holder is its owner, several are reported, not chosen.
-                c.openAtStart = true
-                let k = ProcessKey(pid: e.task.pid, startNs: e.task.startNs)
-                if !c.sharedBy.contains(k) { c.sharedBy.append(k) }
-                if c.sharedBy.count > 1 {
-                    c.owner = nil
-                    c.flags.insert(.shared)
-                    out[i] = c
-                    continue
+    public init(_ capture: Capture, _ selection: ConnectionSelection = .all) throws {
+        connections = try capture.reader.connections(selection)
+    }
+
+    /// Joins the socket stream into connections, written to the case being built:
+    /// TCP one per cookie (or, lacking one, per kernel socket address while open);
+    /// UDP one per flow row, ended by the recorder's retirement of the flow.
+    static func reconstruct(into w: TimelineWriter) throws {
+        var current: Connection?
+        var byAddress: [UInt64: Connection] = [:]
+        try w.forEachTcpEventForReconstruction { e in
+            if e.cookie != 0 {
+                if let c = current, c.cookie != e.cookie {
+                    try w.connection(c)
+                    current = nil
+                }
+                var c = current ?? Self.begin(e)
+                Self.apply(e, to: &c)
+                current = c
+            } else {
+                if let c = current {
+                    try w.connection(c)
+                    current = nil
+                }
+                var c = byAddress[e.sk] ?? Self.begin(e)
+                Self.apply(e, to: &c)
+                // The kernel may reuse the socket address: a later socket there is a new connection.
+                if e.kind == .close {
+                    byAddress.removeValue(forKey: e.sk)
+                    try w.connection(c)
+                } else {
+                    byAddress[e.sk] = c
                 }
             }
-            if e.flags.contains(.owner), e.kind != .close || c.owner == nil, !c.flags.contains(.shared) {
-                c.owner = ProcessKey(pid: e.task.pid, startNs: e.task.startNs)
-                c.ownerTid = e.task.tid
-                c.ownerComm = e.task.comm
-                c.ownerCgroup = (e.task.cgroupID, e.task.cgroupV1ID)
-                if e.kind != .close { c.ownedAt = e.task.ts }
-            }
-            switch e.kind {
-            case .connect:
-                c.direction = .outbound
-                c.result = e.result
-            case .accept:
-                c.direction = .inbound
-                c.result = e.result
-                c.established = true
-            case .snapshot:
-                c.ownedAt = e.task.ts
-                c.finalState = nil
-                c.established = c.established || e.oldState == 1
-            case .close:
-                c.end = e.task.ts
-                c.bytesSent = e.bytesAcked
-                c.bytesReceived = e.bytesReceived
-                c.retransmits = e.retransmits
-                c.finalState = e.oldState
-                c.established = c.established || e.flags.contains(.established)
-                // The kernel may reuse the socket address: a later socket there is a new connection.
-                if e.cookie == 0 { byKey.removeValue(forKey: key) }
-            }
-            out[i] = c
         }
+        if let c = current { try w.connection(c) }
+        for c in byAddress.values.sorted(by: { $0.start < $1.start }) { try w.connection(c) }
 
-        // UDP: a flow row each; its end comes from the recorder's retirement of the flow state.
         struct FlowKey: Hashable { var netns: UInt32; var tuple: SocketTuple; var pid: UInt32; var startNs: UInt64; var first: UInt64 }
         var ends: [FlowKey: UdpFlowEndRow] = [:]
-        let en = try db.prepare("SELECT \(UdpFlowEndRow.selectColumns) FROM udp_flow_end")
-        while try en.step() {
-            let e = UdpFlowEndRow.read(en)
+        try w.forEachUdpFlowEnd { e in
             ends[FlowKey(netns: e.sockNetns, tuple: e.tuple, pid: e.pid, startNs: e.startNs, first: e.firstTs)] = e
         }
-        let fl = try db.prepare("SELECT \(UdpFlowRow.selectColumns) FROM udp_flow ORDER BY ts")
-        while try fl.step() {
-            let f = UdpFlowRow.read(fl)
+        try w.forEachUdpFlow { f in
             var c = Connection(proto: .udp, direction: f.flags.contains(.udpReceive) ? .inbound : .outbound,
                                tuple: f.tuple, netns: f.sockNetns, cookie: f.cookie, sk: 0,
                                owner: ProcessKey(pid: f.task.pid, startNs: f.task.startNs), start: f.task.ts)
@@ -175,10 +74,59 @@ public struct ConnectionIndex: Sendable {
                     c.packetsSent = e.txPackets; c.packetsReceived = e.rxPackets
                 }
             }
-            out.append(c)
+            try w.connection(c)
         }
-        out.sort { $0.start < $1.start }
-        connections = out
+    }
+
+    private static func begin(_ e: TcpEventRow) -> Connection {
+        Connection(proto: .tcp, direction: .unknown, tuple: e.tuple, netns: e.sockNetns, cookie: e.cookie, sk: e.sk,
+                   owner: nil, start: e.startTs != 0 ? e.startTs : e.task.ts)
+    }
+
+    /// One socket row's contribution to its connection (rows come in time order).
+    private static func apply(_ e: TcpEventRow, to c: inout Connection) {
+        c.flags.formUnion(e.flags.subtracting([.owner]))
+        if e.startTs != 0 { c.start = min(c.start, e.startTs) }
+        // A failed connect() may already have lost its port when connect() returns: keep the fuller tuple.
+        if c.tuple.lport == 0 || (e.kind == .close && e.tuple.lport != 0) { c.tuple = e.tuple }
+        if e.kind == .snapshot {
+            // One row per process holding the socket: one holder is its owner, several are reported, not chosen.
+            c.openAtStart = true
+            let k = ProcessKey(pid: e.task.pid, startNs: e.task.startNs)
+            if !c.sharedBy.contains(k) { c.sharedBy.append(k) }
+            if c.sharedBy.count > 1 {
+                c.owner = nil
+                c.flags.insert(.shared)
+                return
+            }
+        }
+        if e.flags.contains(.owner), e.kind != .close || c.owner == nil, !c.flags.contains(.shared) {
+            c.owner = ProcessKey(pid: e.task.pid, startNs: e.task.startNs)
+            c.ownerTid = e.task.tid
+            c.ownerComm = e.task.comm
+            c.ownerCgroup = (e.task.cgroupID, e.task.cgroupV1ID)
+            if e.kind != .close { c.ownedAt = e.task.ts }
+        }
+        switch e.kind {
+        case .connect:
+            c.direction = .outbound
+            c.result = e.result
+        case .accept:
+            c.direction = .inbound
+            c.result = e.result
+            c.established = true
+        case .snapshot:
+            c.ownedAt = e.task.ts
+            c.finalState = nil
+            c.established = c.established || e.oldState == 1
+        case .close:
+            c.end = e.task.ts
+            c.bytesSent = e.bytesAcked
+            c.bytesReceived = e.bytesReceived
+            c.retransmits = e.retransmits
+            c.finalState = e.oldState
+            c.established = c.established || e.flags.contains(.established)
+        }
     }
 }
 

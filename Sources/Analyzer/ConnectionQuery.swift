@@ -8,6 +8,12 @@ public protocol NATResolver {
     func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation]
     /// How the connection looked outside the host, if it was translated ("1.2.3.4:5 -> 6.7.8.9:10").
     func translation(of c: Connection) -> String?
+    /// Called once with the connections `translation(of:)` will be asked about.
+    func prepare(for connections: [Connection])
+}
+
+extension NATResolver {
+    public func prepare(for connections: [Connection]) {}
 }
 
 public struct NATTranslation: Sendable, Hashable {
@@ -90,7 +96,9 @@ public enum ConnectionsQuery {
                                  "bytes_sent", "bytes_received", "retransmits", "nat", "argv", "resolved_name"]
 
     public static func run(_ capture: Capture, _ f: ConnectionFilter, nat: NATResolver? = nil) throws -> ResultTable {
-        let index = try ConnectionIndex(capture)
+        let index = try ConnectionIndex(capture, ConnectionSelection(
+            from: f.from, to: f.to, ownerPid: f.pid, remote: f.remote.map { NATEndpoint(addr: $0.ip, port: $0.port) }))
+        nat?.prepare(for: index.connections)
         let dns = try? DNSIndex(capture)
         var table = ResultTable(columns: columns)
         table.notes += capture.missingSourceNotes("sockets")
@@ -174,7 +182,6 @@ public enum WhoQuery {
     /// reported as ambiguous, never resolved by a guess.
     public static func run(_ capture: Capture, at: UInt64, addr: Endpoint, proto: Connection.Proto?,
                            slack: UInt64 = 1_000_000_000, nat: NATResolver? = nil) throws -> ResultTable {
-        let index = try ConnectionIndex(capture)
         let dns = try? DNSIndex(capture)
         let capEnd = capture.endBoot ?? .max
         var table = ResultTable(columns: columns)
@@ -186,6 +193,9 @@ public enum WhoQuery {
                 targets.append((t.inside, t.note))
             }
         }
+        let index = try ConnectionIndex(capture, ConnectionSelection(
+            endpoints: targets.map { NATEndpoint(addr: $0.0.ip, port: $0.0.port) },
+            from: at > slack ? at - slack : 0, to: at &+ slack))
         // The owners of sockets whose local end is the address answer the question;
         // a remote-end match is the peer (on this host) and answers only if nothing is local.
         var localOwners = Set<ProcessKey?>(), remoteOwners = Set<ProcessKey?>()

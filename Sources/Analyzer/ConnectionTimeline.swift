@@ -45,7 +45,9 @@ public enum TimelineQuery {
                 }
             }
         }
-        for c in try ConnectionIndex(capture).connections {
+        let conns = try ConnectionIndex(capture, ConnectionSelection(from: from, to: to)).connections
+        nat?.prepare(for: conns)
+        for c in conns {
             let o = OwnerInfo(c, capture)
             var cid: String? = nil
             if case .text(let s) = o.container { cid = s }

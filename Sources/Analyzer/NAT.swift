@@ -4,103 +4,9 @@ import Format
 import Glibc
 #endif
 
-/// How a mapping interval began.
-public enum NATStart: String, Sendable {
-    /// The conntrack entry was seen new at a netfilter hook.
-    case new
-    /// A closed TCP entry re-opened in place by a new SYN (same entry, new connection).
-    case reopen
-    /// Listed by the startup dump: it existed when recording began; since when is unknown.
-    case snapshot
-    /// A Netlink NEW event (fallback source).
-    case netlink
-}
-
-/// How a mapping interval ended, and how sure the capture is of it.
-public enum NATEnd: String, Sendable {
-    /// Seen: TCP reaching TIME_WAIT or CLOSE at a hook.
-    case observed
-    /// Seen: Netlink DESTROY (the entry left the table; the connection may have ended earlier).
-    case destroyed
-    /// Inferred: a later mapping took the same tuple, so this one was gone by then.
-    case superseded
-    /// Inferred: no end seen before the capture ended (the entry may have timed out unseen).
-    case open
-}
-
-public struct NATMapping: Sendable {
-    public var netns: UInt32
-    public var family: UInt8
-    public var proto: UInt8
-    public var zone: UInt16
-    public var mark: UInt32
-    public var status: UInt32
-    public var cgroupID: UInt64
-    /// The tuple of the first packet, as the initiator sent it.
-    public var orig: ConntrackTuple
-    /// The tuple replies carry, as the responder sends them.
-    public var reply: ConntrackTuple
-    public var start: UInt64
-    public var startKind: NATStart
-    /// nil while open at capture end.
-    public var end: UInt64?
-    public var endKind: NATEnd
-
-    /// ICMP and ICMPv6 flows are keyed by the echo id, which both tuples hold in `sport`
-    /// (their `dport` is type << 8 | code, and differs between request and reply).
-    public var isICMP: Bool { proto == 1 || proto == 58 }
-    /// The original direction's tuple as it looks on the far side of the NAT.
-    public var translated: ConntrackTuple {
-        isICMP ? ConntrackTuple(src: reply.dst, sport: reply.sport, dst: reply.src, dport: orig.dport) : reply.inverted
-    }
-    /// The address and port the mapping has on `side`; for ICMP the id stands in for the
-    /// port on every side, so `--addr IP:ID` finds it either way round.
-    public func endpoint(_ side: NATSide) -> NATEndpoint {
-        let tr = translated
-        switch side {
-        case .originalSource: return NATEndpoint(addr: orig.src, port: orig.sport)
-        case .translatedSource: return NATEndpoint(addr: tr.src, port: tr.sport)
-        case .originalDestination: return NATEndpoint(addr: orig.dst, port: isICMP ? orig.sport : orig.dport)
-        case .translatedDestination: return NATEndpoint(addr: tr.dst, port: isICMP ? tr.sport : tr.dport)
-        }
-    }
-    /// IPS_SRC_NAT | IPS_DST_NAT.
-    public var isNAT: Bool { status & 0x30 != 0 }
-
-    func contains(_ t: UInt64) -> Bool { start <= t && (end.map { t < $0 } ?? true) }
-    /// Live at any moment of [t - slack, t + slack].
-    func overlaps(_ t: UInt64, slack: UInt64) -> Bool {
-        start <= t &+ slack && (end.map { t < $0 &+ slack } ?? true)
-    }
-}
-
-/// Which endpoint of a mapping an address matched.
-public enum NATSide: String, Sendable, CaseIterable {
-    /// The initiator's own source (inside, before SNAT).
-    case originalSource = "original-source"
-    /// The initiator's source as the far side sees it (after SNAT).
-    case translatedSource = "translated-source"
-    /// The destination the initiator dialed (before DNAT).
-    case originalDestination = "original-destination"
-    /// Where the connection really went (after DNAT).
-    case translatedDestination = "translated-destination"
-}
-
-public struct NATEndpoint: Hashable, Sendable {
-    public var addr: String
-    public var port: UInt16?
-    public init(addr: String, port: UInt16?) { self.addr = addr; self.port = port }
-
-    /// "IP:PORT", "[IPv6]:PORT", a bare IPv4/IPv6 address (any port); the
-    /// address canonicalized the way the connection index spells it.
-    public static func parse(_ text: String) -> NATEndpoint? {
-        Endpoint.parse(text).map { NATEndpoint(addr: $0.ip, port: $0.port) }
-    }
-
-    public var description: String { Endpoint(ip: addr, port: port).description }
-}
-
-/// Every mapping interval in a capture, indexed by each endpoint.
+/// Mapping intervals of a capture, indexed by each endpoint: those a query
+/// selects, read from the case's `nat_mapping` table, which `reconstruct` fills
+/// once when the case is built.
 public final class NATIndex {
     public private(set) var mappings: [NATMapping] = []
     private var byEndpoint: [NATEndpoint: [(Int, NATSide)]] = [:]
@@ -110,57 +16,15 @@ public final class NATIndex {
 
     public init() {}
 
-    public init(reader: TimelineReader, captureStart: UInt64) throws {
-        guard try reader.hasTable("conntrack") else { return }
-        let st = try reader.db.prepare(ConntrackRow.selectAll + " ORDER BY ts, rowid")
-        // One conntrack entry at a time holds a given tuple (in either direction) per namespace and zone.
-        struct Key: Hashable { var netns: UInt32; var zone: UInt16; var proto: UInt8; var t: ConntrackTuple }
-        var openByTuple: [Key: Int] = [:]
-        var openByStart: [UInt64: [Int]] = [:]
-        func close(_ i: Int, at ts: UInt64, _ kind: NATEnd) {
-            guard mappings[i].end == nil else { return }
-            mappings[i].end = max(ts, mappings[i].start)
-            mappings[i].endKind = kind
-        }
-        while try st.step() {
-            let r = ConntrackRow.read(st)
-            let ko = Key(netns: r.netns, zone: r.zone, proto: r.proto, t: r.orig)
-            let kr = Key(netns: r.netns, zone: r.zone, proto: r.proto, t: r.reply)
-            switch r.kind {
-            case .new:
-                let kind: NATStart = r.flags.contains(.snapshot) ? .snapshot
-                    : r.flags.contains(.reopen) ? .reopen : r.flags.contains(.netlink) ? .netlink : .new
-                rowCounts["new." + kind.rawValue, default: 0] += 1
-                if kind == .snapshot, let i = openByTuple[ko], mappings[i].end == nil, mappings[i].reply == r.reply {
-                    // Seen new between attaching and the dump: the live row already says it all.
-                    rowCounts["snapshot_duplicates", default: 0] += 1
-                    continue
-                }
-                for k in [ko, kr] { if let i = openByTuple[k] { close(i, at: r.ts, .superseded) } }
-                let m = NATMapping(netns: r.netns, family: r.family, proto: r.proto, zone: r.zone, mark: r.mark,
-                                   status: r.status, cgroupID: r.cgroupID, orig: r.orig, reply: r.reply,
-                                   start: kind == .snapshot ? min(r.ts, captureStart) : r.ts, startKind: kind,
-                                   end: nil, endKind: .open)
-                let i = mappings.count
-                mappings.append(m)
-                openByTuple[ko] = i
-                openByTuple[kr] = i
-                openByStart[r.ts, default: []].append(i)
-            case .end:
-                rowCounts["end", default: 0] += 1
-                var target: Int?
-                if r.startTs != 0 {
-                    target = openByStart[r.startTs]?.first { mappings[$0].netns == r.netns && mappings[$0].orig == r.orig }
-                } else if let i = openByTuple[ko], mappings[i].reply == r.reply {
-                    target = i
-                }
-                guard let i = target, mappings[i].end == nil else {
-                    rowCounts["end_unmatched", default: 0] += 1
-                    continue
-                }
-                close(i, at: r.ts, r.flags.contains(.netlink) ? .destroyed : .observed)
-            }
-        }
+    /// Every mapping of the capture.
+    public convenience init(reader: TimelineReader, captureStart: UInt64) throws {
+        try self.init(reader: reader, touching: nil)
+    }
+
+    /// The mappings with `endpoint` on some side, live at some moment of [from, to] when given.
+    public init(reader: TimelineReader, touching endpoint: NATEndpoint?, from: UInt64? = nil, to: UInt64? = nil) throws {
+        mappings = try reader.natMappings(touching: endpoint, from: from, to: to)
+        rowCounts = try reader.counts(prefix: Self.countPrefix)
         for (i, m) in mappings.enumerated() {
             for side in NATSide.allCases {
                 let e = m.endpoint(side)
@@ -168,6 +32,78 @@ public final class NATIndex {
                 byAddress[e.addr, default: []].append((i, side))
             }
         }
+    }
+
+    static let countPrefix = "conntrack_rows."
+
+    /// Replays the conntrack rows in time order into mapping intervals, written to the case
+    /// being built as each one closes. Only open entries are held.
+    static func reconstruct(into w: TimelineWriter, captureStart: UInt64) throws {
+        // One conntrack entry at a time holds a given tuple (in either direction) per namespace and zone.
+        struct Key: Hashable { var netns: UInt32; var zone: UInt16; var proto: UInt8; var t: ConntrackTuple }
+        var open: [Int: NATMapping] = [:]
+        var openByTuple: [Key: Int] = [:]
+        var openByStart: [UInt64: [Int]] = [:]
+        // The NEW row's own time, which an END row names as its start_ts.
+        var seenAt: [Int: UInt64] = [:]
+        var counts: [String: Int] = [:]
+        var next = 0
+        func keys(_ m: NATMapping) -> [Key] {
+            [Key(netns: m.netns, zone: m.zone, proto: m.proto, t: m.orig), Key(netns: m.netns, zone: m.zone, proto: m.proto, t: m.reply)]
+        }
+        func close(_ i: Int, at ts: UInt64, _ kind: NATEnd) throws {
+            guard var m = open.removeValue(forKey: i) else { return }
+            m.end = max(ts, m.start)
+            m.endKind = kind
+            for k in keys(m) where openByTuple[k] == i { openByTuple.removeValue(forKey: k) }
+            if let t = seenAt.removeValue(forKey: i) {
+                openByStart[t]?.removeAll { $0 == i }
+                if openByStart[t]?.isEmpty == true { openByStart.removeValue(forKey: t) }
+            }
+            try w.natMapping(m)
+        }
+        try w.forEachConntrack { r in
+            let ko = Key(netns: r.netns, zone: r.zone, proto: r.proto, t: r.orig)
+            let kr = Key(netns: r.netns, zone: r.zone, proto: r.proto, t: r.reply)
+            switch r.kind {
+            case .new:
+                let kind: NATStart = r.flags.contains(.snapshot) ? .snapshot
+                    : r.flags.contains(.reopen) ? .reopen : r.flags.contains(.netlink) ? .netlink : .new
+                counts["new." + kind.rawValue, default: 0] += 1
+                if kind == .snapshot, let i = openByTuple[ko], let m = open[i], m.reply == r.reply {
+                    // Seen new between attaching and the dump: the live row already says it all.
+                    counts["snapshot_duplicates", default: 0] += 1
+                    return
+                }
+                for k in [ko, kr] { if let i = openByTuple[k] { try close(i, at: r.ts, .superseded) } }
+                let m = NATMapping(netns: r.netns, family: r.family, proto: r.proto, zone: r.zone, mark: r.mark,
+                                   status: r.status, cgroupID: r.cgroupID, orig: r.orig, reply: r.reply,
+                                   start: kind == .snapshot ? min(r.ts, captureStart) : r.ts, startKind: kind,
+                                   end: nil, endKind: .open)
+                let i = next
+                next += 1
+                open[i] = m
+                openByTuple[ko] = i
+                openByTuple[kr] = i
+                openByStart[r.ts, default: []].append(i)
+                seenAt[i] = r.ts
+            case .end:
+                counts["end", default: 0] += 1
+                var target: Int?
+                if r.startTs != 0 {
+                    target = openByStart[r.startTs]?.first { open[$0]?.netns == r.netns && open[$0]?.orig == r.orig }
+                } else if let i = openByTuple[ko], open[i]?.reply == r.reply {
+                    target = i
+                }
+                guard let i = target else {
+                    counts["end_unmatched", default: 0] += 1
+                    return
+                }
+                try close(i, at: r.ts, r.flags.contains(.netlink) ? .destroyed : .observed)
+            }
+        }
+        for (_, m) in open.sorted(by: { $0.key < $1.key }) { try w.natMapping(m) }
+        for (k, v) in counts { try w.count(Self.countPrefix + k, v) }
     }
 
     /// Mappings live at `at` with `endpoint` on any side. Untranslated entries only when `includeUntranslated`.
@@ -197,6 +133,12 @@ public final class NATIndex {
 }
 
 extension NATEndpoint {
+    /// "IP:PORT", "[IPv6]:PORT", a bare IPv4/IPv6 address (any port); the
+    /// address canonicalized the way the connection index spells it.
+    public static func parse(_ text: String) -> NATEndpoint? {
+        Endpoint.parse(text).map { NATEndpoint(addr: $0.ip, port: $0.port) }
+    }
+
     func with(port: UInt16) -> NATEndpoint { NATEndpoint(addr: addr, port: port) }
 }
 
@@ -266,16 +208,14 @@ public enum NATQuery {
 
     /// What `nettrail info` shows for conntrack: mapping counts, how they began and ended.
     public static func summary(_ capture: Capture) throws -> [(String, Value)] {
-        let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        let n = try capture.reader.natCounts()
         var out: [(String, Value)] = [
-            ("nat.mappings", .int(Int64(index.mappings.count))),
-            ("nat.translated", .int(Int64(index.natCount))),
+            ("nat.mappings", .int(Int64(n.total))),
+            ("nat.translated", .int(Int64(n.translated))),
         ]
-        var starts: [String: Int] = [:], ends: [String: Int] = [:]
-        for m in index.mappings { starts[m.startKind.rawValue, default: 0] += 1; ends[m.endKind.rawValue, default: 0] += 1 }
-        for (k, v) in starts.sorted(by: { $0.key < $1.key }) { out.append(("nat.start." + k, .int(Int64(v)))) }
-        for (k, v) in ends.sorted(by: { $0.key < $1.key }) { out.append(("nat.end." + k, .int(Int64(v)))) }
-        out.append(("nat.namespaces", .int(Int64(Set(index.mappings.map(\.netns)).count))))
+        for (k, v) in n.starts.sorted(by: { $0.key < $1.key }) { out.append(("nat.start." + k, .int(Int64(v)))) }
+        for (k, v) in n.ends.sorted(by: { $0.key < $1.key }) { out.append(("nat.end." + k, .int(Int64(v)))) }
+        out.append(("nat.namespaces", .int(Int64(n.namespaces))))
         return out
     }
 }

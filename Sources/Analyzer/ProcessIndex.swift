@@ -1,13 +1,5 @@
 import Format
 
-/// (pid, start) — the identity that survives pid reuse.
-public struct ProcessKey: Hashable, Sendable, Comparable {
-    public var pid: UInt32
-    public var startNs: UInt64
-    public init(pid: UInt32, startNs: UInt64) { self.pid = pid; self.startNs = startNs }
-    public static func < (a: Self, b: Self) -> Bool { (a.startNs, a.pid) < (b.startNs, b.pid) }
-}
-
 public struct ExecRecord: Sendable {
     public var ts: UInt64
     public var filename: String

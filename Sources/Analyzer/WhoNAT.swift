@@ -1,12 +1,24 @@
 import Format
 
-/// `who`'s NAT step, backed by the conntrack tracker's NATIndex (issue 3):
-/// an address seen outside the host becomes the inside endpoint a socket had.
+/// `who`'s NAT step, backed by the case's NAT mapping intervals: an address seen
+/// outside the host becomes the inside endpoint a socket had. Each question reads
+/// only the mappings of the endpoint it asks about; `prepare` reads a whole
+/// window at once when many connections will be asked about.
 public final class ConntrackNATResolver: NATResolver {
-    public let index: NATIndex
+    private let reader: TimelineReader
+    private var window: NATIndex?
 
     public init(_ capture: Capture) throws {
-        index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
+        reader = capture.reader
+        guard try reader.hasTable("nat_mapping") else { throw TimelineOpenError.corrupt(reader.path, "no NAT mapping table") }
+    }
+
+    /// Connections whose translation will be asked: beyond a few, one read of their whole span.
+    public func prepare(for connections: [Connection]) {
+        guard connections.count > 64 else { return }
+        let from = connections.map(\.start).min() ?? 0
+        let to = connections.map { $0.end ?? .max }.max() ?? .max
+        window = try? NATIndex(reader: reader, touching: nil, from: from, to: to == .max ? nil : to)
     }
 
     static func number(_ p: Connection.Proto) -> UInt8 { p == .tcp ? 6 : 17 }
@@ -17,8 +29,9 @@ public final class ConntrackNATResolver: NATResolver {
 
     public func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation] {
         var out: [NATTranslation] = []
-        let hits = index.lookup(NATEndpoint(addr: outside.ip, port: outside.port), at: t, slack: slack,
-                                proto: Self.number(proto))
+        let ep = NATEndpoint(addr: outside.ip, port: outside.port)
+        guard let index = try? NATIndex(reader: reader, touching: ep, from: t > slack ? t - slack : 0, to: t &+ slack) else { return [] }
+        let hits = index.lookup(ep, at: t, slack: slack, proto: Self.number(proto))
         for (m, side) in hits {
             switch side {
             case .translatedSource:
@@ -40,7 +53,9 @@ public final class ConntrackNATResolver: NATResolver {
 
     public func translation(of c: Connection) -> String? {
         let local = NATEndpoint(addr: c.tuple.laddr, port: c.tuple.lport)
-        for (m, side) in index.lookup(local, at: c.ownedAt ?? c.start, proto: Self.number(c.proto)) {
+        let t = c.ownedAt ?? c.start
+        guard let index = window ?? (try? NATIndex(reader: reader, touching: local, from: t, to: t)) else { return nil }
+        for (m, side) in index.lookup(local, at: t, proto: Self.number(c.proto)) {
             // Outbound: our socket is the original source.
             if side == .originalSource && m.orig.dst == c.tuple.raddr && m.orig.dport == c.tuple.rport {
                 return Self.text(m.translated)

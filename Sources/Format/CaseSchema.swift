@@ -5,7 +5,7 @@ public enum CaseSchema {
     /// 'ntcs'
     public static let applicationID: Int32 = 0x6E74_6373
     /// Bumped whenever the case's tables or how they are derived change: an older case is rebuilt.
-    public static let version = 1
+    public static let version = 2
 
     static let ddl: [String] = [
         // One row per capture the case was built from: what it was (to tell a stale case) and when.
@@ -22,6 +22,7 @@ public enum CaseSchema {
             ring TEXT NOT NULL, first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, records INTEGER NOT NULL,
             reason TEXT NOT NULL)
         """,
+        "CREATE TABLE case_count (name TEXT PRIMARY KEY, count INTEGER NOT NULL)",
     ]
 }
 
@@ -34,7 +35,7 @@ public enum TimelineFileKind: Sendable {
 
     var applicationID: Int32 { self == .capture ? Schema.applicationID : CaseSchema.applicationID }
     var version: Int { self == .capture ? Schema.version : CaseSchema.version }
-    var ddl: [String] { self == .capture ? Schema.ddl + SegmentSchema.ddl : Schema.ddl + CaseSchema.ddl }
+    var ddl: [String] { self == .capture ? Schema.ddl + SegmentSchema.ddl : Schema.ddl + CaseSchema.ddl + CaseRows.ddl + CaseRows.views }
 }
 
 /// A case_capture row.
@@ -59,5 +60,26 @@ public struct CaseCaptureRow: Sendable, Equatable {
         self.mtimeNs = mtimeNs; self.schemaVersion = schemaVersion; self.segments = segments
         self.chainHead = chainHead; self.records = records; self.indexedWallNs = indexedWallNs
         self.analyzerVersion = analyzerVersion
+    }
+}
+
+extension TimelineWriter {
+    /// A case: a named count the reconstruction made (e.g. conntrack rows that matched nothing).
+    public func count(_ name: String, _ value: Int) throws {
+        let st = try statement("INSERT OR REPLACE INTO case_count (name, count) VALUES (?, ?)")
+        st.bind(1, name); st.bind(2, value)
+        try insert(st)
+    }
+}
+
+extension TimelineReader {
+    /// A case: the counts whose name starts with `prefix`, by the rest of the name.
+    public func counts(prefix: String) throws -> [String: Int] {
+        guard kind == .caseDatabase else { return [:] }
+        let st = try db.prepare("SELECT name, count FROM case_count WHERE substr(name, 1, ?) = ?")
+        try st.bind([prefix.utf8.count, prefix])
+        var out: [String: Int] = [:]
+        while try st.step() { out[String((st.string(0) ?? "").dropFirst(prefix.count))] = st.int(1) }
+        return out
     }
 }

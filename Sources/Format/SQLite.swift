@@ -224,3 +224,6 @@ extension Optional: SQLiteBindable where Wrapped: SQLiteBindable {
         if let v = self { v.bind(st, i) } else { st.bindNull(i) }
     }
 }
+extension Double: SQLiteBindable {
+    public func bind(_ st: Statement, _ i: Int32) { st.bind(i, self) }
+}

@@ -1,4 +1,5 @@
 import Analyzer
+import Format
 import ArgumentParser
 
 enum ProtoOption: String, ExpressibleByArgument, CaseIterable {

@@ -1,4 +1,5 @@
 import Analyzer
+import Format
 import ArgumentParser
 
 struct NATCommand: ParsableCommand {
@@ -36,7 +37,7 @@ struct NATCommand: ParsableCommand {
         }
         do {
             let at = try self.at.map(c.bootTime)
-            let index = try NATIndex(reader: c.reader, captureStart: c.startBoot)
+            let index = try NATIndex(reader: c.reader, touching: ep, from: at, to: at)
             emit(NATQuery.run(c, index: index, endpoint: ep, at: at, proto: p,
                               includeUntranslated: includeUntranslated), capture.format)
         } catch { fail(error) }

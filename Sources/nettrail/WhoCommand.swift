@@ -1,4 +1,5 @@
 import Analyzer
+import Format
 import ArgumentParser
 
 struct WhoCommand: ParsableCommand {
