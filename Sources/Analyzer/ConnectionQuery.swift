@@ -161,10 +161,7 @@ public enum ConnectionsQuery {
     }
 
     static func lossNotes(_ capture: Capture, from: UInt64?, to: UInt64?) -> [String] {
-        let lost = ((try? capture.reader.losses()) ?? []).filter {
-            ["tcp_connect", "tcp_accept", "tcp_close", "udp_flow", "map_full"].contains($0.kind)
-                && $0.toNs >= (from ?? 0) && $0.fromNs <= (to ?? .max)
-        }
+        let lost = capture.losses(.sockets, from: from, to: to)
         guard !lost.isEmpty else { return [] }
         let by = Dictionary(grouping: lost, by: \.kind).map { "\($0.key) \($0.value.reduce(0) { $0 + $1.count })" }.sorted()
         return ["the recorder lost socket events in this window (\(by.joined(separator: ", "))): this list may be incomplete"]

@@ -111,9 +111,7 @@ public enum DNSQuery {
         }
         if !refused.isEmpty { out.append("\(refused.count) resolver library file(s) not probed: " + Set(refused.map(\.detail)).sorted().joined(separator: "; ")) }
         if !stat.isEmpty { out.append("\(stat.count) exec(s) of statically linked programs: no resolver library to probe") }
-        let lost = ((try? capture.reader.losses()) ?? []).filter {
-            ["dns", "dns_lib", "dns_arming", "exec_notice"].contains($0.kind) && $0.toNs >= (from ?? 0) && $0.fromNs <= (to ?? .max)
-        }
+        let lost = capture.losses(.resolver, from: from, to: to)
         if !lost.isEmpty { out.append("the recorder lost \(lost.reduce(0) { $0 + $1.count }) resolver event(s) in this window") }
         return out
     }

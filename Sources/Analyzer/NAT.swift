@@ -199,8 +199,7 @@ public enum NATQuery {
         if t.rows.count > 1 {
             t.notes.append("\(t.rows.count) mappings match: the address is on more than one side or in more than one namespace")
         }
-        if let at, let losses = try? capture.reader.losses(),
-           losses.contains(where: { $0.source.hasPrefix("conntrack") && $0.fromNs <= at && at <= $0.toNs }) {
+        if let at, !capture.losses(.conntrack, from: at, to: at).isEmpty {
             t.notes.append("conntrack events were lost around that time: the answer may be incomplete")
         }
         return t

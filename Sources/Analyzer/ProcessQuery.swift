@@ -88,9 +88,7 @@ public enum ProcessQuery {
             }
         }
         if truncated > 0 { table.notes.append("\(truncated) argv truncated at 1024 bytes by the recorder") }
-        let lost = (try? capture.reader.losses()) ?? []
-        let lostHere = lost.filter { ["fork", "exec", "exit", "cgroup_mkdir", "cgroup_attach"].contains($0.kind)
-                                     && $0.toNs >= lo && $0.fromNs <= hi }
+        let lostHere = capture.losses(.process, from: lo, to: hi)
         if !lostHere.isEmpty {
             let n = lostHere.reduce(0) { $0 + $1.count }
             table.notes.append("the recorder lost \(n) process/cgroup events in this window: this list may be incomplete")

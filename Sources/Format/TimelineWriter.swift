@@ -38,7 +38,10 @@ public final class TimelineWriter: @unchecked Sendable {
         self.path = path
         self.kind = kind
         let fm = FileManager.default
-        if fm.fileExists(atPath: path) {
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isDir) {
+            // --force replaces a capture, never a directory and what it holds.
+            guard !isDir.boolValue else { throw TimelineWriteError.cannotCreate(path, "it is a directory") }
             guard force else { throw TimelineWriteError.exists(path) }
             for suffix in ["", "-wal", "-shm", "-journal"] { try? fm.removeItem(atPath: path + suffix) }
         }

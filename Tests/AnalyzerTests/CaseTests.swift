@@ -129,6 +129,12 @@ final class CaseTests: XCTestCase {
         XCTAssertTrue(try c.reader.losses().contains { $0.kind == "segment_damaged" })
         let info = try InfoQuery.run(c).render(.table)
         XCTAssertTrue(info.contains("damaged.segment\(victim)"), info)
+        // An answer over the damaged span says it may be incomplete.
+        let h = damage[0].header
+        let notes = h.source == "process"
+            ? ProcessQuery.run(c, ProcessFilter(from: h.firstTs, to: h.lastTs)).notes
+            : try ConnectionsQuery.run(c, ConnectionFilter(from: h.firstTs, to: h.lastTs)).notes
+        XCTAssertTrue(notes.contains { $0.contains("lost") }, "\(h.source): \(notes)")
     }
 
     func testVerifyPassesAnIntactCapture() throws {
