@@ -12,7 +12,8 @@ enum CaseRows {
             owner_cgroup INTEGER, owner_cgroup_v1 INTEGER, start INTEGER NOT NULL, owned_at INTEGER, end_ts INTEGER,
             result INTEGER, bytes_sent INTEGER, bytes_received INTEGER, packets_sent INTEGER, packets_received INTEGER,
             retransmits INTEGER, established INTEGER NOT NULL, final_state INTEGER, flags INTEGER NOT NULL,
-            open_at_start INTEGER NOT NULL, shared_by TEXT NOT NULL, end_reason TEXT)
+            open_at_start INTEGER NOT NULL, shared_by TEXT NOT NULL, end_reason TEXT,
+            capture_id INTEGER NOT NULL DEFAULT 1)
         """,
         // Seconds since boot: float32 bounds SQLite rounds outwards, so a span query is a superset, filtered exactly after.
         "CREATE VIRTUAL TABLE connection_span USING rtree(id, start_s, end_s)",
@@ -24,7 +25,8 @@ enum CaseRows {
             reply_src TEXT NOT NULL, reply_sport INTEGER NOT NULL, reply_dst TEXT NOT NULL, reply_dport INTEGER NOT NULL,
             start INTEGER NOT NULL, start_kind TEXT NOT NULL, end_ts INTEGER, end_kind TEXT NOT NULL,
             os_addr TEXT NOT NULL, os_port INTEGER NOT NULL, ts_addr TEXT NOT NULL, ts_port INTEGER NOT NULL,
-            od_addr TEXT NOT NULL, od_port INTEGER NOT NULL, td_addr TEXT NOT NULL, td_port INTEGER NOT NULL)
+            od_addr TEXT NOT NULL, od_port INTEGER NOT NULL, td_addr TEXT NOT NULL, td_port INTEGER NOT NULL,
+            capture_id INTEGER NOT NULL DEFAULT 1)
         """,
     ]
 

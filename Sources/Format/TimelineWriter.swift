@@ -68,6 +68,10 @@ public final class TimelineWriter: @unchecked Sendable {
             try db.execute("PRAGMA user_version=\(kind.version)")
             try db.execute("BEGIN")
             for sql in kind.ddl { try db.execute(sql) }
+            if kind == .caseDatabase {
+                // Every row of a case names its capture (case_capture), so one case can hold several hosts'.
+                for t in Schema.tableNames { try db.execute("ALTER TABLE \(t) ADD COLUMN capture_id INTEGER NOT NULL DEFAULT 1") }
+            }
             try db.execute("COMMIT")
         } catch {
             throw TimelineWriteError.cannotCreate(path, "\(error)")
