@@ -64,9 +64,28 @@ public final class Capture {
         }
     }
 
-    /// Loads indexes now so a damaged table is reported, not papered over.
+    /// The processes that used `pids`, with their ancestors: what an answer about a few
+    /// processes reads, instead of every process of the capture.
+    public func processes(pids: Set<UInt32>) throws -> ProcessIndex {
+        // Past a few thousand, one read of everything is cheaper than as many lookups.
+        pids.count > 2000 ? processes : try ProcessIndex(self, pids: pids)
+    }
+
+    /// The pids with a fork, exec or exit in [from, to].
+    public func pidsWithEvents(from: UInt64, to: UInt64) throws -> Set<UInt32> {
+        let st = try reader.db.prepare("""
+            SELECT pid FROM process_fork WHERE ts BETWEEN ?1 AND ?2 UNION SELECT pid FROM process_exec WHERE ts BETWEEN ?1 AND ?2
+            UNION SELECT pid FROM process_exit WHERE ts BETWEEN ?1 AND ?2
+            """)
+        try st.bind([Int64(bitPattern: from), Int64(bitPattern: min(to, UInt64(Int64.max)))])
+        var out = Set<UInt32>()
+        while try st.step() { out.insert(UInt32(truncatingIfNeeded: st.int64(0))) }
+        return out
+    }
+
+    /// Loads the cgroup index now so a damaged table is reported, not papered over
+    /// (processes are read when, and as far as, an answer needs them).
     public func load() throws {
         cgroups = try CgroupIndex(self)
-        processes = try ProcessIndex(self)
     }
 }

@@ -51,21 +51,21 @@ struct OwnerInfo {
         return nil
     }
 
-    init(_ c: Connection, _ capture: Capture) {
+    init(_ c: Connection, _ capture: Capture, _ procs: ProcessIndex) {
         guard let key = c.owner else { return }
         let at = c.ownedAt ?? c.start
         pid = .int(Int64(key.pid))
         start = .text(capture.wallText(key.startNs))
         tid = .int(Int64(c.ownerTid))
         comm = .text(c.ownerComm)
-        let rec = capture.processes[key]
-        if let image = Self.image(of: key, at: at, capture.processes) {
+        let rec = procs[key]
+        if let image = Self.image(of: key, at: at, procs) {
             exe = .text(image.filename)
             argv = .list(image.argv)
         }
-        let chain = capture.processes.ancestors(of: key)
+        let chain = procs.ancestors(of: key)
         if !chain.isEmpty {
-            parents = .list(chain.map { "\($0.key.pid)(\(Self.image(of: $0.key, at: at, capture.processes)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm))" })
+            parents = .list(chain.map { "\($0.key.pid)(\(Self.image(of: $0.key, at: at, procs)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm))" })
         } else if let rec {
             parents = .list(["\(rec.parent.pid)"])
         }
@@ -99,6 +99,7 @@ public enum ConnectionsQuery {
         let index = try ConnectionIndex(capture, ConnectionSelection(
             from: f.from, to: f.to, ownerPid: f.pid, remote: f.remote.map { NATEndpoint(addr: $0.ip, port: $0.port) }))
         nat?.prepare(for: index.connections)
+        let procs = try capture.processes(pids: Set(index.connections.compactMap { $0.owner?.pid }))
         let dns = try? DNSIndex(capture)
         var table = ResultTable(columns: columns)
         table.notes += capture.missingSourceNotes("sockets")
@@ -110,7 +111,7 @@ public enum ConnectionsQuery {
             if let from = f.from, (c.end ?? capEnd) < from { continue }
             if let pid = f.pid, c.owner?.pid != pid { continue }
             if let r = f.remote, c.tuple.raddr != r.ip || (r.port.map { $0 != c.tuple.rport } ?? false) { continue }
-            let o = OwnerInfo(c, capture)
+            let o = OwnerInfo(c, capture, procs)
             if let want = f.container {
                 guard case .text(let id) = o.container, ContainerID.matches(id, prefix: want) else { continue }
             }
@@ -193,6 +194,7 @@ public enum WhoQuery {
         let index = try ConnectionIndex(capture, ConnectionSelection(
             endpoints: targets.map { NATEndpoint(addr: $0.0.ip, port: $0.0.port) },
             from: at > slack ? at - slack : 0, to: at &+ slack))
+        let procs = try capture.processes(pids: Set(index.connections.compactMap { $0.owner?.pid }))
         // The owners of sockets whose local end is the address answer the question;
         // a remote-end match is the peer (on this host) and answers only if nothing is local.
         var localOwners = Set<ProcessKey?>(), remoteOwners = Set<ProcessKey?>()
@@ -205,7 +207,7 @@ public enum WhoQuery {
                 if let port = ep.port { side = c.matches(ip: ep.ip, port: port) }
                 else { side = c.tuple.laddr == ep.ip ? .local : c.tuple.raddr == ep.ip ? .remote : nil }
                 guard let side else { continue }
-                let o = OwnerInfo(c, capture)
+                let o = OwnerInfo(c, capture, procs)
                 let how = note.isEmpty ? side.rawValue : "\(side.rawValue) via NAT (\(note))"
                 table.append([.text(how), .text(c.proto.rawValue), .text(c.directionText),
                               .text(c.tuple.localText), .text(c.tuple.remoteText), .int(Int64(c.netns)),

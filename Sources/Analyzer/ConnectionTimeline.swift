@@ -17,7 +17,10 @@ public enum TimelineQuery {
         }
         func cval(_ c: String?) -> Value { c.map { .text($0) } ?? .null }
 
-        for r in capture.processes.records.values {
+        let conns = try ConnectionIndex(capture, ConnectionSelection(from: from, to: to)).connections
+        let procs = from == nil && to == nil ? capture.processes
+            : try capture.processes(pids: try capture.pidsWithEvents(from: lo, to: hi).union(conns.compactMap { $0.owner?.pid }))
+        for r in procs.records.values {
             let cg0 = r.cgroups.first
             if let f = r.forkTs {
                 let c = cg0.flatMap { cont($0.v2, $0.v1) }
@@ -45,10 +48,9 @@ public enum TimelineQuery {
                 }
             }
         }
-        let conns = try ConnectionIndex(capture, ConnectionSelection(from: from, to: to)).connections
         nat?.prepare(for: conns)
         for c in conns {
-            let o = OwnerInfo(c, capture)
+            let o = OwnerInfo(c, capture, procs)
             var cid: String? = nil
             if case .text(let s) = o.container { cid = s }
             let verb: String

@@ -55,9 +55,28 @@ public struct ProcessIndex: Sendable {
     static let empty = ProcessIndex()
     private init() {}
 
+    /// Every process of the capture.
     init(_ capture: Capture) throws {
+        try load(capture, pids: nil)
+    }
+
+    /// The processes that used these pids (every incarnation), and their ancestors as far
+    /// as the capture knows them: what an answer about a few processes needs.
+    init(_ capture: Capture, pids: Set<UInt32>) throws {
+        var want = pids, loaded = Set<UInt32>()
+        for _ in 0..<64 where !want.isEmpty {
+            try load(capture, pids: want)
+            loaded.formUnion(want)
+            want = Set(records.values.map(\.parent.pid)).subtracting(loaded)
+        }
+    }
+
+    private mutating func load(_ capture: Capture, pids: Set<UInt32>?) throws {
         let db = capture.reader.db
         let cols = "ts, pid, tid, start_ns, ppid, parent_start_ns, uid, gid, cgroup_id, cgroup_v1_id, mntns, netns, pidns, comm"
+        // Integers only: the list is built from UInt32 values, never from text.
+        let only = pids.map { " WHERE pid IN (" + $0.sorted().map(String.init).joined(separator: ",") + ")" } ?? ""
+        let and = pids.map { " AND pid IN (" + $0.sorted().map(String.init).joined(separator: ",") + ")" } ?? ""
         // Snapshot rows read from /proc alone know the start only to the 10 ms tick.
         var coarse: [UInt32: ProcessKey] = [:]
         func upsert(_ t: TaskRow) -> ProcessKey {
@@ -74,7 +93,7 @@ public struct ProcessIndex: Sendable {
             return key
         }
 
-        let snap = try db.prepare("SELECT \(cols), flags, exe, argv FROM process_snapshot")
+        let snap = try db.prepare("SELECT \(cols), flags, exe, argv FROM process_snapshot\(only)")
         while try snap.step() {
             let t = TaskRow.read(snap)
             let flags = SnapshotFlags(rawValue: snap.int(14))
@@ -87,13 +106,13 @@ public struct ProcessIndex: Sendable {
                                                       truncated: false, fromSnapshot: true))
             }
         }
-        let fork = try db.prepare("SELECT \(cols) FROM process_fork")
+        let fork = try db.prepare("SELECT \(cols) FROM process_fork\(only)")
         while try fork.step() {
             let t = TaskRow.read(fork)
             let key = upsert(t)
             records[key]!.forkTs = t.ts
         }
-        let exec = try db.prepare("SELECT \(cols), flags, filename, argv FROM process_exec ORDER BY ts")
+        let exec = try db.prepare("SELECT \(cols), flags, filename, argv FROM process_exec\(only) ORDER BY ts")
         while try exec.step() {
             let t = TaskRow.read(exec)
             let key = upsert(t)
@@ -106,14 +125,14 @@ public struct ProcessIndex: Sendable {
             records[key]!.gid = t.gid
             records[key]!.mntns = t.mntns; records[key]!.netns = t.netns; records[key]!.pidns = t.pidns
         }
-        let exit = try db.prepare("SELECT \(cols), exit_code FROM process_exit")
+        let exit = try db.prepare("SELECT \(cols), exit_code FROM process_exit\(only)")
         while try exit.step() {
             let t = TaskRow.read(exit)
             let key = upsert(t)
             records[key]!.exitTs = t.ts
             records[key]!.exitStatus = UInt32(exit.int64(14))
         }
-        let attach = try db.prepare("SELECT ts, hierarchy_id, cgroup_id, pid, start_ns FROM cgroup_event WHERE kind = ? ORDER BY ts")
+        let attach = try db.prepare("SELECT ts, hierarchy_id, cgroup_id, pid, start_ns FROM cgroup_event WHERE kind = ?\(and) ORDER BY ts")
         try attach.bind([CgroupEventKind.attach.rawValue])
         let v1h = capture.meta["memory_hierarchy_id"].flatMap(UInt32.init) ?? 0
         while try attach.step() {
@@ -124,6 +143,7 @@ public struct ProcessIndex: Sendable {
             else if h == v1h { records[key]!.cgroups.append((attach.uint64(0), last.v2, id)) }
         }
         for k in records.keys { records[k]!.cgroups.sort { $0.ts < $1.ts } }
+        byPid = [:]
         for k in records.keys.sorted() { byPid[k.pid, default: []].append(k) }
     }
 

@@ -40,7 +40,11 @@ public enum ProcessQuery {
         table.notes += capture.missingSourceNotes("process")
         let end = capture.endBoot ?? .max
         let lo = f.from ?? 0, hi = f.to ?? .max
-        let procs = capture.processes.records.values
+        guard let index = try? (f.pid.map { try capture.processes(pids: [$0]) } ?? capture.processes) else {
+            table.notes.append("the process tables could not be read")
+            return table
+        }
+        let procs = index.records.values
             .filter { r in
                 if let pid = f.pid, r.key.pid != pid { return false }
                 return r.key.startNs <= hi && (r.exitTs ?? end) >= lo
@@ -54,7 +58,7 @@ public enum ProcessQuery {
             if let want = f.container {
                 guard let c = container, ContainerID.matches(c.id, prefix: want) else { continue }
             }
-            let parents = Value.list(capture.processes.ancestors(of: r.key).map {
+            let parents = Value.list(index.ancestors(of: r.key).map {
                 "\($0.key.pid):\($0.image(at: last)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)"
             })
             // Each image runs from its exec to the next exec (or the end).

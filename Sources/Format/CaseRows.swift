@@ -84,6 +84,13 @@ enum CaseRows {
         "CREATE INDEX nat_ts ON nat_mapping (ts_addr, ts_port)",
         "CREATE INDEX nat_od ON nat_mapping (od_addr, od_port)",
         "CREATE INDEX nat_td ON nat_mapping (td_addr, td_port)",
+        // Processes are read per pid (an answer's owners and their parents) and per window (timeline).
+        "CREATE INDEX process_fork_pid ON process_fork (pid)",
+        "CREATE INDEX process_snapshot_pid ON process_snapshot (pid)",
+        "CREATE INDEX cgroup_event_pid ON cgroup_event (pid)",
+        "CREATE INDEX process_fork_ts ON process_fork (ts)",
+        "CREATE INDEX process_exec_ts ON process_exec (ts)",
+        "CREATE INDEX process_exit_ts ON process_exit (ts)",
     ]
 
     static let connectionColumns = """
