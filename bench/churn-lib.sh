@@ -15,7 +15,9 @@ cleanup() {
 	"$scene" down "$p"
 	if [ -n "${KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
+# A bench stopped by a signal (timeout) must not leave its servers behind: they hold the scene.
 trap cleanup EXIT
+trap "exit 130" INT TERM
 "$scene" up "$p"
 for port in 7000 7001; do
 	ip netns exec "$p-srv" python3 "$churn" server 0.0.0.0 $port /dev/null >"$tmp/srv$port.out" &

@@ -11,6 +11,11 @@ public final class NATIndex {
     public private(set) var mappings: [NATMapping] = []
     private var byEndpoint: [NATEndpoint: [(Int, NATSide)]] = [:]
     private var byAddress: [String: [(Int, NATSide)]] = [:]
+    /// Mappings by their original tuple and by their reply tuple: a socket's own tuple is one
+    /// of them (outbound: the original; inbound behind DNAT: the reply), so translating a
+    /// connection reads its few mappings, not every mapping of a busy server's address.
+    private var byOriginal: [ConntrackTuple: [Int]] = [:]
+    private var byReply: [ConntrackTuple: [Int]] = [:]
     /// Rows the capture has: NEW rows by how they began, END rows, unmatched ends.
     public private(set) var rowCounts: [String: Int] = [:]
 
@@ -31,7 +36,24 @@ public final class NATIndex {
                 byEndpoint[e, default: []].append((i, side))
                 byAddress[e.addr, default: []].append((i, side))
             }
+            byOriginal[m.orig, default: []].append(i)
+            byReply[m.reply, default: []].append(i)
         }
+    }
+
+    /// How a socket with this tuple (local -> remote) looked on the other side of NAT at `t`:
+    /// the latest translated mapping live then whose original tuple it is (outbound through
+    /// SNAT) or whose reply tuple it is (inbound through DNAT).
+    public func translation(local: NATEndpoint, remote: NATEndpoint, at t: UInt64, proto: UInt8) -> (NATMapping, outbound: Bool)? {
+        guard let lp = local.port, let rp = remote.port else { return nil }
+        let key = ConntrackTuple(src: local.addr, sport: lp, dst: remote.addr, dport: rp)
+        var best: (Int, Bool)?
+        for (list, outbound) in [(byOriginal[key] ?? [], true), (byReply[key] ?? [], false)] {
+            for i in list where mappings[i].proto == proto && mappings[i].isNAT && mappings[i].contains(t) {
+                if best.map({ mappings[i].start > mappings[$0.0].start }) ?? true { best = (i, outbound) }
+            }
+        }
+        return best.map { (mappings[$0.0], $0.1) }
     }
 
     static let countPrefix = "conntrack_rows."

@@ -53,18 +53,11 @@ public final class ConntrackNATResolver: NATResolver {
 
     public func translation(of c: Connection) -> String? {
         let local = NATEndpoint(addr: c.tuple.laddr, port: c.tuple.lport)
+        let remote = NATEndpoint(addr: c.tuple.raddr, port: c.tuple.rport)
         let t = c.ownedAt ?? c.start
-        guard let index = window ?? (try? NATIndex(reader: reader, touching: local, from: t, to: t)) else { return nil }
-        for (m, side) in index.lookup(local, at: t, proto: Self.number(c.proto)) {
-            // Outbound: our socket is the original source.
-            if side == .originalSource && m.orig.dst == c.tuple.raddr && m.orig.dport == c.tuple.rport {
-                return Self.text(m.translated)
-            }
-            // Inbound: our socket is where DNAT sent it (the reply's source).
-            if side == .translatedDestination && m.reply.dst == c.tuple.raddr && m.reply.dport == c.tuple.rport {
-                return Self.text(m.orig)
-            }
-        }
-        return nil
+        guard let index = window ?? (try? NATIndex(reader: reader, touching: local, from: t, to: t)),
+              let (m, outbound) = index.translation(local: local, remote: remote, at: t, proto: Self.number(c.proto)) else { return nil }
+        // Outbound: our socket is the original source. Inbound: our socket is where DNAT sent it.
+        return Self.text(outbound ? m.translated : m.orig)
     }
 }
