@@ -399,22 +399,48 @@ static __always_inline int is_self(void)
 	return self && *self && *self == (__u32)(bpf_get_current_pid_tgid() >> 32);
 }
 
-/* Where a file mapping made by a task (not by execve: the interpreter is
- * checked at exec, below) is about to go. */
+#define NR_MMAP_ 9          /* x86-64 */
+#define MAP_ANONYMOUS_ 0x20
+
+/* Where an mmap() call by a task (not execve: the interpreter is checked at
+ * exec, below) of a resolver-like file, or any mapping by the recorder itself,
+ * is about to go. The file is the call's fd argument; its name is the filter,
+ * so other mappings cost one look at the name. */
 SEC("tp_btf/vm_unmapped_area")
 int BPF_PROG(nt_lib_area, unsigned long addr, struct vm_unmapped_area_info *info)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
 	struct lib_pending *p;
+	int self = is_self();
 
 	if (addr >= (unsigned long)-4095 || BPF_CORE_READ_BITFIELD(task, in_execve))
 		return 0;
+	if (!self) {
+		struct file *f = 0;
+		struct file **fds;
+		char name[8] = {};
+		long fd;
+
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		if (!regs || regs->orig_ax != NR_MMAP_ || (regs->r10 & MAP_ANONYMOUS_))
+			return 0;
+		fd = (long)regs->r8;
+		if (fd < 0 || fd >= task->files->fdt->max_fds)
+			return 0;
+		fds = task->files->fdt->fd;
+		if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f)
+			return 0;
+		if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name)) <= 0 ||
+		    !resolver_like(name))
+			return 0;
+	}
 	p = bpf_task_storage_get(&lib_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)
 		return 0;
 	p->addr = addr;
 	p->tries = 4;
-	p->self = is_self();
+	p->self = self;
 	return 0;
 }
 
@@ -450,10 +476,26 @@ int BPF_PROG(nt_lib_mmap, struct mm_struct *mm, bool write)
 /* Every exec, to the arming thread: it probes the library the new program will
  * map (Sources/Recorder/ResolverWorker.swift). Defined before nt_lib_exec so it
  * is attached, and runs, first: the notice precedes an interpreter mapping report. */
+/* (root, ELF interpreter) pairs that have woken the arming thread. */
+struct notice_key {
+	__u64 root_mnt;
+	__u64 root_dentry;
+	__u64 interp;   /* the interpreter's inode; a static program's own */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct notice_key);
+	__type(value, __u8);
+} notice_keys SEC(".maps");
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(nt_exec_notice, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct nt_exec_notice *n = bpf_ringbuf_reserve(&exec_notices, sizeof(*n), 0);
+	struct notice_key k = {};
+	__u8 one = 1;
+	__u64 wake;
 
 	if (!n) {
 		nt_count_loss(NT_KIND_EXEC_NOTICE);
@@ -463,8 +505,23 @@ int BPF_PROG(nt_exec_notice, struct task_struct *p, pid_t old_pid, struct linux_
 	n->kind = NT_KIND_EXEC_NOTICE;
 	n->pid = p->tgid;
 	n->start_ns = p->group_leader->start_boottime;
-	/* Not batched: arming has to start while a short-lived process still runs. */
-	bpf_ringbuf_submit(n, 0);
+	/* Arming has to start while a short-lived process still runs, but what
+	 * the arming thread does for an exec follows from the process's root and
+	 * ELF interpreter, and it keeps what it found per pair: only the first
+	 * exec of a pair needs it awake at once (a wakeup costs the exec about
+	 * 20 us here, an IPI); the rest wait for a batch or its next wakeup. */
+	k.root_mnt = (__u64)p->fs->root.mnt;
+	k.root_dentry = (__u64)p->fs->root.dentry;
+	k.interp = bprm->interpreter ? (__u64)bprm->interpreter->f_inode : (__u64)bprm->file->f_inode;
+	wake = bpf_map_lookup_elem(&notice_keys, &k) ? 0 : BPF_RB_FORCE_WAKEUP;
+	if (wake)
+		bpf_map_update_elem(&notice_keys, &k, &one, BPF_ANY);
+	else if (bpf_ringbuf_query(&exec_notices, BPF_RB_AVAIL_DATA) >=
+		 (bpf_ringbuf_query(&exec_notices, BPF_RB_RING_SIZE) >> 6))
+		wake = BPF_RB_FORCE_WAKEUP;
+	else
+		wake = BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(n, wake);
 	return 0;
 }
 
