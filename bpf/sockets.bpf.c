@@ -309,12 +309,9 @@ int BPF_PROG(nt_sock_state, const struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 
-	if (newstate == TCP_ESTABLISHED_) {
-		st = nt_state(sk, 0);
-		if (st)
-			st->flags |= NT_SF_ESTABLISHED;
+	/* SYN_RECV -> ESTABLISHED needs no state: a close says established by its old state. */
+	if (newstate != TCP_CLOSE_ || oldstate == TCP_LISTEN_)
 		return 0;
-	}
 	st = 0;
 close:
 	if (newstate != TCP_CLOSE_ || oldstate == TCP_LISTEN_)
