@@ -49,6 +49,8 @@ bench_cleanup() {
 source "$repo/bench/churn-lib.sh"
 gcc -O2 -o "$tmp/churn" "$repo/bench/churn.c"
 gcc -O2 -o "$tmp/burst" "$repo/bench/resolver-burst.c"
+# The clients close first: their TIME_WAIT ports must be reusable across legs.
+ip netns exec "$p-cli" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
 for port in 7100 7101; do
 	ip netns exec "$p-srv" "$tmp/churn" server $port >"$tmp/srv$port.out" &
 	pids+=($!)
