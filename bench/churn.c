@@ -9,7 +9,11 @@
  *                                write 4 bytes, read 1, close (the client
  *                                closes first); prints connections per second
  *   churn getppid N              N getppid() calls; prints ns per call
+ *   churn burst N P              N fork+exec of /bin/true from P forkers, one
+ *                                at a time each; prints execs/s and how many
+ *                                ran (a failed fork is retried, not counted)
  */
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +113,47 @@ int main(int argc, char **argv)
 		printf("%.1f\n", (now() - t0) * 1e9 / n);
 		return 0;
 	}
-	fprintf(stderr, "usage: churn server PORT | client SRC DST PORT N | getppid N\n");
+	if (argc >= 4 && !strcmp(argv[1], "burst")) {
+		long n = atol(argv[2]);
+		int p = atoi(argv[3]), fds[2];
+		double t0 = now();
+		long ran = 0;
+
+		if (pipe(fds))
+			return 1;
+		for (int f = 0; f < p; f++) {
+			if (fork() == 0) {
+				long ok = 0;
+				for (long i = 0; i < n / p;) {
+					pid_t c = fork();
+					int st;
+					if (c < 0) {
+						usleep(1000);
+						continue;
+					}
+					if (c == 0) {
+						execl("/bin/true", "/bin/true", (char *)0);
+						_exit(127);
+					}
+					i++;
+					if (waitpid(c, &st, 0) == c && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+						ok++;
+				}
+				if (write(fds[1], &ok, sizeof(ok)) != sizeof(ok))
+					_exit(1);
+				_exit(0);
+			}
+		}
+		for (int f = 0; f < p; f++) {
+			long ok = 0;
+			if (read(fds[0], &ok, sizeof(ok)) == sizeof(ok))
+				ran += ok;
+		}
+		while (wait(0) > 0)
+			;
+		printf("%.0f %ld\n", n / (now() - t0), ran);
+		return 0;
+	}
+	fprintf(stderr, "usage: churn server PORT | client SRC DST PORT N | getppid N | burst N P\n");
 	return 2;
 }

@@ -8,7 +8,7 @@
 #      with nothing watching, with `conntrack -E -e NEW` in the router's namespace, and with
 #      nettrail-record (every default source, --netns on the router); BPF run time of the
 #      recorder's programs per connection (kernel.bpf_stats_enabled, on only while measured).
-#   2. exec burst: EXECS /bin/true from 2 forkers (bench/resolver-burst.c): nothing watching,
+#   2. exec burst: EXECS /bin/true from 2 forkers (bench/churn.c burst): nothing watching,
 #      execsnoop (libbpf-tools), nettrail-record with every source, --only-source process,
 #      and process + resolver; execs captured; BPF time per exec.
 #   3. getppid loop (CALLS calls, bench/churn.c getppid): ns per call unwatched and while
@@ -48,7 +48,6 @@ bench_cleanup() {
 }
 source "$repo/bench/churn-lib.sh"
 gcc -O2 -o "$tmp/churn" "$repo/bench/churn.c"
-gcc -O2 -o "$tmp/burst" "$repo/bench/resolver-burst.c"
 # The clients close first: their TIME_WAIT ports must be reusable across legs.
 ip netns exec "$p-cli" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
 for port in 7100 7101; do
@@ -68,7 +67,11 @@ churn() { # prints connections/s of 4 clients
 	t1=$(date +%s.%N)
 	echo "$t0 $t1" | awk -v n=$((4 * conns)) '{ printf "%.0f", n / ($2 - $1) }'
 }
-burst() { "$tmp/burst" "$execs" 2; }
+burst() { # execs/s; how many ran when not all did
+	local r ran
+	read -r r ran < <("$tmp/churn" burst "$execs" 2)
+	[ "$ran" = "$execs" ] && echo "$r" || echo "$r[ran:$ran]"
+}
 getppid() { "$tmp/churn" getppid "$calls"; }
 
 # Per BPF program id: name, run_cnt, run_time_ns (every loaded nt_* program).
@@ -170,7 +173,7 @@ for r in $(seq "$rounds"); do
 	for l in execsnoop "${recs[@]}" process procres; do
 		v=$(leg "$l" burst "$execs")
 		# a rate: the time ratio is the inverse
-		R[exec.$l]+="$(echo "$v $v0" | awk '{ printf "%.3f", $2 / $1 }') "
+		R[exec.$l]+="$(echo "${v%%[*} ${v0%%[*}" | awk '{ printf "%.3f", $2 / $1 }') "
 		[ "$l" = execsnoop ] || R[bpfexec.$l]+="$(cat "$tmp/total.$l.burst") "
 		line+=", $l $v"
 		[ -f "$tmp/captured.$l" ] && line+=" ($(cat "$tmp/captured.$l")/$execs)"

@@ -317,6 +317,26 @@ struct {
 	__type(value, struct lib_pending);
 } lib_pending SEC(".maps");
 
+/* [0] = how many tasks have a check waiting (never less: a task that exits
+ * with one keeps it counted, which costs only speed). Every mmap_lock
+ * acquisition on the host runs nt_lib_mmap; this lets nearly all of them
+ * return at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} lib_waiting SEC(".maps");
+
+static __always_inline void waiting_add(__s64 d)
+{
+	__u32 zero = 0;
+	__s64 *w = bpf_map_lookup_elem(&lib_waiting, &zero);
+
+	if (w)
+		__sync_fetch_and_add(w, d);
+}
+
 static __always_inline int resolver_like(const char *n)
 {
 	/* libc.so.6, libc-2.31.so, libc.musl-x86_64.so.1, libc.so (musl), ld-musl-*.so.1 */
@@ -438,6 +458,8 @@ int BPF_PROG(nt_lib_area, unsigned long addr, struct vm_unmapped_area_info *info
 	p = bpf_task_storage_get(&lib_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!p)
 		return 0;
+	if (!p->tries)
+		waiting_add(1);
 	p->addr = addr;
 	p->tries = 4;
 	p->self = self;
@@ -447,35 +469,46 @@ int BPF_PROG(nt_lib_area, unsigned long addr, struct vm_unmapped_area_info *info
 SEC("tp_btf/mmap_lock_start_locking")
 int BPF_PROG(nt_lib_mmap, struct mm_struct *mm, bool write)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct lib_pending *p = bpf_task_storage_get(&lib_pending, task, 0, 0);
+	struct task_struct *task;
+	struct lib_pending *p;
 	struct vma_ctx vc = { .how = NT_LIB_HOW_MMAP };
+	__u32 zero = 0;
+	__s64 *w = bpf_map_lookup_elem(&lib_waiting, &zero);
 
-	if (!p || !p->tries || mm != task->mm)
+	if (!w || *w <= 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	p = bpf_task_storage_get(&lib_pending, task, 0, 0);
+	if (!p || !p->tries)
+		return 0;
+	if (!task->mm) {
+		/* Exiting: nothing left to look at. */
+		p->tries = 0;
+		waiting_add(-1);
+		return 0;
+	}
+	if (mm != task->mm)
 		return 0;
 	vc.self = p->self;
 	vc.addr = p->addr;
 	if (bpf_find_vma(task, vc.addr, check_vma, &vc, 0) != 0) {
 		/* Not mapped yet (this acquisition may be the mmap's own) or the lock is busy. */
 		p->tries -= 1;
-		return 0;
-	}
-	if (vc.verdict == V_NOT_EXEC) {
+	} else if (vc.verdict == V_NOT_EXEC) {
 		/* The whole span, or its first part: the text follows it once mapped. */
 		__u64 next = vc.vm_end;
 
 		vc.verdict = V_OTHER;
 		bpf_find_vma(task, next, check_vma, &vc, 0);
 		p->tries = vc.verdict == V_DONE ? 0 : p->tries - 1;
-		return 0;
+	} else {
+		p->tries = 0;
 	}
-	p->tries = 0;
+	if (!p->tries)
+		waiting_add(-1);
 	return 0;
 }
 
-/* Every exec, to the arming thread: it probes the library the new program will
- * map (Sources/Recorder/ResolverWorker.swift). Defined before nt_lib_exec so it
- * is attached, and runs, first: the notice precedes an interpreter mapping report. */
 /* (root, ELF interpreter) pairs that have woken the arming thread. */
 struct notice_key {
 	__u64 root_mnt;
