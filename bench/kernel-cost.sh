@@ -17,13 +17,15 @@
 # NETTRAIL_RECORD: the recorder (default: a release build of this tree, built here).
 # NETTRAIL_RECORD_BASE: another build (e.g. the main branch), measured as extra legs
 # "base" in the same rounds.
-# CONNS (per client, default 8000), EXECS (default 5000), CALLS (default 5000000).
+# CONNS (per client, default 8000), EXECS (default 5000), CALLS (default 5000000);
+# ONLY: a subset of "churn exec getppid" (default all three).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
 conns=${CONNS:-8000}
 execs=${EXECS:-5000}
 calls=${CALLS:-5000000}
+only=" ${ONLY:-churn exec getppid} "
 export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v execsnoop >/dev/null || need+=(libbpf-tools)
@@ -158,6 +160,7 @@ recs=(rec); [ -n "$base" ] && recs+=(base)
 declare -A R
 for r in $(seq "$rounds"); do
 	echo "== round $r"
+	if [[ $only == *" churn "* ]]; then
 	v0=$(leg none churn $((4 * conns)))
 	line="churn conn/s: none $v0"
 	for l in conntrack "${recs[@]}"; do
@@ -167,7 +170,9 @@ for r in $(seq "$rounds"); do
 		line+=", $l $v"
 	done
 	echo "$line"
+	fi
 
+	if [[ $only == *" exec "* ]]; then
 	v0=$(leg none burst "$execs")
 	line="exec burst execs/s: none $v0"
 	for l in execsnoop "${recs[@]}" process procres; do
@@ -179,7 +184,9 @@ for r in $(seq "$rounds"); do
 		[ -f "$tmp/captured.$l" ] && line+=" ($(cat "$tmp/captured.$l")/$execs)"
 	done
 	echo "$line"
+	fi
 
+	if [[ $only == *" getppid "* ]]; then
 	v0=$(leg none getppid "$calls")
 	line="getppid ns/call: none $v0"
 	for l in "${recs[@]}"; do
@@ -188,25 +195,25 @@ for r in $(seq "$rounds"); do
 		line+=", $l $v"
 	done
 	echo "$line"
+	fi
 done
 
 stat() { # median [min-max] of the words in $1
+	[ -n "$1" ] || { echo "-"; return; }
 	echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s [%s-%s]", m, v[1], v[NR] }'
 }
 echo
 echo "== medians over $rounds rounds [spread]"
 echo "churn rate vs unwatched (higher is better):"
-for l in conntrack "${recs[@]}"; do echo "  $l: $(stat "${R[churn.$l]}")"; done
-for l in "${recs[@]}"; do echo "  $l BPF ns per connection: $(stat "${R[bpfconn.$l]}")"; done
+for l in conntrack "${recs[@]}"; do echo "  $l: $(stat "${R[churn.$l]:-}")"; done
+for l in "${recs[@]}"; do echo "  $l BPF ns per connection: $(stat "${R[bpfconn.$l]:-}")"; done
 echo "exec burst time vs unwatched (lower is better):"
-for l in execsnoop "${recs[@]}" process procres; do echo "  $l: $(stat "${R[exec.$l]}")"; done
-for l in "${recs[@]}" process procres; do echo "  $l BPF ns per exec: $(stat "${R[bpfexec.$l]}")"; done
+for l in execsnoop "${recs[@]}" process procres; do echo "  $l: $(stat "${R[exec.$l]:-}")"; done
+for l in "${recs[@]}" process procres; do echo "  $l BPF ns per exec: $(stat "${R[bpfexec.$l]:-}")"; done
 echo "getppid time per call vs unwatched (lower is better):"
-for l in "${recs[@]}"; do echo "  $l: $(stat "${R[getppid.$l]}")"; done
+for l in "${recs[@]}"; do echo "  $l: $(stat "${R[getppid.$l]:-}")"; done
 echo
 for l in "${recs[@]}"; do
-	echo "== $l, last round, BPF programs per connection (churn)"
-	cat "$tmp/delta.$l.churn"
-	echo "== $l, last round, BPF programs per exec (burst)"
-	cat "$tmp/delta.$l.burst"
+	[ -f "$tmp/delta.$l.churn" ] && { echo "== $l, last round, BPF programs per connection (churn)"; cat "$tmp/delta.$l.churn"; }
+	[ -f "$tmp/delta.$l.burst" ] && { echo "== $l, last round, BPF programs per exec (burst)"; cat "$tmp/delta.$l.burst"; }
 done

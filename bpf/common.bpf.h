@@ -86,4 +86,57 @@ static __always_inline void nt_fill_task(struct nt_task *t, struct task_struct *
 	__builtin_memcpy(t->comm, task->comm, NT_COMM_LEN);
 }
 
+#ifdef NT_TASK_CACHE
+/* The current task's nt_task, kept with what it was read from. Every field
+ * comes from an object the kernel replaces rather than edits (creds, nsproxy,
+ * css_set, struct pid, the parent and leader task_structs) or from the task
+ * itself (ids, comm): a copy whose pointers, ids and comm still match is what
+ * a fresh read would give, at a few loads from the task's own cache lines
+ * instead of a chain of them through cold ones. */
+struct nt_task_cache {
+	__u64 parent;
+	__u64 leader;
+	__u64 cred;
+	__u64 nsproxy;
+	__u64 cgroups;
+	__u64 thread_pid;
+	struct nt_task t;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct nt_task_cache);
+} task_cache SEC(".maps");
+
+static __always_inline void nt_fill_current(struct nt_task *t)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct nt_task_cache *c = bpf_task_storage_get(&task_cache, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 *comm = (__u64 *)task->comm;
+
+	if (!c) {
+		nt_fill_task(t, task);
+		return;
+	}
+	if (c->parent == (__u64)task->real_parent && c->leader == (__u64)task->group_leader &&
+	    c->cred == (__u64)task->cred && c->nsproxy == (__u64)task->nsproxy &&
+	    c->cgroups == (__u64)task->cgroups && c->thread_pid == (__u64)task->thread_pid &&
+	    c->t.pid == task->tgid && c->t.tid == task->pid &&
+	    *(__u64 *)c->t.comm == comm[0] && *(__u64 *)(c->t.comm + 8) == comm[1] && c->t.start_ns) {
+		*t = c->t;
+		return;
+	}
+	nt_fill_task(t, task);
+	c->parent = (__u64)task->real_parent;
+	c->leader = (__u64)task->group_leader;
+	c->cred = (__u64)task->cred;
+	c->nsproxy = (__u64)task->nsproxy;
+	c->cgroups = (__u64)task->cgroups;
+	c->thread_pid = (__u64)task->thread_pid;
+	c->t = *t;
+}
+#endif
+
 #endif

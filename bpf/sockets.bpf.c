@@ -26,6 +26,7 @@
  * Per-socket state lives in socket local storage, freed with the socket; a
  * failed allocation is counted as MAP_FULL, and the close then carries
  * NT_SF_NO_STATE instead of a guess. */
+#define NT_TASK_CACHE
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
 
@@ -246,7 +247,7 @@ static __always_inline void nt_tcp_owner_seen(const struct sock *sk)
 		st->flags = NT_SF_ESTABLISHED | ST_SEEN;
 	}
 	st->flags |= NT_SF_OWNER;
-	nt_fill_task(&st->task, bpf_get_current_task_btf());
+	nt_fill_current(&st->task);
 	nt_tcp_emit(NT_KIND_TCP_ACCEPT, sk, cookie, start, flags, 0, st, 0, TCP_ESTABLISHED_);
 }
 
@@ -268,7 +269,7 @@ int BPF_PROG(nt_sock_state, const struct sock *sk, int oldstate, int newstate)
 		st->start_ts = bpf_ktime_get_boot_ns();
 		st->cookie = bpf_get_socket_cookie((void *)sk);
 		st->flags = NT_SF_OWNER | ST_SEEN;
-		nt_fill_task(&st->task, bpf_get_current_task_btf());
+		nt_fill_current(&st->task);
 		return 0;
 	}
 
@@ -419,7 +420,7 @@ static __always_inline void nt_udp_flow(const struct sock *sk, struct nt_sock_tu
 	e->ts = now;
 	e->kind = NT_KIND_UDP_FLOW;
 	e->flags = flags | NT_SF_OWNER;
-	nt_fill_task(&e->task, task);
+	nt_fill_current(&e->task);
 	e->tuple = *t;
 	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->netns = netns;
