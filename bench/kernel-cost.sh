@@ -150,7 +150,7 @@ leg() {
 	progdelta "$tmp/ps0" "$tmp/ps1" "$units" total >"$tmp/total.$l.$w"
 	stop_watch
 	if [ "$w" = burst ] && [ -f "$tmp/$l.db" ] && [ "$l" != none ]; then
-		sqlite3 "$tmp/$l.db" "select count(*) from process_exec where filename = '/bin/true'" >"$tmp/captured.$l"
+		sqlite3 "$tmp/$l.db" "select count(*) || coalesce((select ', lost ' || group_concat(kind || ' ' || count) from loss), '') from process_exec where filename = '/bin/true'" >"$tmp/captured.$l"
 		rm -f "$tmp/$l.db"*
 	fi
 	echo "$v"
@@ -192,6 +192,7 @@ for r in $(seq "$rounds"); do
 	for l in "${recs[@]}"; do
 		v=$(leg "$l" getppid "$calls")
 		R[getppid.$l]+="$(echo "$v $v0" | awk '{ printf "%.3f", $1 / $2 }') "
+		R[bpfppid.$l]+="$(cat "$tmp/total.$l.getppid") "
 		line+=", $l $v"
 	done
 	echo "$line"
@@ -212,6 +213,7 @@ for l in execsnoop "${recs[@]}" process procres; do echo "  $l: $(stat "${R[exec
 for l in "${recs[@]}" process procres; do echo "  $l BPF ns per exec: $(stat "${R[bpfexec.$l]:-}")"; done
 echo "getppid time per call vs unwatched (lower is better):"
 for l in "${recs[@]}"; do echo "  $l: $(stat "${R[getppid.$l]:-}")"; done
+for l in "${recs[@]}"; do echo "  $l BPF ns per getppid call: $(stat "${R[bpfppid.$l]:-}")"; done
 echo
 for l in "${recs[@]}"; do
 	[ -f "$tmp/delta.$l.churn" ] && { echo "== $l, last round, BPF programs per connection (churn)"; cat "$tmp/delta.$l.churn"; }

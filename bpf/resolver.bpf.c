@@ -510,6 +510,10 @@ int BPF_PROG(nt_lib_mmap, struct mm_struct *mm, bool write)
 }
 
 /* (root, ELF interpreter) pairs that have woken the arming thread. */
+/* Other notices wake it once 64 wait (each is 32 bytes in the ring): the
+ * thread acts on up to 64 before it takes its next job, so a batch is never
+ * left behind by the final flush. */
+#define NOTICE_BATCH_BYTES (64 * 32)
 struct notice_key {
 	__u64 root_mnt;
 	__u64 root_dentry;
@@ -549,8 +553,7 @@ int BPF_PROG(nt_exec_notice, struct task_struct *p, pid_t old_pid, struct linux_
 	wake = bpf_map_lookup_elem(&notice_keys, &k) ? 0 : BPF_RB_FORCE_WAKEUP;
 	if (wake)
 		bpf_map_update_elem(&notice_keys, &k, &one, BPF_ANY);
-	else if (bpf_ringbuf_query(&exec_notices, BPF_RB_AVAIL_DATA) >=
-		 (bpf_ringbuf_query(&exec_notices, BPF_RB_RING_SIZE) >> 6))
+	else if (bpf_ringbuf_query(&exec_notices, BPF_RB_AVAIL_DATA) >= NOTICE_BATCH_BYTES)
 		wake = BPF_RB_FORCE_WAKEUP;
 	else
 		wake = BPF_RB_NO_WAKEUP;
