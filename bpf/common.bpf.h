@@ -28,45 +28,115 @@ static __always_inline void nt_count_loss(__u32 kind)
 		*v += 1;
 }
 
+/* Ring records wake the reader only once this share of the ring waits (1/64):
+ * a wakeup per record costs the recorder a context switch per event under
+ * load, and it polls every ring at least every 100 ms regardless. */
+static __always_inline void nt_submit(void *ring, void *e)
+{
+	__u64 size = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE);
+
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= (size >> 6)
+			      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* The task readers below are plain loads through BTF pointers, which the
+ * verifier turns into fault-safe loads: they run for every event, and a
+ * bpf_probe_read_kernel call per field costs more than the rest of it. */
 static __always_inline __u64 nt_cgroup_v1_id(struct task_struct *task)
 {
-	struct css_set *cs = BPF_CORE_READ(task, cgroups);
-	struct cgroup_subsys_state *css = 0;
 	int idx = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css;
 
-	if (!cs || idx < 0 || idx >= 16)
+	if (idx < 0 || idx >= 16)
 		return 0;
-	bpf_core_read(&css, sizeof(css), &cs->subsys[idx]);
+	css = task->cgroups->subsys[idx];
 	if (!css)
 		return 0;
-	return BPF_CORE_READ(css, cgroup, kn, id);
+	return css->cgroup->kn->id;
 }
 
 static __always_inline void nt_fill_task(struct nt_task *t, struct task_struct *task)
 {
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-	struct pid *tp = BPF_CORE_READ(task, thread_pid);
+	struct task_struct *parent = task->real_parent;
+	const struct cred *cred = task->cred;
+	struct nsproxy *nsp = task->nsproxy;
+	struct pid *tp = task->thread_pid;
 	struct pid_namespace *pns = 0;
-	unsigned int level = BPF_CORE_READ(tp, level);
+	unsigned int level = tp->level;
 
-	t->pid = BPF_CORE_READ(task, tgid);
-	t->tid = BPF_CORE_READ(task, pid);
-	t->start_ns = BPF_CORE_READ(leader, start_boottime);
-	t->ppid = BPF_CORE_READ(parent, tgid);
-	t->parent_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
-	t->uid = BPF_CORE_READ(task, cred, uid.val);
-	t->gid = BPF_CORE_READ(task, cred, gid.val);
-	t->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	t->pid = task->tgid;
+	t->tid = task->pid;
+	t->start_ns = task->group_leader->start_boottime;
+	t->ppid = parent->tgid;
+	t->parent_start_ns = parent->group_leader->start_boottime;
+	t->uid = cred->uid.val;
+	t->gid = cred->gid.val;
+	t->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 	t->cgroup_v1_id = nt_cgroup_v1_id(task);
-	t->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	t->netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	/* An exiting task has no nsproxy: the fault-safe loads read 0 through NULL. */
+	t->mntns = nsp->mnt_ns->ns.inum;
+	t->netns = nsp->net_ns->ns.inum;
+	t->pidns = 0;
+	/* numbers[] is indexed by the pid's level: a variable offset, which only a helper may read. */
 	if (tp && level < 32) {
 		bpf_core_read(&pns, sizeof(pns), &tp->numbers[level].ns);
 		if (pns)
 			t->pidns = BPF_CORE_READ(pns, ns.inum);
 	}
-	BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
+	__builtin_memcpy(t->comm, task->comm, NT_COMM_LEN);
 }
+
+#ifdef NT_TASK_CACHE
+/* The current task's nt_task, kept with what it was read from. Every field
+ * comes from an object the kernel replaces rather than edits (creds, nsproxy,
+ * css_set, struct pid, the parent and leader task_structs) or from the task
+ * itself (ids, comm): a copy whose pointers, ids and comm still match is what
+ * a fresh read would give, at a few loads from the task's own cache lines
+ * instead of a chain of them through cold ones. */
+struct nt_task_cache {
+	__u64 parent;
+	__u64 leader;
+	__u64 cred;
+	__u64 nsproxy;
+	__u64 cgroups;
+	__u64 thread_pid;
+	struct nt_task t;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct nt_task_cache);
+} task_cache SEC(".maps");
+
+static __always_inline void nt_fill_current(struct nt_task *t)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct nt_task_cache *c = bpf_task_storage_get(&task_cache, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 *comm = (__u64 *)task->comm;
+
+	if (!c) {
+		nt_fill_task(t, task);
+		return;
+	}
+	if (c->parent == (__u64)task->real_parent && c->leader == (__u64)task->group_leader &&
+	    c->cred == (__u64)task->cred && c->nsproxy == (__u64)task->nsproxy &&
+	    c->cgroups == (__u64)task->cgroups && c->thread_pid == (__u64)task->thread_pid &&
+	    c->t.pid == task->tgid && c->t.tid == task->pid &&
+	    *(__u64 *)c->t.comm == comm[0] && *(__u64 *)(c->t.comm + 8) == comm[1] && c->t.start_ns) {
+		*t = c->t;
+		return;
+	}
+	nt_fill_task(t, task);
+	c->parent = (__u64)task->real_parent;
+	c->leader = (__u64)task->group_leader;
+	c->cred = (__u64)task->cred;
+	c->nsproxy = (__u64)task->nsproxy;
+	c->cgroups = (__u64)task->cgroups;
+	c->thread_pid = (__u64)task->thread_pid;
+	c->t = *t;
+}
+#endif
 
 #endif

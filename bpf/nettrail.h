@@ -164,19 +164,23 @@ struct nt_sock_tuple {
 };
 
 /* Flags on socket events. */
-#define NT_SF_OWNER       (1u << 0) /* `task` was read in the owner's own context (connect/accept/send/recv) */
+#define NT_SF_OWNER       (1u << 0) /* `task` was read in the owner's own context (connect, first use after accept, send/recv) */
 #define NT_SF_NO_STATE    (1u << 1) /* no per-socket state: predates the recorder, or the map was full */
 #define NT_SF_LADDR_ANY   (1u << 2) /* UDP: socket bound to the wildcard address */
 #define NT_SF_RADDR_UNKNOWN (1u << 3) /* UDP: destination not readable (e.g. sendmmsg) */
-#define NT_SF_NOT_SYSCALL (1u << 4) /* CONNECT emitted when SYN_SENT ended, no connect() seen (io_uring, fastopen) */
+#define NT_SF_NOT_SYSCALL (1u << 4) /* not set: every CONNECT is written when SYN_SENT ends (see nt_tcp_event) */
 #define NT_SF_UDP_RX      (1u << 5) /* UDP flow first seen receiving (else sending) */
 #define NT_SF_ESTABLISHED (1u << 6) /* CLOSE: the socket reached ESTABLISHED */
 #define NT_SF_SNAPSHOT    (1u << 7) /* a TCP socket open at start (iterator record, kind 0): one per (process, socket) */
 #define NT_SF_SHARED      (1u << 8) /* the socket was open in several processes at start: no single owner */
 
-/* TCP_CONNECT (at connect() return, in the caller's context), TCP_ACCEPT (at
- * accept() return, in the caller's context) and TCP_CLOSE (any context: the
- * owner comes from per-socket state recorded earlier in the owner's context). */
+/* TCP_CONNECT: written when the socket leaves SYN_SENT (established, refused,
+ * timed out, closed), the first moment its tuple is whole; the owner was read
+ * at SYN_SENT, inside connect() (or a fastopen sendmsg, an io_uring connect).
+ * TCP_ACCEPT: written when an accepted socket is first worked by a task from a
+ * system call (a send, a receive, close() or shutdown()), with that task, read
+ * there. TCP_CLOSE (any context: the owner comes from per-socket state
+ * recorded earlier in the owner's context). */
 struct nt_tcp_event {
 	__u64 ts;
 	__u32 kind;
@@ -189,7 +193,8 @@ struct nt_tcp_event {
 	__u64 bytes_acked;          /* CLOSE: bytes sent and acknowledged */
 	__u64 bytes_received;       /* CLOSE */
 	__u32 netns;                /* the socket's network namespace inode */
-	__s32 result;               /* CONNECT/ACCEPT: the syscall's return value */
+	__s32 result;               /* CONNECT: 0 = established, else -errno of the failure (sk_err), -1 if none was set
+	                             * (closed while connecting); ACCEPT: 0 (the fd is not known there) */
 	__u32 total_retrans;        /* CLOSE */
 	__u32 oldstate;             /* CLOSE: the state the socket left for TCP_CLOSE */
 };

@@ -21,7 +21,7 @@ int BPF_PROG(nt_fork, struct task_struct *parent, struct task_struct *child)
 	struct nt_proc_event *e;
 
 	/* A new thread is not a new process. */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (child->pid != child->tgid)
 		return 0;
 	e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
 	if (!e) {
@@ -34,7 +34,7 @@ int BPF_PROG(nt_fork, struct task_struct *parent, struct task_struct *child)
 	nt_fill_task(&e->task, child);
 	e->exit_code = 0;
 	e->_pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	nt_submit(&proc_events, e);
 	return 0;
 }
 
@@ -58,7 +58,7 @@ int BPF_PROG(nt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if ((__u32)old_pid != e->task.tid)
 		e->flags |= NT_F_THREAD_EXEC;
 
-	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);
 	if (n <= 0) {
 		n = 1;
 		e->filename[0] = 0;
@@ -68,8 +68,8 @@ int BPF_PROG(nt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e->filename_len = n - 1;
 
 	/* argv is in place in the new mm by the time this tracepoint fires. */
-	arg_start = BPF_CORE_READ(p, mm, arg_start);
-	arg_end = BPF_CORE_READ(p, mm, arg_end);
+	arg_start = p->mm->arg_start;
+	arg_end = p->mm->arg_end;
 	len = arg_end > arg_start ? arg_end - arg_start : 0;
 	if (len > NT_ARGS_MAX) {
 		len = NT_ARGS_MAX;
@@ -80,7 +80,7 @@ int BPF_PROG(nt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		e->args_len = len;
 	else if (len > 0)
 		e->flags |= NT_F_ARGS_TRUNCATED;
-	bpf_ringbuf_submit(e, 0);
+	nt_submit(&proc_events, e);
 	return 0;
 }
 
@@ -101,9 +101,9 @@ int BPF_PROG(nt_exit, struct task_struct *p, bool group_dead)
 	e->kind = NT_KIND_EXIT;
 	e->flags = 0;
 	nt_fill_task(&e->task, p);
-	e->exit_code = BPF_CORE_READ(p, exit_code);
+	e->exit_code = p->exit_code;
 	e->_pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	nt_submit(&proc_events, e);
 	return 0;
 }
 
@@ -120,17 +120,17 @@ static __always_inline int nt_cgroup_event(__u32 kind, struct cgroup *cgrp, cons
 	}
 	e->ts = bpf_ktime_get_boot_ns();
 	e->kind = kind;
-	e->hierarchy_id = BPF_CORE_READ(cgrp, root, hierarchy_id);
-	e->cgroup_id = BPF_CORE_READ(cgrp, kn, id);
-	e->level = BPF_CORE_READ(cgrp, level);
-	e->pid = task ? BPF_CORE_READ(task, tgid) : 0;
-	e->start_ns = task ? BPF_CORE_READ(task, group_leader, start_boottime) : 0;
+	e->hierarchy_id = cgrp->root->hierarchy_id;
+	e->cgroup_id = cgrp->kn->id;
+	e->level = cgrp->level;
+	e->pid = task ? task->tgid : 0;
+	e->start_ns = task ? task->group_leader->start_boottime : 0;
 	e->actor_pid = bpf_get_current_pid_tgid() >> 32;
 	e->_pad = 0;
 	bpf_get_current_comm(e->actor_comm, sizeof(e->actor_comm));
 	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), path);
 	e->path_len = n > 0 ? n - 1 : 0;
-	bpf_ringbuf_submit(e, 0);
+	nt_submit(&cgroup_events, e);
 	return 0;
 }
 

@@ -6,10 +6,18 @@
  * return probe writes one DNS event with the name and the addresses returned.
  *
  * Nothing silently unprobed: every executable mapping of a file that looks
- * like a resolver library is checked against the `armed` map (at mmap() return
- * for libraries the dynamic loader maps, and at exec for the ELF interpreter,
+ * like a resolver library is checked against the `armed` map (after mmap() for
+ * libraries the dynamic loader maps, and at exec for the ELF interpreter,
  * which for musl is libc itself); one that is not armed is reported as a
- * DNS_LIB event, so the recorder arms it late or records a miss. */
+ * DNS_LIB event, so the recorder arms it late or records a miss.
+ *
+ * The mmap() check uses no syscall tracepoint (attaching one slows every
+ * system call on the host): vm_unmapped_area gives the address a file mapping
+ * will get, and the task's next mmap_lock acquisition (mmap_lock_start_locking,
+ * before it locks, so bpf_find_vma can) looks at what is mapped there. A
+ * loader maps a library's whole span first and its text over it with
+ * MAP_FIXED, so the text is the mapping that follows the first one; the
+ * check waits for it over a few lock acquisitions. */
 #include "common.bpf.h"
 
 #define AF_INET_ 2
@@ -216,7 +224,7 @@ int BPF_KRETPROBE(nt_gai_return, long rc)
 	}
 	if (ai)
 		e->flags |= NT_DNS_F_ADDRS_TRUNCATED;
-	bpf_ringbuf_submit(e, 0);
+	nt_submit(&dns_events, e);
 	return 0;
 }
 
@@ -256,7 +264,7 @@ static __always_inline int hostent_return(__u64 ret)
 			add_addr(e, &last, h.h_addrtype, (const void *)p);
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	nt_submit(&dns_events, e);
 	return 0;
 }
 
@@ -284,7 +292,50 @@ struct vma_ctx {
 	__u32 how;
 	__u32 self;
 	__u64 addr;
+	/* filled by check_vma for the caller */
+	__u64 vm_end;
+	struct nt_lib_key key;
+	__u32 verdict;
+	__u32 _pad;
 };
+
+/* What check_vma found */
+#define V_DONE     0 /* checked (armed, reported) or nothing to check */
+#define V_NOT_EXEC 1 /* an unarmed resolver-like file, this part not executable: look further */
+#define V_OTHER    2 /* another file than the one looked further for */
+
+/* A mapping whose check waits for the task's next mmap_lock acquisition. */
+struct lib_pending {
+	__u64 addr;
+	__u32 tries;
+	__u32 self;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lib_pending);
+} lib_pending SEC(".maps");
+
+/* [0] = how many tasks have a check waiting (never less: a task that exits
+ * with one keeps it counted, which costs only speed). Every mmap_lock
+ * acquisition on the host runs nt_lib_mmap; this lets nearly all of them
+ * return at once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} lib_waiting SEC(".maps");
+
+static __always_inline void waiting_add(__s64 d)
+{
+	__u32 zero = 0;
+	__s64 *w = bpf_map_lookup_elem(&lib_waiting, &zero);
+
+	if (w)
+		__sync_fetch_and_add(w, d);
+}
 
 static __always_inline int resolver_like(const char *n)
 {
@@ -306,10 +357,13 @@ static long check_vma(struct task_struct *task, struct vm_area_struct *vma, void
 	char name[NT_LIB_NAME_MAX];
 	const unsigned char *dn;
 
-	if (!f)
+	vc->verdict = V_DONE;
+	if (!f) {
+		vc->verdict = vc->key.ino ? V_OTHER : V_DONE;
 		return 0;
-	key.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
-	key.ino = BPF_CORE_READ(f, f_inode, i_ino);
+	}
+	key.dev = f->f_inode->i_sb->s_dev;
+	key.ino = f->f_inode->i_ino;
 	if (vc->self) {
 		__u32 zero = 0;
 		struct nt_self_probe *sp = bpf_map_lookup_elem(&self_probe, &zero);
@@ -319,17 +373,26 @@ static long check_vma(struct task_struct *task, struct vm_area_struct *vma, void
 		}
 		return 0;
 	}
-	if (!(BPF_CORE_READ(vma, vm_flags) & VM_EXEC_))
-		return 0;
 	st = bpf_map_lookup_elem(&armed, &key);
 	if (st) {
-		__sync_fetch_and_add(&st->maps, 1);
+		if (vma->vm_flags & VM_EXEC_)
+			__sync_fetch_and_add(&st->maps, 1);
 		return 0;
 	}
-	dn = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	if (vc->key.ino && (vc->key.ino != key.ino || vc->key.dev != key.dev)) {
+		vc->verdict = V_OTHER;
+		return 0;
+	}
+	dn = f->f_path.dentry->d_name.name;
 	__builtin_memset(name, 0, sizeof(name));
 	if (bpf_probe_read_kernel_str(name, sizeof(name), dn) <= 0 || !resolver_like(name))
 		return 0;
+	if (!(vma->vm_flags & VM_EXEC_)) {
+		vc->verdict = V_NOT_EXEC;
+		vc->vm_end = vma->vm_end;
+		vc->key = key;
+		return 0;
+	}
 	e = bpf_ringbuf_reserve(&dns_events, sizeof(*e), 0);
 	if (!e) {
 		nt_count_loss(NT_KIND_DNS_LIB);
@@ -340,10 +403,11 @@ static long check_vma(struct task_struct *task, struct vm_area_struct *vma, void
 	e->how = vc->how;
 	nt_fill_task(&e->task, task);
 	e->key = key;
-	e->vm_start = BPF_CORE_READ(vma, vm_start);
-	e->vm_end = BPF_CORE_READ(vma, vm_end);
+	e->vm_start = vma->vm_start;
+	e->vm_end = vma->vm_end;
 	__builtin_memcpy(e->name, name, sizeof(name));
-	bpf_ringbuf_submit(e, 0);
+	/* The recorder pins the mapping while the process lives: wake it now. */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -355,27 +419,120 @@ static __always_inline int is_self(void)
 	return self && *self && *self == (__u32)(bpf_get_current_pid_tgid() >> 32);
 }
 
-SEC("tracepoint/syscalls/sys_exit_mmap")
-int nt_lib_mmap(struct trace_event_raw_sys_exit *ctx)
-{
-	long ret = ctx->ret;
-	struct vma_ctx vc = { .how = NT_LIB_HOW_MMAP };
+#define NR_MMAP_ 9          /* x86-64 */
+#define MAP_ANONYMOUS_ 0x20
 
-	if (ret < 0 && ret > -4096)
+/* Where an mmap() call by a task (not execve: the interpreter is checked at
+ * exec, below) of a resolver-like file, or any mapping by the recorder itself,
+ * is about to go. The file is the call's fd argument; its name is the filter,
+ * so other mappings cost one look at the name. */
+SEC("tp_btf/vm_unmapped_area")
+int BPF_PROG(nt_lib_area, unsigned long addr, struct vm_unmapped_area_info *info)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct lib_pending *p;
+	int self = is_self();
+
+	if (addr >= (unsigned long)-4095 || BPF_CORE_READ_BITFIELD(task, in_execve))
 		return 0;
-	vc.self = is_self();
-	vc.addr = (__u64)ret;
-	bpf_find_vma(bpf_get_current_task_btf(), (__u64)ret, check_vma, &vc, 0);
+	if (!self) {
+		struct file *f = 0;
+		struct file **fds;
+		char name[8] = {};
+		long fd;
+
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		if (!regs || regs->orig_ax != NR_MMAP_ || (regs->r10 & MAP_ANONYMOUS_))
+			return 0;
+		fd = (long)regs->r8;
+		if (fd < 0 || fd >= task->files->fdt->max_fds)
+			return 0;
+		fds = task->files->fdt->fd;
+		if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f)
+			return 0;
+		if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name)) <= 0 ||
+		    !resolver_like(name))
+			return 0;
+	}
+	p = bpf_task_storage_get(&lib_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return 0;
+	if (!p->tries)
+		waiting_add(1);
+	p->addr = addr;
+	p->tries = 4;
+	p->self = self;
 	return 0;
 }
 
-/* Every exec, to the arming thread: it probes the library the new program will
- * map (Sources/Recorder/ResolverWorker.swift). Defined before nt_lib_exec so it
- * is attached, and runs, first: the notice precedes an interpreter mapping report. */
+SEC("tp_btf/mmap_lock_start_locking")
+int BPF_PROG(nt_lib_mmap, struct mm_struct *mm, bool write)
+{
+	struct task_struct *task;
+	struct lib_pending *p;
+	struct vma_ctx vc = { .how = NT_LIB_HOW_MMAP };
+	__u32 zero = 0;
+	__s64 *w = bpf_map_lookup_elem(&lib_waiting, &zero);
+
+	if (!w || *w <= 0)
+		return 0;
+	task = bpf_get_current_task_btf();
+	p = bpf_task_storage_get(&lib_pending, task, 0, 0);
+	if (!p || !p->tries)
+		return 0;
+	if (!task->mm) {
+		/* Exiting: nothing left to look at. */
+		p->tries = 0;
+		waiting_add(-1);
+		return 0;
+	}
+	if (mm != task->mm)
+		return 0;
+	vc.self = p->self;
+	vc.addr = p->addr;
+	if (bpf_find_vma(task, vc.addr, check_vma, &vc, 0) != 0) {
+		/* Not mapped yet (this acquisition may be the mmap's own) or the lock is busy. */
+		p->tries -= 1;
+	} else if (vc.verdict == V_NOT_EXEC) {
+		/* The whole span, or its first part: the text follows it once mapped. */
+		__u64 next = vc.vm_end;
+
+		vc.verdict = V_OTHER;
+		bpf_find_vma(task, next, check_vma, &vc, 0);
+		p->tries = vc.verdict == V_DONE ? 0 : p->tries - 1;
+	} else {
+		p->tries = 0;
+	}
+	if (!p->tries)
+		waiting_add(-1);
+	return 0;
+}
+
+/* (root, ELF interpreter) pairs that have woken the arming thread. */
+/* Other notices wake it once 64 wait (each is 32 bytes in the ring): the
+ * thread acts on up to 64 before it takes its next job, so a batch is never
+ * left behind by the final flush. */
+#define NOTICE_BATCH_BYTES (64 * 32)
+struct notice_key {
+	__u64 root_mnt;
+	__u64 root_dentry;
+	__u64 interp;   /* the interpreter's inode; a static program's own */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct notice_key);
+	__type(value, __u8);
+} notice_keys SEC(".maps");
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(nt_exec_notice, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct nt_exec_notice *n = bpf_ringbuf_reserve(&exec_notices, sizeof(*n), 0);
+	struct notice_key k = {};
+	__u8 one = 1;
+	__u64 wake;
 
 	if (!n) {
 		nt_count_loss(NT_KIND_EXEC_NOTICE);
@@ -383,9 +540,24 @@ int BPF_PROG(nt_exec_notice, struct task_struct *p, pid_t old_pid, struct linux_
 	}
 	n->ts = bpf_ktime_get_boot_ns();
 	n->kind = NT_KIND_EXEC_NOTICE;
-	n->pid = BPF_CORE_READ(p, tgid);
-	n->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
-	bpf_ringbuf_submit(n, 0);
+	n->pid = p->tgid;
+	n->start_ns = p->group_leader->start_boottime;
+	/* Arming has to start while a short-lived process still runs, but what
+	 * the arming thread does for an exec follows from the process's root and
+	 * ELF interpreter, and it keeps what it found per pair: only the first
+	 * exec of a pair needs it awake at once (a wakeup costs the exec about
+	 * 20 us here, an IPI); the rest wait for a batch or its next wakeup. */
+	k.root_mnt = (__u64)p->fs->root.mnt;
+	k.root_dentry = (__u64)p->fs->root.dentry;
+	k.interp = bprm->interpreter ? (__u64)bprm->interpreter->f_inode : (__u64)bprm->file->f_inode;
+	wake = bpf_map_lookup_elem(&notice_keys, &k) ? 0 : BPF_RB_FORCE_WAKEUP;
+	if (wake)
+		bpf_map_update_elem(&notice_keys, &k, &one, BPF_ANY);
+	else if (bpf_ringbuf_query(&exec_notices, BPF_RB_AVAIL_DATA) >= NOTICE_BATCH_BYTES)
+		wake = BPF_RB_FORCE_WAKEUP;
+	else
+		wake = BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(n, wake);
 	return 0;
 }
 

@@ -2,17 +2,31 @@
 /* Connections to processes. A process identity is recorded only where the
  * kernel runs in that process's own context:
  *   - TCP active open: inet_sock_set_state -> SYN_SENT runs inside connect()
- *     (tcp_v4/v6_connect), so `current` is the owner; the CONNECT event is
- *     written at connect()'s return, when the local port is bound.
+ *     (tcp_v4/v6_connect, also for io_uring and fastopen), so `current` is the
+ *     owner. The local port is bound only after that transition, so the
+ *     CONNECT event is written when SYN_SENT ends (established or failed),
+ *     with the owner remembered from SYN_SENT.
  *   - TCP passive open: the child socket is born in softirq (SYN_RECV, owner
- *     unknown: we keep only the time and cookie); the owner becomes known at
- *     accept()'s return, where the new fd is resolved to its socket.
+ *     unknown: we keep only the time and cookie). Its owner is the first task
+ *     seen working it from a system call: a send or receive on it
+ *     (sock_send_length / sock_recv_length run inside sendmsg/recvmsg), or its
+ *     close (the moves to FIN_WAIT1 and LAST_ACK happen only in close() and
+ *     shutdown()). The ACCEPT event is written then.
  *   - TCP close runs in any context (often softirq): the owner comes from the
  *     per-socket state recorded above, never from `current`.
- *   - UDP: sock_send_length / sock_recv_length run inside the send/recv
- *     system call of the owner.
- * The per-socket state map is bounded; a failed insert is counted as
- * MAP_FULL, and the close then carries NT_SF_NO_STATE instead of a guess. */
+ *   - UDP: sock_send_length / sock_recv_length run inside the send/recv call
+ *     of the owner. An unconnected send's destination is the route lookup
+ *     udp_sendmsg makes in the sender's context (fib_table_lookup /
+ *     fib6_table_lookup); a receive's peer comes from the datagram's headers,
+ *     read when it was queued (sk_data_ready) and taken in queue order.
+ * No syscall tracepoint: attaching any of them puts every system call of
+ * every task on the host onto the tracing slow path. (BPF LSM and fentry
+ * would give accept() and sendmsg() directly, but neither attaches on this
+ * kernel: both need BPF trampolines.)
+ * Per-socket state lives in socket local storage, freed with the socket; a
+ * failed allocation is counted as MAP_FULL, and the close then carries
+ * NT_SF_NO_STATE instead of a guess. */
+#define NT_TASK_CACHE
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
 
@@ -29,55 +43,48 @@ enum {
 	TCP_LAST_ACK_ = 9, TCP_LISTEN_ = 10, TCP_CLOSING_ = 11,
 };
 
-/* Internal flag on nt_sock_state: the CONNECT event has been written. */
-#define ST_CONNECT_EMITTED (1u << 16)
+/* Internal flags on nt_sock_state (never copied into events). */
+#define ST_CONNECT_EMITTED (1u << 16) /* the CONNECT event has been written */
+#define ST_SEEN            (1u << 17) /* the state was made at SYN_SENT / SYN_RECV / the snapshot */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } sock_events SEC(".maps");
 
-/* Kernel socket address -> what we know about it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct nt_sock_state);
+} socks SEC(".maps");
+
+/* Sockets open at start, by kernel address: the iterator that finds them
+ * reaches each socket through an untrusted pointer, which socket storage
+ * does not take. Looked up only for a socket without state of its own. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct nt_sock_state);
-} socks SEC(".maps");
+} snap_socks SEC(".maps");
 
-/* A connect() in flight: thread (pid_tgid) -> the socket that went SYN_SENT. */
-struct connecting {
-	__u64 sk;
-	__u64 cookie;
-	__u64 ts;
+/* A UDP send in progress, per thread. */
+#define UP_DST   (1u << 0) /* dst/dport: an unconnected send's destination, for source port sport */
+struct udp_pending {
+	__u8 dst[16];
+	__u16 dport;
+	__u16 sport;
+	__u16 dfamily;
+	__u16 _pad;
+	__u32 flags;
 };
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct connecting);
-} connecting SEC(".maps");
-
-/* UDP send in flight: thread -> the user pointer to the destination. */
-struct udp_dst {
-	__u64 ptr;
-	__u32 type; /* 1 = sockaddr (sendto), 2 = user_msghdr (sendmsg) */
-	__u32 _pad;
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct udp_dst);
-} udp_dst SEC(".maps");
-
-/* UDP receive in flight: thread -> the datagram's tuple (from its headers). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct nt_sock_tuple);
-} udp_rx SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct udp_pending);
+} udp_pending SEC(".maps");
 
 /* One entry per UDP flow (netns, 5-tuple, process); the recorder ends idle ones. */
 struct {
@@ -115,41 +122,50 @@ static __always_inline void nt_normalize(struct nt_sock_tuple *t)
 
 static __always_inline void nt_read_tuple(const struct sock *sk, struct nt_sock_tuple *t, __u8 proto)
 {
+	const struct sock_common *c = &sk->__sk_common;
+
 	__builtin_memset(t, 0, sizeof(*t));
-	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->family = c->skc_family;
+	t->lport = c->skc_num;
 	/* TCP_CLOSE is traced after the port is released (inet_put_port zeroes
 	 * inet_num); the source port the socket used is still in inet_sport. */
 	if (t->lport == 0)
 		t->lport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	t->rport = bpf_ntohs(c->skc_dport);
 	t->protocol = proto;
 	if (t->family == AF_INET) {
-		bpf_core_read(t->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(t->raddr, 4, &sk->__sk_common.skc_daddr);
+		*(__u32 *)t->laddr = c->skc_rcv_saddr;
+		*(__u32 *)t->raddr = c->skc_daddr;
 	} else {
-		bpf_core_read(t->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(t->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+		__builtin_memcpy(t->laddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(t->raddr, &c->skc_v6_daddr, 16);
 	}
 }
 
 static __always_inline __u32 nt_sk_netns(const struct sock *sk)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return sk->__sk_common.skc_net.net->ns.inum;
 }
 
 static __always_inline int nt_sk_is(const struct sock *sk, __u16 proto)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
+	__u16 family;
+
+	if (!sk || sk->sk_protocol != proto)
 		return 0;
-	return BPF_CORE_READ(sk, sk_protocol) == proto;
+	family = sk->__sk_common.skc_family;
+	return family == AF_INET || family == AF_INET6;
 }
 
 static __always_inline int nt_was_established(int oldstate)
 {
 	return oldstate != TCP_SYN_SENT_ && oldstate != TCP_SYN_RECV_ && oldstate != TCP_CLOSE_ &&
 	       oldstate != TCP_LISTEN_;
+}
+
+static __always_inline struct nt_sock_state *nt_state(const struct sock *sk, __u64 flags)
+{
+	return bpf_sk_storage_get(&socks, (struct sock *)sk, 0, flags);
 }
 
 /* Writes a TCP event; `owner` (in-context task) or `st` (remembered owner) or neither. */
@@ -162,7 +178,6 @@ static __always_inline void nt_tcp_emit(__u32 kind, const struct sock *sk, __u64
 		nt_count_loss(kind);
 		return;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
 	e->ts = bpf_ktime_get_boot_ns();
 	e->kind = kind;
 	if (owner) {
@@ -171,6 +186,8 @@ static __always_inline void nt_tcp_emit(__u32 kind, const struct sock *sk, __u64
 	} else if (st && (st->flags & NT_SF_OWNER)) {
 		e->task = st->task;
 		flags |= NT_SF_OWNER;
+	} else {
+		__builtin_memset(&e->task, 0, sizeof(e->task));
 	}
 	e->flags = flags;
 	nt_read_tuple(sk, &e->tuple, IPPROTO_TCP_);
@@ -182,190 +199,161 @@ static __always_inline void nt_tcp_emit(__u32 kind, const struct sock *sk, __u64
 	e->result = result;
 	e->oldstate = oldstate;
 	if (kind == NT_KIND_TCP_CLOSE) {
-		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-		e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
-		e->bytes_received = BPF_CORE_READ(tp, bytes_received);
-		e->total_retrans = BPF_CORE_READ(tp, total_retrans);
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+		e->bytes_acked = tp ? tp->bytes_acked : 0;
+		e->bytes_received = tp ? tp->bytes_received : 0;
+		e->total_retrans = tp ? tp->total_retrans : 0;
+	} else {
+		e->bytes_acked = 0;
+		e->bytes_received = 0;
+		e->total_retrans = 0;
 	}
-	bpf_ringbuf_submit(e, 0);
+	nt_submit(&sock_events, e);
+}
+
+/* A passive socket worked by `current` from a system call: its owner, if it
+ * has none yet. Sockets with no state here predate the recording (still in
+ * an accept queue at start): their owner is taken from now on. */
+static __always_inline void nt_tcp_owner_seen(const struct sock *sk)
+{
+	struct nt_sock_state *st = nt_state(sk, BPF_SK_STORAGE_GET_F_CREATE);
+	__u64 cookie, start = 0;
+	__u32 flags = 0;
+	int state;
+
+	if (!st)
+		return;
+	if (!(st->flags & ST_SEEN)) {
+		__u64 key = (__u64)sk;
+		struct nt_sock_state *snap = bpf_map_lookup_elem(&snap_socks, &key);
+
+		if (snap) {
+			*st = *snap;
+			bpf_map_delete_elem(&snap_socks, &key);
+		}
+	}
+	if (st->flags & (NT_SF_OWNER | NT_SF_SHARED))
+		return;
+	state = sk->__sk_common.skc_state;
+	if (state == TCP_LISTEN_ || state == TCP_CLOSE_ || state == TCP_SYN_SENT_)
+		return;
+	if (st->flags & ST_SEEN) {
+		cookie = st->cookie;
+		start = st->start_ts;
+	} else {
+		cookie = sk->__sk_common.skc_cookie.counter;
+		flags |= NT_SF_NO_STATE;
+		st->cookie = cookie;
+		st->flags = NT_SF_ESTABLISHED | ST_SEEN;
+	}
+	st->flags |= NT_SF_OWNER;
+	nt_fill_current(&st->task);
+	nt_tcp_emit(NT_KIND_TCP_ACCEPT, sk, cookie, start, flags, 0, st, 0, TCP_ESTABLISHED_);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(nt_sock_state, const struct sock *sk, int oldstate, int newstate)
 {
-	__u64 key = (__u64)sk;
 	struct nt_sock_state *st;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP_)
+	if (sk->sk_protocol != IPPROTO_TCP_)
 		return 0;
 
 	if (newstate == TCP_SYN_SENT_) {
-		/* Inside connect() (or a fastopen sendmsg): current owns the socket. */
-		struct nt_sock_state s = {};
-		struct connecting c = {};
-		__u64 id = bpf_get_current_pid_tgid();
-
-		s.start_ts = bpf_ktime_get_boot_ns();
-		s.cookie = bpf_get_socket_cookie((void *)sk);
-		s.flags = NT_SF_OWNER;
-		nt_fill_task(&s.task, bpf_get_current_task_btf());
-		if (bpf_map_update_elem(&socks, &key, &s, BPF_ANY) != 0)
+		/* Inside connect() (or a fastopen sendmsg, an io_uring connect): current owns the socket. */
+		st = nt_state(sk, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st) {
 			nt_count_loss(NT_KIND_MAP_FULL);
-		c.sk = key;
-		c.cookie = s.cookie;
-		c.ts = s.start_ts;
-		if (bpf_map_update_elem(&connecting, &id, &c, BPF_ANY) != 0)
-			nt_count_loss(NT_KIND_MAP_FULL);
+			return 0;
+		}
+		st->start_ts = bpf_ktime_get_boot_ns();
+		st->cookie = bpf_get_socket_cookie((void *)sk);
+		st->flags = NT_SF_OWNER | ST_SEEN;
+		nt_fill_current(&st->task);
 		return 0;
 	}
 
 	if (newstate == TCP_SYN_RECV_) {
 		/* A passive child being born, in softirq: time and cookie only, no owner. */
-		struct nt_sock_state s = {};
-
-		s.start_ts = bpf_ktime_get_boot_ns();
-		s.cookie = bpf_get_socket_cookie((void *)sk);
-		if (bpf_map_update_elem(&socks, &key, &s, BPF_NOEXIST) != 0 &&
-		    !bpf_map_lookup_elem(&socks, &key))
+		st = nt_state(sk, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st) {
 			nt_count_loss(NT_KIND_MAP_FULL);
-		return 0;
-	}
-
-	st = bpf_map_lookup_elem(&socks, &key);
-
-	if (oldstate == TCP_SYN_SENT_ && st && !(st->flags & ST_CONNECT_EMITTED)) {
-		/* No connect() return will report it if none is in flight (io_uring,
-		 * TCP fastopen): report it now, with the owner recorded at SYN_SENT. */
-		__u64 id = ((__u64)st->task.pid << 32) | st->task.tid;
-		struct connecting *c = bpf_map_lookup_elem(&connecting, &id);
-
-		if (!c || c->sk != key) {
-			st->flags |= ST_CONNECT_EMITTED;
-			nt_tcp_emit(NT_KIND_TCP_CONNECT, sk, st->cookie, st->start_ts, NT_SF_NOT_SYSCALL, 0, st,
-				    newstate == TCP_ESTABLISHED_ ? 0 : -1, oldstate);
+			return 0;
 		}
+		if (!(st->flags & ST_SEEN)) {
+			st->start_ts = bpf_ktime_get_boot_ns();
+			st->cookie = bpf_get_socket_cookie((void *)sk);
+			st->flags = ST_SEEN;
+		}
+		return 0;
 	}
 
-	if (newstate == TCP_ESTABLISHED_) {
-		if (st)
+	if (oldstate == TCP_SYN_SENT_) {
+		/* The attempt's outcome, and the first moment the tuple is whole. */
+		__s32 result = 0;
+
+		st = nt_state(sk, 0);
+		if (!st || (st->flags & ST_CONNECT_EMITTED))
+			goto close;
+		st->flags |= ST_CONNECT_EMITTED;
+		if (newstate == TCP_ESTABLISHED_)
 			st->flags |= NT_SF_ESTABLISHED;
+		else
+			result = sk->sk_err ? -sk->sk_err : -1;
+		nt_tcp_emit(NT_KIND_TCP_CONNECT, sk, st->cookie, st->start_ts, 0, 0, st, result, oldstate);
+		goto close;
+	}
+
+	if (newstate == TCP_FIN_WAIT1_ || newstate == TCP_LAST_ACK_) {
+		/* close() or shutdown() by a task holding the socket. */
+		nt_tcp_owner_seen(sk);
 		return 0;
 	}
 
-	if (newstate != TCP_CLOSE_)
+	/* SYN_RECV -> ESTABLISHED needs no state: a close says established by its old state. */
+	if (newstate != TCP_CLOSE_ || oldstate == TCP_LISTEN_)
 		return 0;
-	if (oldstate == TCP_LISTEN_) {
-		if (st)
-			bpf_map_delete_elem(&socks, &key);
+	st = 0;
+close:
+	if (newstate != TCP_CLOSE_ || oldstate == TCP_LISTEN_)
 		return 0;
-	}
 	{
 		__u32 flags = nt_was_established(oldstate) ? NT_SF_ESTABLISHED : 0;
 		__u64 cookie;
 		__u64 start = 0;
 
-		if (st) {
+		if (!st)
+			st = nt_state(sk, 0);
+		if (!st || !(st->flags & ST_SEEN)) {
+			__u64 key = (__u64)sk;
+			struct nt_sock_state *snap = bpf_map_lookup_elem(&snap_socks, &key);
+
+			if (snap && st) {
+				*st = *snap;
+				bpf_map_delete_elem(&snap_socks, &key);
+			} else if (snap) {
+				/* No storage could be made for it: the event copies the snapshot's state. */
+				flags |= snap->flags & (NT_SF_ESTABLISHED | NT_SF_SHARED);
+				nt_tcp_emit(NT_KIND_TCP_CLOSE, sk, snap->cookie, snap->start_ts, flags, 0, snap, 0, oldstate);
+				bpf_map_delete_elem(&snap_socks, &key);
+				return 0;
+			}
+		}
+		if (st && (st->flags & (ST_SEEN | NT_SF_OWNER))) {
 			flags |= st->flags & (NT_SF_ESTABLISHED | NT_SF_SHARED);
 			cookie = st->cookie;
 			start = st->start_ts;
 		} else {
 			flags |= NT_SF_NO_STATE;
 			cookie = bpf_get_socket_cookie((void *)sk);
+			st = 0;
 		}
 		nt_tcp_emit(NT_KIND_TCP_CLOSE, sk, cookie, start, flags, 0, st, 0, oldstate);
+		/* A socket reconnected after tcp_disconnect() starts over at SYN_SENT. */
 		if (st)
-			bpf_map_delete_elem(&socks, &key);
+			st->flags = 0;
 	}
 	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_connect")
-int nt_connect_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct connecting *cp = bpf_map_lookup_elem(&connecting, &id);
-	struct connecting c;
-	struct nt_sock_state *st;
-
-	if (!cp)
-		return 0;
-	c = *cp;
-	bpf_map_delete_elem(&connecting, &id);
-	st = bpf_map_lookup_elem(&socks, &c.sk);
-	if (st)
-		st->flags |= ST_CONNECT_EMITTED;
-	nt_tcp_emit(NT_KIND_TCP_CONNECT, (const struct sock *)c.sk, c.cookie, c.ts, st ? 0 : NT_SF_NO_STATE,
-		    bpf_get_current_task_btf(), 0, (__s32)ctx->ret, TCP_SYN_SENT_);
-	return 0;
-}
-
-/* The socket behind file descriptor `fd` of the current task, or 0. */
-static __always_inline struct sock *nt_fd_sock(long fd)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f = 0;
-	struct socket *so;
-
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) != 0 || !f)
-		return 0;
-	so = BPF_CORE_READ(f, private_data);
-	if (!so || BPF_CORE_READ(so, file) != f)
-		return 0;
-	return BPF_CORE_READ(so, sk);
-}
-
-static __always_inline int nt_accept_exit(long ret)
-{
-	struct sock *sk;
-	__u64 key;
-	struct nt_sock_state *st;
-	__u64 cookie, start = 0;
-	__u32 flags = 0;
-
-	if (ret < 0)
-		return 0;
-	sk = nt_fd_sock(ret);
-	if (!sk || !nt_sk_is(sk, IPPROTO_TCP_))
-		return 0;
-	key = (__u64)sk;
-	st = bpf_map_lookup_elem(&socks, &key);
-	if (st) {
-		cookie = st->cookie;
-		start = st->start_ts;
-		st->flags |= NT_SF_OWNER;
-		nt_fill_task(&st->task, bpf_get_current_task_btf());
-	} else {
-		/* Born before we attached (or the map was full): remember the owner now. */
-		struct nt_sock_state s = {};
-
-		cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-		flags |= NT_SF_NO_STATE;
-		s.cookie = cookie;
-		s.flags = NT_SF_OWNER | NT_SF_ESTABLISHED;
-		nt_fill_task(&s.task, bpf_get_current_task_btf());
-		if (bpf_map_update_elem(&socks, &key, &s, BPF_NOEXIST) != 0)
-			nt_count_loss(NT_KIND_MAP_FULL);
-	}
-	nt_tcp_emit(NT_KIND_TCP_ACCEPT, sk, cookie, start, flags, bpf_get_current_task_btf(), 0, (__s32)ret,
-		    TCP_ESTABLISHED_);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int nt_accept4_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return nt_accept_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int nt_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
-{
-	return nt_accept_exit(ctx->ret);
 }
 
 /* ---- UDP ---------------------------------------------------------------- */
@@ -373,7 +361,7 @@ int nt_accept_exit_plain(struct trace_event_raw_sys_exit *ctx)
 /* The flow is keyed by the socket's bound address: a socket bound to the
  * wildcard keys both directions with it, so its sends (no source address yet)
  * and receives (the datagram's destination) are one flow. */
-static __always_inline void nt_udp_flow(const struct sock *sk, __u64 cookie, struct nt_sock_tuple *t,
+static __always_inline void nt_udp_flow(const struct sock *sk, struct nt_sock_tuple *t,
 					__u32 bytes, __u32 flags, int bound_any)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -394,8 +382,8 @@ static __always_inline void nt_udp_flow(const struct sock *sk, __u64 cookie, str
 	k.rport = t->rport;
 	k.family = t->family;
 	k.netns = netns;
-	k.pid = bpf_get_current_pid_tgid() >> 32;
-	k.start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	k.pid = task->tgid;
+	k.start_ns = task->group_leader->start_boottime;
 
 	v = bpf_map_lookup_elem(&udp_flows, &k);
 	if (v) {
@@ -432,192 +420,248 @@ static __always_inline void nt_udp_flow(const struct sock *sk, __u64 cookie, str
 	e->ts = now;
 	e->kind = NT_KIND_UDP_FLOW;
 	e->flags = flags | NT_SF_OWNER;
-	nt_fill_task(&e->task, task);
+	nt_fill_current(&e->task);
 	e->tuple = *t;
-	e->cookie = cookie;
+	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->netns = netns;
 	e->bytes = bytes;
-	bpf_ringbuf_submit(e, 0);
+	nt_submit(&sock_events, e);
 }
 
-static __always_inline void nt_stash_dst(__u64 ptr, __u32 type)
+/* udp_sendmsg on an unconnected socket looks the route up for this very
+ * datagram, in the sender's context, with its ports: the destination, kept
+ * for the sock_send_length that follows (which checks the source port).
+ * Output lookups carry the loopback ifindex as input interface; a received
+ * or forwarded packet's lookup (softirq, on whatever task it interrupted)
+ * carries its real input device and is skipped. */
+#define LOOPBACK_IFINDEX_ 1
+static __always_inline void nt_stash_dst(const void *daddr, __u32 len, __u16 family, __be16 dport, __be16 sport)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct udp_dst d = { .ptr = ptr, .type = type };
+	struct udp_pending *p;
 
-	if (!ptr)
+	p = bpf_task_storage_get(&udp_pending, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
 		return;
-	bpf_map_update_elem(&udp_dst, &id, &d, BPF_ANY);
+	__builtin_memset(p->dst, 0, 16);
+	if (len == 4)
+		__builtin_memcpy(p->dst, daddr, 4);
+	else
+		__builtin_memcpy(p->dst, daddr, 16);
+	p->dport = bpf_ntohs(dport);
+	p->sport = bpf_ntohs(sport);
+	p->dfamily = family;
+	p->flags |= UP_DST;
 }
 
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int nt_sendto_enter(struct trace_event_raw_sys_enter *ctx)
+SEC("tp_btf/fib_table_lookup")
+int BPF_PROG(nt_fib4_lookup, u32 tb_id, const struct flowi4 *flp, const struct fib_nh_common *nhc, int err)
 {
-	nt_stash_dst(ctx->args[4], 1);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int nt_sendmsg_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	nt_stash_dst(ctx->args[1], 2);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int nt_sendto_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&udp_dst, &id);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int nt_sendmsg_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&udp_dst, &id);
-	return 0;
-}
-
-/* Reads the peer of an unconnected send/receive from the caller's sockaddr
- * (sendto/recvfrom) or msghdr (sendmsg/recvmsg) into t->raddr, t->rport. */
-static __always_inline int nt_read_sockaddr(struct udp_dst *d, struct nt_sock_tuple *t)
-{
-	void *sa = 0;
-	__u16 family = 0;
-
-	if (!d)
-		return -1;
-	if (d->type == 2) {
-		/* struct user_msghdr starts with void __user *msg_name. */
-		if (bpf_probe_read_user(&sa, sizeof(sa), (void *)d->ptr) != 0 || !sa)
-			return -1;
-	} else {
-		sa = (void *)d->ptr;
-	}
-	if (bpf_probe_read_user(&family, sizeof(family), sa) != 0)
-		return -1;
-	if (family == AF_INET) {
-		struct sockaddr_in in = {};
-		if (bpf_probe_read_user(&in, sizeof(in), sa) != 0)
-			return -1;
-		if (t->family == AF_INET6) {
-			/* A v4 destination on a dual-stack socket. */
-			__builtin_memset(t->raddr, 0, 10);
-			t->raddr[10] = 0xff;
-			t->raddr[11] = 0xff;
-			__builtin_memcpy(t->raddr + 12, &in.sin_addr.s_addr, 4);
-		} else {
-			__builtin_memcpy(t->raddr, &in.sin_addr.s_addr, 4);
-		}
-		t->rport = bpf_ntohs(in.sin_port);
+	if (flp->__fl_common.flowic_proto != IPPROTO_UDP_ || flp->uli.ports.sport == 0 ||
+	    flp->__fl_common.flowic_iif != LOOPBACK_IFINDEX_)
 		return 0;
-	}
-	if (family == AF_INET6 && t->family == AF_INET6) {
-		struct sockaddr_in6 in6 = {};
-		if (bpf_probe_read_user(&in6, sizeof(in6), sa) != 0)
-			return -1;
-		__builtin_memcpy(t->raddr, &in6.sin6_addr, 16);
-		t->rport = bpf_ntohs(in6.sin6_port);
+	nt_stash_dst(&flp->daddr, 4, AF_INET, flp->uli.ports.dport, flp->uli.ports.sport);
+	return 0;
+}
+
+SEC("tp_btf/fib6_table_lookup")
+int BPF_PROG(nt_fib6_lookup, const struct net *net, const struct fib6_result *res, struct fib6_table *table,
+	     const struct flowi6 *flp)
+{
+	if (flp->__fl_common.flowic_proto != IPPROTO_UDP_ || flp->uli.ports.sport == 0 ||
+	    flp->__fl_common.flowic_iif != LOOPBACK_IFINDEX_)
 		return 0;
-	}
-	return -1;
+	nt_stash_dst(&flp->daddr, 16, AF_INET6, flp->uli.ports.dport, flp->uli.ports.sport);
+	return 0;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(nt_sock_send, struct sock *sk, int ret, int flags)
 {
 	struct nt_sock_tuple t;
-	__u64 id = bpf_get_current_pid_tgid();
 	__u32 f = 0;
 
-	if (ret < 0 || !nt_sk_is(sk, IPPROTO_UDP_))
+	if (sk->sk_protocol == IPPROTO_TCP_) {
+		if (ret >= 0)
+			nt_tcp_owner_seen(sk);
+		return 0;
+	}
+	if (!nt_sk_is(sk, IPPROTO_UDP_))
 		return 0;
 	nt_read_tuple(sk, &t, IPPROTO_UDP_);
-	if (t.rport == 0 && nt_read_sockaddr(bpf_map_lookup_elem(&udp_dst, &id), &t) != 0)
-		f |= NT_SF_RADDR_UNKNOWN;
-	nt_udp_flow(sk, bpf_get_socket_cookie(sk), &t, ret, f, nt_is_zero6(t.laddr));
+	if (t.rport == 0) {
+		struct udp_pending *p = bpf_task_storage_get(&udp_pending, bpf_get_current_task_btf(), 0, 0);
+
+		if (p && (p->flags & UP_DST) && p->sport == t.lport) {
+			if (p->dfamily == t.family) {
+				__builtin_memcpy(t.raddr, p->dst, 16);
+			} else if (p->dfamily == AF_INET) {
+				/* A v4 destination on a dual-stack socket. */
+				__builtin_memset(t.raddr, 0, 10);
+				t.raddr[10] = 0xff;
+				t.raddr[11] = 0xff;
+				__builtin_memcpy(t.raddr + 12, p->dst, 4);
+			} else {
+				f |= NT_SF_RADDR_UNKNOWN;
+			}
+			t.rport = p->dport;
+		} else {
+			f |= NT_SF_RADDR_UNKNOWN;
+		}
+		if (p)
+			p->flags &= ~UP_DST;
+	}
+	if (ret < 0)
+		return 0;
+	nt_udp_flow(sk, &t, ret, f, nt_is_zero6(t.laddr));
 	return 0;
 }
 
-/* The datagram being copied to the caller: its headers give the full tuple. */
-SEC("tp_btf/skb_copy_datagram_iovec")
-int BPF_PROG(nt_skb_copy, const struct sk_buff *skb, int len)
-{
-	__u16 proto = bpf_ntohs(skb->protocol);
-	unsigned char *head = skb->head;
-	__u16 nh = skb->network_header, th = skb->transport_header;
-	struct nt_sock_tuple t = {};
-	struct udphdr uh;
-	__u64 id;
+/* The datagrams queued on a UDP socket, in queue order, as seen when each
+ * was queued (sk_data_ready runs right after): where each came from and was
+ * sent to. UDP sockets are read in queue order, so each receive takes the
+ * oldest; `skip` counts datagrams already queued when the first was seen,
+ * which the receives take first, unknown. */
+#define RXQ_SLOTS 16
+struct rx_slot {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u16 family;
+	__u16 _pad;
+};
+struct rx_queue {
+	__u32 head;
+	__u32 tail;
+	__u32 skip;
+	__u32 _pad;
+	struct rx_slot slot[RXQ_SLOTS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rx_queue);
+} udp_rxq SEC(".maps");
 
+/* The tuple of a UDP datagram from its headers. */
+static __always_inline int nt_skb_tuple(const struct sk_buff *skb, struct rx_slot *t)
+{
+	__u16 proto = bpf_ntohs(skb->protocol), nh, th;
+	unsigned char *head = skb->head;
+	struct udphdr uh;
+
+	nh = skb->network_header;
+	th = skb->transport_header;
 	if (proto == ETH_P_IP) {
 		struct iphdr ip;
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) != 0 || ip.protocol != IPPROTO_UDP_)
-			return 0;
-		t.family = AF_INET;
-		__builtin_memcpy(t.laddr, &ip.daddr, 4);
-		__builtin_memcpy(t.raddr, &ip.saddr, 4);
+			return -1;
+		t->family = AF_INET;
+		__builtin_memset(t->laddr, 0, 16);
+		__builtin_memset(t->raddr, 0, 16);
+		__builtin_memcpy(t->laddr, &ip.daddr, 4);
+		__builtin_memcpy(t->raddr, &ip.saddr, 4);
 	} else if (proto == ETH_P_IPV6) {
 		struct ipv6hdr ip6;
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) != 0 || ip6.nexthdr != IPPROTO_UDP_)
-			return 0;
-		t.family = AF_INET6;
-		__builtin_memcpy(t.laddr, &ip6.daddr, 16);
-		__builtin_memcpy(t.raddr, &ip6.saddr, 16);
+			return -1;
+		t->family = AF_INET6;
+		__builtin_memcpy(t->laddr, &ip6.daddr, 16);
+		__builtin_memcpy(t->raddr, &ip6.saddr, 16);
 	} else {
-		return 0;
+		return -1;
 	}
 	if (th == (__u16)~0U || bpf_probe_read_kernel(&uh, sizeof(uh), head + th) != 0)
-		return 0;
-	t.lport = bpf_ntohs(uh.dest);
-	t.rport = bpf_ntohs(uh.source);
-	t.protocol = IPPROTO_UDP_;
-	id = bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&udp_rx, &id, &t, BPF_ANY);
+		return -1;
+	t->lport = bpf_ntohs(uh.dest);
+	t->rport = bpf_ntohs(uh.source);
 	return 0;
 }
 
-/* A receive whose datagram headers were not seen (the checksum-and-copy path)
- * on an unconnected socket: the peer is read from the caller's sockaddr when
- * the system call returns. */
-struct udp_rxsk {
-	__u64 sk;
-	__u64 cookie;
-	__u32 bytes;
-	__u32 _pad;
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct udp_rxsk);
-} udp_rxsk SEC(".maps");
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(nt_udp_queued, const struct sock *sk)
+{
+	struct rx_queue *q;
+	struct sk_buff *skb;
+	__u32 i;
 
-/* recvfrom/recvmsg in flight: thread -> the user pointer the peer is written to. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct udp_dst);
-} udp_src SEC(".maps");
+	if (sk->sk_protocol != IPPROTO_UDP_)
+		return 0;
+	/* Under the queue lock the datagram went to the tail; it is still there. */
+	skb = sk->sk_receive_queue.prev;
+	if (!skb || (void *)skb == (void *)&sk->sk_receive_queue)
+		return 0;
+	q = bpf_sk_storage_get(&udp_rxq, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!q)
+		return 0;
+	if (q->head == 0 && q->tail == 0 && q->skip == 0) {
+		__u32 earlier = sk->sk_receive_queue.qlen;
+
+		earlier += BPF_CORE_READ((struct udp_sock *)sk, reader_queue.qlen);
+		q->skip = earlier > 0 ? earlier - 1 : 0;
+	}
+	i = q->tail;
+	if (nt_skb_tuple(skb, &q->slot[i & (RXQ_SLOTS - 1)]) != 0)
+		__builtin_memset(&q->slot[i & (RXQ_SLOTS - 1)], 0, sizeof(struct rx_slot));
+	q->tail = i + 1;
+	return 0;
+}
+
+/* The oldest queued datagram's tuple, taken by this receive (MSG_PEEK leaves it). */
+static __always_inline int nt_rx_take(const struct sock *sk, struct nt_sock_tuple *t, int peek)
+{
+	struct rx_queue *q = bpf_sk_storage_get(&udp_rxq, (struct sock *)sk, 0, 0);
+	struct rx_slot *sl;
+	__u32 h;
+
+	if (!q)
+		return -1;
+	if (q->skip > 0) {
+		if (!peek)
+			q->skip -= 1;
+		return -1;
+	}
+	h = q->head;
+	if (h >= q->tail)
+		return -1;
+	if (q->tail - h > RXQ_SLOTS) {
+		/* More queued than kept: the oldest are gone. */
+		if (!peek)
+			q->head = h + 1;
+		return -1;
+	}
+	sl = &q->slot[h & (RXQ_SLOTS - 1)];
+	if (!peek)
+		q->head = h + 1;
+	if (sl->family == 0)
+		return -1;
+	__builtin_memcpy(t->laddr, sl->laddr, 16);
+	__builtin_memcpy(t->raddr, sl->raddr, 16);
+	t->lport = sl->lport;
+	t->rport = sl->rport;
+	t->family = sl->family;
+	t->protocol = IPPROTO_UDP_;
+	return 0;
+}
+
+#define MSG_PEEK_ 2
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(nt_sock_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct nt_sock_tuple *tp = bpf_map_lookup_elem(&udp_rx, &id);
 	struct nt_sock_tuple t = {}, bound = {};
-	int seen = 0;
+	__u32 f = NT_SF_UDP_RX;
+	int seen;
 
-	if (tp) {
-		__builtin_memcpy(&t, tp, sizeof(t));
-		seen = 1;
-		bpf_map_delete_elem(&udp_rx, &id);
-	}
-	if (ret < 0 || !nt_sk_is(sk, IPPROTO_UDP_))
+	if (sk->sk_protocol == IPPROTO_TCP_) {
+		if (ret >= 0)
+			nt_tcp_owner_seen(sk);
 		return 0;
+	}
+	if (!nt_sk_is(sk, IPPROTO_UDP_) || ret < 0)
+		return 0;
+	seen = nt_rx_take(sk, &t, flags & MSG_PEEK_) == 0;
 	nt_read_tuple(sk, &bound, IPPROTO_UDP_);
 	nt_normalize(&bound);
 	if (!seen) {
@@ -625,69 +669,11 @@ int BPF_PROG(nt_sock_recv, struct sock *sk, int ret, int flags)
 			/* Connected: the socket names its peer. */
 			t = bound;
 		} else {
-			struct udp_rxsk r = { .sk = (__u64)sk, .cookie = bpf_get_socket_cookie(sk), .bytes = ret };
-			bpf_map_update_elem(&udp_rxsk, &id, &r, BPF_ANY);
-			return 0;
+			nt_read_tuple(sk, &t, IPPROTO_UDP_);
+			f |= NT_SF_RADDR_UNKNOWN;
 		}
 	}
-	nt_udp_flow(sk, bpf_get_socket_cookie(sk), &t, ret, NT_SF_UDP_RX, nt_is_zero6(bound.laddr));
-	return 0;
-}
-
-static __always_inline void nt_recv_enter(__u64 ptr, __u32 type)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct udp_dst d = { .ptr = ptr, .type = type };
-
-	bpf_map_update_elem(&udp_src, &id, &d, BPF_ANY);
-}
-
-static __always_inline void nt_recv_exit(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct udp_rxsk *r = bpf_map_lookup_elem(&udp_rxsk, &id);
-	struct udp_dst *d = bpf_map_lookup_elem(&udp_src, &id);
-	struct nt_sock_tuple t;
-	__u32 f = NT_SF_UDP_RX;
-
-	if (r && ret >= 0) {
-		const struct sock *sk = (const struct sock *)r->sk;
-		nt_read_tuple(sk, &t, IPPROTO_UDP_);
-		if (!d || !d->ptr || nt_read_sockaddr(d, &t) != 0)
-			f |= NT_SF_RADDR_UNKNOWN;
-		nt_udp_flow(sk, r->cookie, &t, r->bytes, f, nt_is_zero6(t.laddr));
-	}
-	if (r)
-		bpf_map_delete_elem(&udp_rxsk, &id);
-	if (d)
-		bpf_map_delete_elem(&udp_src, &id);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int nt_recvfrom_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	nt_recv_enter(ctx->args[4], 1);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int nt_recvmsg_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	nt_recv_enter(ctx->args[1], 2);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int nt_recvfrom_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	nt_recv_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int nt_recvmsg_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	nt_recv_exit(ctx->ret);
+	nt_udp_flow(sk, &t, ret, f, nt_is_zero6(bound.laddr));
 	return 0;
 }
 
@@ -707,7 +693,6 @@ int nt_sock_iter(struct bpf_iter__task_file *ctx)
 	struct nt_sock_state *st;
 	struct socket *so;
 	struct sock *sk;
-	__u64 key;
 	int state;
 
 	if (!task || !file)
@@ -715,25 +700,24 @@ int nt_sock_iter(struct bpf_iter__task_file *ctx)
 	so = bpf_sock_from_file(file);
 	if (!so)
 		return 0;
-	sk = BPF_CORE_READ(so, sk);
-	if (!sk || !nt_sk_is(sk, IPPROTO_TCP_))
+	sk = so->sk;
+	if (!nt_sk_is(sk, IPPROTO_TCP_))
 		return 0;
-	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	state = sk->__sk_common.skc_state;
 	if (state == TCP_LISTEN_ || state == TCP_CLOSE_)
 		return 0;
-	key = (__u64)sk;
 	e.ts = bpf_ktime_get_boot_ns();
 	e.kind = NT_KIND_NONE;
 	e.flags = NT_SF_SNAPSHOT | NT_SF_OWNER;
 	nt_fill_task(&e.task, task);
 	nt_read_tuple(sk, &e.tuple, IPPROTO_TCP_);
 	nt_normalize(&e.tuple);
-	e.sk = key;
+	e.sk = (__u64)sk;
 	e.netns = nt_sk_netns(sk);
 	e.result = ctx->fd;
 	e.oldstate = state;
 
-	st = bpf_map_lookup_elem(&socks, &key);
+	st = bpf_map_lookup_elem(&snap_socks, &e.sk);
 	if (st) {
 		e.cookie = st->cookie;
 		if ((st->flags & NT_SF_OWNER) && st->task.pid != e.task.pid) {
@@ -744,11 +728,11 @@ int nt_sock_iter(struct bpf_iter__task_file *ctx)
 		struct nt_sock_state s = {};
 
 		/* 0 if never asked for: then the close carries 0 too and sk joins them. */
-		e.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+		e.cookie = sk->__sk_common.skc_cookie.counter;
 		s.cookie = e.cookie;
-		s.flags = NT_SF_OWNER | NT_SF_ESTABLISHED | ST_CONNECT_EMITTED;
+		s.flags = NT_SF_OWNER | NT_SF_ESTABLISHED | ST_CONNECT_EMITTED | ST_SEEN;
 		s.task = e.task;
-		if (bpf_map_update_elem(&socks, &key, &s, BPF_NOEXIST) != 0)
+		if (bpf_map_update_elem(&snap_socks, &e.sk, &s, BPF_NOEXIST) != 0)
 			nt_count_loss(NT_KIND_MAP_FULL);
 	}
 	bpf_seq_write(ctx->meta->seq, &e, sizeof(e));

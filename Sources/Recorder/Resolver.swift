@@ -259,6 +259,9 @@ final class ResolverTracker {
             bpf_map_update_elem(sfd, &zero, &sp, 0)
             guard let m = mmap(nil, 4096, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else { return nil }
             defer { munmap(m, 4096) }
+            // The BPF side reads a new mapping at this thread's next mmap_lock acquisition
+            // (bpf/resolver.bpf.c): a no-op mprotect takes the lock.
+            mprotect(m, 4096, PROT_READ)
             guard bpf_map_lookup_elem(sfd, &zero, &sp) == 0 else { return nil }
             if sp.addr == UInt64(UInt(bitPattern: m)) { return FileKey(dev: sp.key.dev, ino: sp.key.ino) }
         }
