@@ -20,7 +20,7 @@
 /* The layout version of every record below. Captures store it with their raw
  * records; an analyzer decodes only the versions it knows and refuses others
  * by name. Any change to a record struct, a kind or a field's meaning bumps it. */
-#define NT_ABI_VERSION 1
+#define NT_ABI_VERSION 2
 
 #define NT_COMM_LEN 16
 #define NT_FILENAME_MAX 256
