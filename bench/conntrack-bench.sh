@@ -13,10 +13,12 @@
 # (utime+stime from /proc/PID/stat) from the workload's start until 0.5 s (conntrack -E)
 # or 1.5 s (nettrail: it reads its rings at least every 100 ms and commits every second)
 # after its end, so start-up (BPF load, snapshot) is not counted; and what it recorded or lost.
-# Uses $NETTRAIL_RECORD (default .build-ct/release/nettrail-record).
+# Uses $NETTRAIL_RECORD (default .build-ct/release/nettrail-record) and the nettrail next to it
+# (the capture holds raw segments: its rows are read from the case `nettrail index` builds).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rec=${NETTRAIL_RECORD:-$repo/.build-ct/release/nettrail-record}
+nt=$(dirname "$rec")/nettrail
 n=${1:-10000}
 rounds=${2:-3}
 p=ntcb
@@ -54,12 +56,13 @@ for r in $(seq "$rounds"); do
 		sleep 1.5
 		c=$(echo "$(cpu $w) $c0" | awk '{ printf "%.2f", $1 - $2 }')
 		kill -INT $w; wait $w || true
+		"$nt" index "$tmp/$mode.db" --case "$tmp/$mode.case" --rebuild >/dev/null
 		ns=$(stat -L -c %i /run/netns/$p-rtr)
-		m=$(sqlite3 "$tmp/$mode.db" "SELECT count(*) FROM conntrack WHERE kind = 1 AND NOT flags & 2 AND netns = $ns AND orig_dport IN (7000, 7001)")
-		ro=$(sqlite3 "$tmp/$mode.db" "SELECT count(*) FROM conntrack WHERE kind = 1 AND flags & 1 AND netns = $ns AND orig_dport IN (7000, 7001)")
-		lost=$(sqlite3 "$tmp/$mode.db" "SELECT coalesce(sum(count), 0) FROM loss")
+		m=$(sqlite3 "$tmp/$mode.case" "SELECT count(*) FROM conntrack WHERE kind = 1 AND NOT flags & 2 AND netns = $ns AND orig_dport IN (7000, 7001)")
+		ro=$(sqlite3 "$tmp/$mode.case" "SELECT count(*) FROM conntrack WHERE kind = 1 AND flags & 1 AND netns = $ns AND orig_dport IN (7000, 7001)")
+		lost=$(sqlite3 "$tmp/$mode.case" "SELECT coalesce(sum(count), 0) FROM loss")
 		# Conntrack's TCP state of the entry when re-opened (3 ESTABLISHED, 7 TIME_WAIT, 8 CLOSE).
-		st=$(sqlite3 "$tmp/$mode.db" "SELECT group_concat(tcp_state || ':' || n, ' ') FROM
+		st=$(sqlite3 "$tmp/$mode.case" "SELECT group_concat(tcp_state || ':' || n, ' ') FROM
 			(SELECT tcp_state, count(*) n FROM conntrack WHERE kind = 1 AND flags & 1 GROUP BY 1)")
 		printf '%-6s %-13s %10s %10s  %s mappings (%s re-opened; states %s) for %s connections, %s lost\n' "$r" $mode \
 			"$rate" "$c" "$m" "$ro" "$st" $((2 * n)) "$lost"

@@ -6,6 +6,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"; root="$here/.."
 rec="${REC:-$root/.build-dns/release/nettrail-record}"
+# The capture holds raw segments: its rows are read from the case `nettrail index` builds.
+nt="$(dirname "$rec")/nettrail"
+case_of() { "$nt" index "$1" --case "$1.case" --rebuild >/dev/null; }
 n="${1:-4000}"; rounds="${2:-3}"
 work="$(mktemp -d /tmp/nt-resolver-bench.XXXXXX)"; trap 'rm -rf "$work"' EXIT
 gcc -O2 -o "$work/burst" "$here/resolver-burst.c"
@@ -26,7 +29,8 @@ for r in $(seq "$rounds"); do
   proc=$("$work/burst" "$n" 2); kill -INT "$pid"; wait "$pid" || true
   record "$work/r.db" process resolver; wait_ready "$work/r.db"
   res=$("$work/burst" "$n" 2); kill -INT "$pid"; wait "$pid" || true
-  execs=$(sqlite3 "$work/r.db" "select count(*) from process_exec where filename='/bin/true'")
+  case_of "$work/r.db"
+  execs=$(sqlite3 "$work/r.db.case" "select count(*) from process_exec where filename='/bin/true'")
   echo "round $r: unwatched $base/s, process-only $proc/s, process+resolver $res/s; resolver/process-only $(echo "scale=3; $res/$proc" | bc), resolver/unwatched $(echo "scale=3; $res/$base" | bc); execs recorded $execs"
 done
 
@@ -39,6 +43,7 @@ for i in $(seq 8); do
   chroot "$work/fresh$i" /usr/bin/getent hosts ct-v4.nettrail.test >/dev/null
 done
 sleep 0.5; kill -INT "$pid"; wait "$pid" || true
-sqlite3 "$work/d.db" "select 'armed: delay '||((ts-trigger_ts)/1000)||' us after '||(case when pid in (select pid from dns_probe where event='miss') then 'the mapping (process already gone at its exec)' else 'the exec' end)||'; '||detail from dns_probe where event='armed' and path not like '/usr/lib/%'"
-sqlite3 "$work/d.db" "select event, count(*) from dns_probe group by event"
-sqlite3 "$work/d.db" "select 'second getent in each fresh root attributed: '||count(*)||' / 8' from dns where name='ct-v4.nettrail.test' and rc=0"
+case_of "$work/d.db"
+sqlite3 "$work/d.db.case" "select 'armed: delay '||((ts-trigger_ts)/1000)||' us after '||(case when pid in (select pid from dns_probe where event='miss') then 'the mapping (process already gone at its exec)' else 'the exec' end)||'; '||detail from dns_probe where event='armed' and path not like '/usr/lib/%'"
+sqlite3 "$work/d.db.case" "select event, count(*) from dns_probe group by event"
+sqlite3 "$work/d.db.case" "select 'second getent in each fresh root attributed: '||count(*)||' / 8' from dns where name='ct-v4.nettrail.test' and rc=0"

@@ -8,6 +8,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"; root="$here/.."
 rec="${REC:-$root/.build-dns/release/nettrail-record}"
+# The capture holds raw segments: its rows are read from the case `nettrail index` builds.
+nt="$(dirname "$rec")/nettrail"
 n="${1:-8}"; warm="${2:-2}"
 work="$(mktemp -d /tmp/nt-resolver-load.XXXXXX)"
 pids=()
@@ -63,11 +65,12 @@ kill -INT "$recpid"; wait "$recpid" || true
 echo "== load: $(($(cat "$work/c1") + $(cat "$work/c2"))) loopback connections in ${load} s, plus a loop exec'ing /bin/true"
 echo "recorder CPU: $cpu s"
 tail -1 "$work/l.out"
-sqlite3 "$work/l.db" "select 'execs recorded: '||count(*) from process_exec"
-sqlite3 "$work/l.db" "select 'armed: delay '||((ts-trigger_ts)/1000)||' us after '||(case when pid in (select pid from dns_probe where event='miss') then 'the mapping' else 'the exec' end)||'; '||detail from dns_probe where event='armed' and detail like '%/fresh%'"
-sqlite3 "$work/l.db" "select 'fresh-root exec-to-armed delay, ms: min '||round(min(d)/1e6,1)||', median '||round((select d from (select ts-trigger_ts d from dns_probe where event='armed' and detail like '%/fresh%' order by d) limit 1 offset (select count(*)/2 from dns_probe where event='armed' and detail like '%/fresh%'))/1e6,1)||', max '||round(max(d)/1e6,1) from (select ts-trigger_ts d from dns_probe where event='armed' and detail like '%/fresh%')"
+"$nt" index "$work/l.db" --case "$work/l.case" --rebuild >/dev/null
+sqlite3 "$work/l.case" "select 'execs recorded: '||count(*) from process_exec"
+sqlite3 "$work/l.case" "select 'armed: delay '||((ts-trigger_ts)/1000)||' us after '||(case when pid in (select pid from dns_probe where event='miss') then 'the mapping' else 'the exec' end)||'; '||detail from dns_probe where event='armed' and detail like '%/fresh%'"
+sqlite3 "$work/l.case" "select 'fresh-root exec-to-armed delay, ms: min '||round(min(d)/1e6,1)||', median '||round((select d from (select ts-trigger_ts d from dns_probe where event='armed' and detail like '%/fresh%' order by d) limit 1 offset (select count(*)/2 from dns_probe where event='armed' and detail like '%/fresh%'))/1e6,1)||', max '||round(max(d)/1e6,1) from (select ts-trigger_ts d from dns_probe where event='armed' and detail like '%/fresh%')"
 # Of that delay, the part before arming began (ring reading + queueing): delay - symbols - attach.
-sqlite3 "$work/l.db" "select 'fresh-root exec-to-arming-start, ms: '||group_concat(round(w/1e3,1), ' ') from (select (ts-trigger_ts)/1000 - cast(substr(detail, instr(detail,'symbols ')+8) as int) - cast(substr(detail, instr(detail,'attach ')+7) as int) w from dns_probe where event='armed' and detail like '%/fresh%' order by ts)"
-sqlite3 "$work/l.db" "select event, count(*) from dns_probe group by event"
-sqlite3 "$work/l.db" "select 'second getent in each fresh root attributed: '||count(*)||' / $n' from dns where name='ct-v4.nettrail.test' and rc=0"
-sqlite3 "$work/l.db" "select 'loss: '||source||' '||kind||' '||sum(count) from loss group by source, kind"
+sqlite3 "$work/l.case" "select 'fresh-root exec-to-arming-start, ms: '||group_concat(round(w/1e3,1), ' ') from (select (ts-trigger_ts)/1000 - cast(substr(detail, instr(detail,'symbols ')+8) as int) - cast(substr(detail, instr(detail,'attach ')+7) as int) w from dns_probe where event='armed' and detail like '%/fresh%' order by ts)"
+sqlite3 "$work/l.case" "select event, count(*) from dns_probe group by event"
+sqlite3 "$work/l.case" "select 'second getent in each fresh root attributed: '||count(*)||' / $n' from dns where name='ct-v4.nettrail.test' and rc=0"
+sqlite3 "$work/l.case" "select 'loss: '||source||' '||kind||' '||sum(count) from loss group by source, kind"

@@ -11,10 +11,12 @@
 # what the capture holds (connects/accepts with their owner, closes, losses), and the
 # kernel-side cost: BPF run time of this recorder's socket programs (kernel.bpf_stats_enabled,
 # on only while this runs) per connection (each connection = 2 sockets: client and server).
-# Uses $NETTRAIL_RECORD (default .build-sock/release/nettrail-record).
+# Uses $NETTRAIL_RECORD (default .build-sock/release/nettrail-record) and the nettrail next to it
+# (the capture holds raw segments: its rows are read from the case `nettrail index` builds).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rec=${NETTRAIL_RECORD:-$repo/.build-sock/release/nettrail-record}
+nt=$(dirname "$rec")/nettrail
 n=${1:-10000}
 rounds=${2:-3}
 p=ntsb
@@ -64,7 +66,8 @@ for r in $(seq "$rounds"); do
 	c=$(echo "$(cpu $w) $c0" | awk '{ printf "%.2f", $1 - $2 }')
 	kill -INT $w; wait $w || true
 	per=$(echo "$t1 $t0 $n" | awk '{ printf "%.0f", ($1 - $2) / (2 * $3) }')
-	q() { sqlite3 "$tmp/s.db" "$1"; }
+	"$nt" index "$tmp/s.db" --case "$tmp/s.case" --rebuild >/dev/null
+	q() { sqlite3 "$tmp/s.case" "$1"; }
 	# Only this scene's namespaces: other workloads on the host are recorded too.
 	cns=$(stat -L -c %i /run/netns/$p-cli) sns=$(stat -L -c %i /run/netns/$p-srv)
 	conn=$(q "SELECT count(*) FROM tcp_event WHERE kind = 1 AND flags & 1 AND result = 0 AND sock_netns = $cns AND rport IN (7000, 7001)")
