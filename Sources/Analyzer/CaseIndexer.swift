@@ -61,32 +61,29 @@ enum CaseIndexer {
         var head: [UInt8]?
         let start = meta["start_boot_ns"].flatMap(UInt64.init) ?? 0
         var lastTs = start
-        try evidence.forEachSegment { seg in
+        try evidence.forEachSegmentInPlace { header, stored, sha256 in
             s.segments += 1
-            head = seg.sha256
+            head = Array(sha256)
             do {
-                let payload = try seg.stored.withUnsafeBytes {
-                    try opener.open(header: seg.header, stored: $0, sha256: seg.sha256)
-                }
-                try payload.withUnsafeBytes { raw in
+                try opener.open(header: header, stored: stored, sha256: sha256) { raw in
                     // Framing is checked whole before any row is written: a segment is in the case entire, or noted.
                     var n = 0
                     try Segment.forEachRecord(in: raw) { _, _ in n += 1 }
-                    guard n == seg.header.records else {
-                        throw SegmentError.framing("\(n) records where the header says \(seg.header.records)")
+                    guard n == header.records else {
+                        throw SegmentError.framing("\(n) records where the header says \(header.records)")
                     }
                     try Segment.forEachRecord(in: raw) { p, size in
                         do { try decoders.write(p, size: size, into: w) } catch is DecodeError { s.malformed += 1 }
                     }
                 }
-                s.records += seg.header.records
-                lastTs = max(lastTs, seg.header.lastTs)
+                s.records += header.records
+                lastTs = max(lastTs, header.lastTs)
             } catch let e as SegmentError {
                 s.damaged += 1
-                try w.damage(captureID: 1, header: seg.header, reason: e.description)
+                try w.damage(captureID: 1, header: header, reason: e.description)
                 // Every answer that checks loss windows sees the hole.
-                try w.loss(LossRow(source: seg.header.source, kind: "segment_damaged", count: UInt64(max(0, seg.header.records)),
-                                   fromNs: seg.header.firstTs, toNs: max(seg.header.firstTs, seg.header.lastTs)))
+                try w.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
+                                   fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
             }
             progress?.update(segments: s.segments, of: total.count, records: s.records)
         }

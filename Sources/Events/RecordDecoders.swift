@@ -46,11 +46,15 @@ public final class RecordDecoders {
         }
     }
 
-    private var table: [RecordDecoder?]
+    public typealias Decode = (UnsafeRawPointer, Int, UInt32, TimelineWriter) throws -> Void
+    /// Only the decode functions, by kind: looking up a whole RecordDecoder per record would
+    /// retain and release its name and layouts too.
+    private let table: [Decode?]
 
     public init(_ decoders: [RecordDecoder] = RecordDecoders.all()) {
-        table = Array(repeating: nil, count: Int(NT_KIND_MAX.rawValue))
-        for d in decoders { for k in d.kinds { table[Int(k.rawValue)] = d } }
+        var table = [Decode?](repeating: nil, count: Int(NT_KIND_MAX.rawValue))
+        for d in decoders { for k in d.kinds { table[Int(k.rawValue)] = d.decode } }
+        self.table = table
     }
 
     /// The kind of a record: every record starts with u64 ts, u32 kind (bpf/nettrail.h).
@@ -64,7 +68,7 @@ public final class RecordDecoders {
     @inline(__always)
     public func write(_ data: UnsafeRawPointer, size: Int, into w: TimelineWriter) throws {
         guard let kind = Self.kind(data, size) else { throw DecodeError.short(0, size) }
-        guard kind < NT_KIND_MAX.rawValue, let d = table[Int(kind)] else { throw DecodeError.unknownKind(kind) }
-        try d.decode(data, size, kind, w)
+        guard kind < NT_KIND_MAX.rawValue, let decode = table[Int(kind)] else { throw DecodeError.unknownKind(kind) }
+        try decode(data, size, kind, w)
     }
 }

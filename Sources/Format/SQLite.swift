@@ -196,6 +196,12 @@ public final class Statement {
         guard let p = sqlite3_column_text(handle, i) else { return nil }
         return String(cString: p)
     }
+    /// The column's bytes where SQLite holds them: valid until the next step, reset or
+    /// column call on this statement. A NULL or empty blob is an empty buffer.
+    public func blobInPlace(_ i: Int32) -> UnsafeRawBufferPointer {
+        guard let p = sqlite3_column_blob(handle, i) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(handle, i)))
+    }
     public func blob(_ i: Int32) -> [UInt8]? {
         guard let p = sqlite3_column_blob(handle, i) else { return isNull(i) ? nil : [] }
         let n = Int(sqlite3_column_bytes(handle, i))

@@ -242,4 +242,20 @@ public struct SegmentOpener {
         }
         return try Zstd.decompress(stored, rawSize: header.rawBytes)
     }
+
+    /// As `open(header:stored:sha256:)`, the payload decompressed into a buffer this opener
+    /// keeps for the next segment: `body` reads it in place (8-byte aligned) and must not keep it.
+    public mutating func open<R>(header: SegmentHeader, stored: UnsafeRawBufferPointer, sha256: UnsafeRawBufferPointer,
+                                 _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let digest = Segment.chainDigest(previous: previous, header: header, stored: stored)
+        previous = Array(sha256)
+        guard digest.elementsEqual(sha256) else { throw SegmentError.digestMismatch }
+        guard header.codec == Segment.codec else { throw SegmentError.unknownCodec(header.codec) }
+        guard header.records >= 0, header.records <= header.rawBytes / 8 else {
+            throw SegmentError.framing("\(header.records) records cannot fit in \(header.rawBytes) bytes")
+        }
+        return try decoder.decompress(stored, rawSize: header.rawBytes, body)
+    }
+
+    private let decoder = Zstd.Decoder()
 }

@@ -116,11 +116,25 @@ public final class TimelineReader {
             SELECT seq, source, ring, first_ts, last_ts, records, codec, raw_bytes, data, sha256
             FROM segment ORDER BY seq
             """)
+        try forEachSegmentInPlace { h, stored, sha256 in
+            try body(StoredSegment(header: h, stored: Array(stored), sha256: Array(sha256)))
+        }
+    }
+
+    /// As `forEachSegment`, the stored bytes and digest read where SQLite holds them: valid only
+    /// until `body` returns (a segment's blob is copied once, by the decompressor, not twice).
+    public func forEachSegmentInPlace(
+        _ body: (SegmentHeader, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
+        guard isSegmented else { return }
+        let st = try db.prepare("""
+            SELECT seq, source, ring, first_ts, last_ts, records, codec, raw_bytes, data, sha256
+            FROM segment ORDER BY seq
+            """)
         while try st.step() {
             let h = SegmentHeader(seq: st.int64(0), source: st.string(1) ?? "", ring: st.string(2) ?? "",
                                   firstTs: st.uint64(3), lastTs: st.uint64(4), records: st.int(5),
                                   codec: st.string(6) ?? "", rawBytes: st.int(7))
-            try body(StoredSegment(header: h, stored: st.blob(8) ?? [], sha256: st.blob(9) ?? []))
+            try body(h, st.blobInPlace(8), st.blobInPlace(9))
         }
     }
 

@@ -20,6 +20,22 @@ public enum Zstd {
     /// Decompresses one frame that must hold exactly `rawSize` bytes; throws SegmentError on any
     /// error, on a frame whose declared or actual size differs, or when rawSize > Segment.maxRawBytes.
     public static func decompress(_ src: UnsafeRawBufferPointer, rawSize: Int) throws -> [UInt8] {
+        try checkFrame(src, rawSize: rawSize)
+        let base = src.baseAddress!
+        return try alignedBytes(count: rawSize) { dst in
+            // A capacity of exactly rawSize makes a longer frame fail (dstSize_tooSmall) instead of writing more.
+            var one: UInt8 = 0
+            let n = withUnsafeMutableBytes(of: &one) { scratch in
+                ZSTD_decompress(dst.baseAddress ?? scratch.baseAddress, dst.count, base, src.count)
+            }
+            if ZSTD_isError(n) != 0 { throw SegmentError.decompress(errorName(n)) }
+            guard n == rawSize else { throw SegmentError.decompress("frame holds \(n) bytes, expected \(rawSize)") }
+        }
+    }
+
+    /// What both decompressors refuse before decoding: a size out of bounds, a header that is not
+    /// zstd's or declares another size, bytes after the one frame.
+    static func checkFrame(_ src: UnsafeRawBufferPointer, rawSize: Int) throws {
         guard rawSize >= 0, rawSize <= Segment.maxRawBytes else {
             throw SegmentError.decompress("size \(rawSize) is outside 0...\(Segment.maxRawBytes)")
         }
@@ -37,18 +53,53 @@ public enum Zstd {
         guard frameSize == src.count else {
             throw SegmentError.decompress("\(src.count - frameSize) bytes after the frame")
         }
-        return try alignedBytes(count: rawSize) { dst in
-            // A capacity of exactly rawSize makes a longer frame fail (dstSize_tooSmall) instead of writing more.
-            var one: UInt8 = 0
-            let n = withUnsafeMutableBytes(of: &one) { scratch in
-                ZSTD_decompress(dst.baseAddress ?? scratch.baseAddress, dst.count, base, src.count)
-            }
-            if ZSTD_isError(n) != 0 { throw SegmentError.decompress(errorName(n)) }
-            guard n == rawSize else { throw SegmentError.decompress("frame holds \(n) bytes, expected \(rawSize)") }
-        }
     }
 
-    private static func errorName(_ code: Int) -> String { String(cString: ZSTD_getErrorName(code)) }
+    fileprivate static func errorName(_ code: Int) -> String { String(cString: ZSTD_getErrorName(code)) }
+
+    /// A decompression context and output buffer kept across frames: a case build opens
+    /// thousands of 1 MiB segments, and a fresh context and buffer for each cost page faults
+    /// and allocations for nothing. One thread uses it.
+    public final class Decoder {
+        private let dctx: OpaquePointer
+        private var buffer: UnsafeMutableRawPointer
+        private var capacity: Int
+
+        public init() {
+            dctx = ZSTD_createDCtx()
+            capacity = 0
+            buffer = .allocate(byteCount: 16, alignment: 16)
+        }
+
+        deinit {
+            ZSTD_freeDCtx(dctx)
+            buffer.deallocate()
+        }
+
+        /// As `Zstd.decompress`, into the decoder's own buffer (16-byte aligned, so every record
+        /// start is 8-aligned): `body` sees the payload, valid only until it returns.
+        public func decompress<R>(_ src: UnsafeRawBufferPointer, rawSize: Int,
+                                  _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+            try Zstd.checkFrame(src, rawSize: rawSize)
+            if rawSize > capacity {
+                buffer.deallocate()
+                capacity = max(rawSize, Segment.targetRawBytes + 64 << 10)
+                buffer = .allocate(byteCount: capacity, alignment: 16)
+            }
+            if rawSize > 0 {
+                // A capacity of exactly rawSize makes a longer frame fail (dstSize_tooSmall) instead of writing more.
+                let n = ZSTD_decompressDCtx(dctx, buffer, rawSize, src.baseAddress, src.count)
+                if ZSTD_isError(n) != 0 { throw SegmentError.decompress(Zstd.errorName(n)) }
+                guard n == rawSize else { throw SegmentError.decompress("frame holds \(n) bytes, expected \(rawSize)") }
+            } else {
+                var one: UInt8 = 0
+                let n = withUnsafeMutableBytes(of: &one) { ZSTD_decompressDCtx(dctx, $0.baseAddress, 0, src.baseAddress, src.count) }
+                if ZSTD_isError(n) != 0 { throw SegmentError.decompress(Zstd.errorName(n)) }
+                guard n == 0 else { throw SegmentError.decompress("frame holds \(n) bytes, expected 0") }
+            }
+            return try body(UnsafeRawBufferPointer(start: buffer, count: rawSize))
+        }
+    }
 }
 
 /// A buffer for a payload the record decoders will read in place, so every record start (8-aligned
