@@ -49,11 +49,11 @@ public struct RecordSummary: Sendable, CustomStringConvertible {
 }
 
 /// Loads the BPF sources, snapshots the host, and appends every ring-buffer
-/// record to the timeline until stopped. One thread reads the rings and writes
-/// every row: libbpf calls back on the polling thread, and SQLite is fastest
-/// single-threaded. The one exception is slow work a source hands to a thread
-/// of its own (the resolver's arming, ResolverWorker.swift), whose rows still
-/// come back to this thread to be written.
+/// record, undecoded, to the capture's segments until stopped. One thread reads
+/// the rings (libbpf calls back on the polling thread) and owns the SQLite
+/// connection; sealing segments (SegmentArchive), checkpointing the WAL
+/// (WALCheckpointer) and the resolver's arming (ResolverWorker) run on threads
+/// of their own, and what they produce comes back to this thread to be written.
 public final class Recorder: @unchecked Sendable {
     public static let version = "0.1.0"
     /// The shortest time between two reads of the rings. Each ring holds far more than this
