@@ -13,12 +13,15 @@ public final class ConntrackNATResolver: NATResolver {
         guard try reader.hasTable("nat_mapping") else { throw TimelineOpenError.corrupt(reader.path, "no NAT mapping table") }
     }
 
-    /// Connections whose translation will be asked: beyond a few, one read of their whole span.
+    /// Connections whose translation will be asked: many of them close together in time
+    /// (a timeline window) are answered from one read of their span; scattered ones (every
+    /// connection to a server over hours) one lookup each, not every mapping in between.
     public func prepare(for connections: [Connection]) {
         guard connections.count > 64 else { return }
         let from = connections.map(\.start).min() ?? 0
         let to = connections.map { $0.end ?? .max }.max() ?? .max
-        window = try? NATIndex(reader: reader, touching: nil, from: from, to: to == .max ? nil : to)
+        guard to != .max, to - from <= 5_000_000_000 else { return }
+        window = try? NATIndex(reader: reader, touching: nil, from: from, to: to)
     }
 
     static func number(_ p: Connection.Proto) -> UInt8 { p == .tcp ? 6 : 17 }
