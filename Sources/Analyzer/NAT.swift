@@ -56,6 +56,15 @@ public final class NATIndex {
         return best.map { (mappings[$0.0], $0.1) }
     }
 
+    /// The mappings a socket (local -> remote) can be one end of at `t` (see `translation`).
+    public init(reader: TimelineReader, socketLocal local: NATEndpoint, remote: NATEndpoint, at t: UInt64) throws {
+        mappings = try reader.natMappings(socketLocal: local, remote: remote, at: t)
+        for (i, m) in mappings.enumerated() {
+            byOriginal[m.orig, default: []].append(i)
+            byReply[m.reply, default: []].append(i)
+        }
+    }
+
     static let countPrefix = "conntrack_rows."
 
     /// Replays the conntrack rows in time order into mapping intervals, written to the case

@@ -58,7 +58,7 @@ public final class ConntrackNATResolver: NATResolver {
         let local = NATEndpoint(addr: c.tuple.laddr, port: c.tuple.lport)
         let remote = NATEndpoint(addr: c.tuple.raddr, port: c.tuple.rport)
         let t = c.ownedAt ?? c.start
-        guard let index = window ?? (try? NATIndex(reader: reader, touching: local, from: t, to: t)),
+        guard let index = window ?? (try? NATIndex(reader: reader, socketLocal: local, remote: remote, at: t)),
               let (m, outbound) = index.translation(local: local, remote: remote, at: t, proto: Self.number(c.proto)) else { return nil }
         // Outbound: our socket is the original source. Inbound: our socket is where DNAT sent it.
         return Self.text(outbound ? m.translated : m.orig)

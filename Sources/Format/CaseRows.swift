@@ -281,6 +281,20 @@ extension TimelineReader {
         return c
     }
 
+    /// The NAT mapping intervals a socket (local -> remote) can be one end of, live at `t`:
+    /// its tuple is their original one (outbound through SNAT) or their reply one (inbound
+    /// through DNAT). Each side is found through its selective endpoint (the socket's own
+    /// source port; the translated peer), never the busy server address every mapping shares.
+    public func natMappings(socketLocal l: NATEndpoint, remote r: NATEndpoint, at t: UInt64) throws -> [NATMapping] {
+        guard let lp = l.port, let rp = r.port, try hasTable("nat_mapping") else { return [] }
+        return try natMappings(where: """
+            ((os_addr = ? AND os_port = ? AND orig_dst = ? AND orig_dport = ?)
+              OR (ts_addr = ? AND ts_port = ? AND reply_src = ? AND reply_sport = ?))
+            AND start <= ? AND (end_ts IS NULL OR end_ts > ?)
+            """, [l.addr, Int(lp), r.addr, Int(rp), r.addr, Int(rp), l.addr, Int(lp),
+                  Int64(bitPattern: t), Int64(bitPattern: t)])
+    }
+
     /// NAT mapping intervals with `endpoint` on some side (any port when it has none), live at
     /// some moment of [from, to] when given; oldest first.
     public func natMappings(touching endpoint: NATEndpoint?, from: UInt64? = nil, to: UInt64? = nil) throws -> [NATMapping] {
@@ -298,8 +312,12 @@ extension TimelineReader {
         }
         if let to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
         if let from { clauses.append("(end_ts IS NULL OR end_ts > ?)"); binds.append(Int64(bitPattern: from)) }
+        return try natMappings(where: clauses.isEmpty ? nil : clauses.joined(separator: " AND "), binds)
+    }
+
+    private func natMappings(where condition: String?, _ binds: [any SQLiteBindable]) throws -> [NATMapping] {
         let sql = "SELECT \(CaseRows.natColumns) FROM nat_mapping"
-            + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY start, id"
+            + (condition.map { " WHERE " + $0 } ?? "") + " ORDER BY start, id"
         let st = try db.prepare(sql)
         try st.bind(binds)
         var out: [NATMapping] = []
