@@ -290,7 +290,9 @@ struct nt_lib_key {
 };
 
 /* Value of the `armed` map: NT_LIB_ARMED, or NT_LIB_REFUSED (the recorder
- * would not or could not probe it); `maps` counts executable mappings seen. */
+ * would not or could not probe it); `maps` counts executable mappings that
+ * were checked after the file was armed (a mapping of a file armed before the
+ * mmap is not checked at all). */
 #define NT_LIB_ARMED   1
 #define NT_LIB_REFUSED 2
 struct nt_lib_state {
@@ -322,11 +324,19 @@ struct nt_self_probe {
 /* An exec, as the resolver's arming thread needs it (its own ring,
  * `exec_notices`, read by that thread alone, so arming never waits behind other
  * sources' records): which process to look at, and when. Not a timeline row. */
+/* The pair arming depends on: the process's root and its executable (kernel
+ * object addresses, only ever compared). Key of the `notice_keys` map. */
+struct nt_notice_key {
+	__u64 root_mnt;
+	__u64 root_dentry;
+	__u64 exe;       /* the executable's inode (its PT_INTERP says which libc) */
+};
 struct nt_exec_notice {
 	__u64 ts;        /* the exec (boot ns) */
 	__u32 kind;      /* NT_KIND_EXEC_NOTICE */
 	__u32 pid;       /* tgid */
 	__u64 start_ns;  /* group leader's start_boottime */
+	struct nt_notice_key key; /* given back in `notice_keys` once the pair is settled */
 };
 /* ---- end resolver ---- */
 

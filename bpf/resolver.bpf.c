@@ -432,6 +432,7 @@ int BPF_PROG(nt_lib_area, unsigned long addr, struct vm_unmapped_area_info *info
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct pt_regs *regs;
 	struct lib_pending *p;
+	struct nt_lib_key key = {};
 	int self = is_self();
 
 	if (addr >= (unsigned long)-4095 || BPF_CORE_READ_BITFIELD(task, in_execve))
@@ -453,6 +454,12 @@ int BPF_PROG(nt_lib_area, unsigned long addr, struct vm_unmapped_area_info *info
 			return 0;
 		if (bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name)) <= 0 ||
 		    !resolver_like(name))
+			return 0;
+		/* Armed (or refused) already: the check would find nothing to report, and
+		 * with none waiting every mmap_lock acquisition on the host returns at once. */
+		key.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+		key.ino = BPF_CORE_READ(f, f_inode, i_ino);
+		if (bpf_map_lookup_elem(&armed, &key))
 			return 0;
 	}
 	p = bpf_task_storage_get(&lib_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -509,71 +516,70 @@ int BPF_PROG(nt_lib_mmap, struct mm_struct *mm, bool write)
 	return 0;
 }
 
-/* (root, ELF interpreter) pairs that have woken the arming thread. */
-/* Other notices wake it once 64 wait (each is 32 bytes in the ring): the
- * thread acts on up to 64 before it takes its next job, so a batch is never
- * left behind by the final flush. */
-#define NOTICE_BATCH_BYTES (64 * 32)
-struct notice_key {
-	__u64 root_mnt;
-	__u64 root_dentry;
-	__u64 interp;   /* the interpreter's inode; a static program's own */
-};
+/* Other notices wake the arming thread once 64 wait (each is 56 bytes in the
+ * ring): the thread acts on up to 64 before it takes its next job, so a batch
+ * is never left behind by the final flush. */
+#define NOTICE_BATCH_BYTES (64 * 56)
+
+/* (root, executable) pairs seen at exec. The value is 0 once a pair has woken
+ * the arming thread, and the boot time until which the pair is settled once
+ * that thread has written it back: every library the pair's loader can map is
+ * armed or refused, so its execs need no notice and no interpreter check
+ * (the mmap() check above still runs for every mapping of an unarmed file). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct notice_key);
-	__type(value, __u8);
+	__type(key, struct nt_notice_key);
+	__type(value, __u64);
 } notice_keys SEC(".maps");
 
+/* At exec: a notice for the arming thread, and a look at the ELF interpreter
+ * the kernel has mapped (the new program's first instruction is in it, or in
+ * the binary when static): musl's interpreter is its libc, which no mmap()
+ * maps. Both are skipped for a settled pair, which is nearly every exec of a
+ * busy host: the notice would cost the arming thread a /proc lookup per exec. */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(nt_exec_notice, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct nt_exec_notice *n = bpf_ringbuf_reserve(&exec_notices, sizeof(*n), 0);
-	struct notice_key k = {};
-	__u8 one = 1;
-	__u64 wake;
+	struct vma_ctx vc = { .how = NT_LIB_HOW_INTERP };
+	struct nt_notice_key k = {};
+	struct nt_exec_notice *n;
+	struct pt_regs *regs;
+	__u64 now = bpf_ktime_get_boot_ns(), zero = 0, wake, *until;
 
-	if (!n) {
-		nt_count_loss(NT_KIND_EXEC_NOTICE);
-		return 0;
-	}
-	n->ts = bpf_ktime_get_boot_ns();
-	n->kind = NT_KIND_EXEC_NOTICE;
-	n->pid = p->tgid;
-	n->start_ns = p->group_leader->start_boottime;
-	/* Arming has to start while a short-lived process still runs, but what
-	 * the arming thread does for an exec follows from the process's root and
-	 * ELF interpreter, and it keeps what it found per pair: only the first
-	 * exec of a pair needs it awake at once (a wakeup costs the exec about
-	 * 20 us here, an IPI); the rest wait for a batch or its next wakeup. */
 	k.root_mnt = (__u64)p->fs->root.mnt;
 	k.root_dentry = (__u64)p->fs->root.dentry;
-	k.interp = bprm->interpreter ? (__u64)bprm->interpreter->f_inode : (__u64)bprm->file->f_inode;
-	wake = bpf_map_lookup_elem(&notice_keys, &k) ? 0 : BPF_RB_FORCE_WAKEUP;
-	if (wake)
-		bpf_map_update_elem(&notice_keys, &k, &one, BPF_ANY);
-	else if (bpf_ringbuf_query(&exec_notices, BPF_RB_AVAIL_DATA) >= NOTICE_BATCH_BYTES)
-		wake = BPF_RB_FORCE_WAKEUP;
-	else
-		wake = BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(n, wake);
-	return 0;
-}
+	k.exe = (__u64)bprm->file->f_inode;
+	until = bpf_map_lookup_elem(&notice_keys, &k);
+	if (until && now < *until)
+		return 0;
 
-/* At exec the kernel has mapped the ELF interpreter and points the new
- * program's first instruction into it (or into the binary when static). */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(nt_lib_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
-{
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
-	struct vma_ctx vc = { .how = NT_LIB_HOW_INTERP };
-	__u64 ip;
+	n = bpf_ringbuf_reserve(&exec_notices, sizeof(*n), 0);
+	if (!n) {
+		nt_count_loss(NT_KIND_EXEC_NOTICE);
+	} else {
+		n->ts = now;
+		n->kind = NT_KIND_EXEC_NOTICE;
+		n->pid = p->tgid;
+		n->start_ns = p->group_leader->start_boottime;
+		n->key = k;
+		/* Arming has to start while a short-lived process still runs: the first
+		 * exec of a pair wakes the thread at once (a wakeup costs the exec about
+		 * 20 us here, an IPI); the rest wait for a batch or its next wakeup. */
+		if (!until) {
+			wake = BPF_RB_FORCE_WAKEUP;
+			bpf_map_update_elem(&notice_keys, &k, &zero, BPF_NOEXIST);
+		} else {
+			wake = bpf_ringbuf_query(&exec_notices, BPF_RB_AVAIL_DATA) >= NOTICE_BATCH_BYTES
+				? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		}
+		bpf_ringbuf_submit(n, wake);
+	}
 
+	regs = (struct pt_regs *)bpf_task_pt_regs(p);
 	if (!regs)
 		return 0;
-	ip = BPF_CORE_READ(regs, ip);
-	vc.addr = ip;
-	bpf_find_vma(p, ip, check_vma, &vc, 0);
+	vc.addr = BPF_CORE_READ(regs, ip);
+	bpf_find_vma(p, vc.addr, check_vma, &vc, 0);
 	return 0;
 }

@@ -103,24 +103,29 @@ final class ResolverTracker {
     /// A process exec'd (ts = the exec's kernel timestamp): probe the library it will map.
     /// `pinned` (borrowed: the caller closes it) holds its root and executable when they
     /// could be opened as the exec was read; otherwise they are looked up now, if it still runs.
-    func exec(pid: UInt32, startNs: UInt64, ts: UInt64, pinned: PinnedExec) {
+    /// Returns the boot time until which the process's (root, executable) pair is settled —
+    /// every library its loader can map armed or refused, nothing to say per process —
+    /// or nil when a later exec of the pair must be looked at again.
+    @discardableResult
+    func exec(pid: UInt32, startNs: UInt64, ts: UInt64, pinned: PinnedExec) -> UInt64? {
         handleExec(pid: pid, startNs: startNs, ts: ts, snapshot: false, pinned: pinned)
     }
 
+    @discardableResult
     private func handleExec(pid: UInt32, startNs: UInt64, ts: UInt64, snapshot: Bool,
-                            pinned: PinnedExec = .none) {
+                            pinned: PinnedExec = .none) -> UInt64? {
         let rootFD = pinned.root >= 0 ? pinned.root : open("/proc/\(pid)/root", Self.oPath | O_DIRECTORY | O_CLOEXEC)
         let exeFD = pinned.exe >= 0 ? pinned.exe : open("/proc/\(pid)/exe", O_RDONLY | O_CLOEXEC)
         defer {
             if rootFD >= 0 && rootFD != pinned.root { close(rootFD) }
             if exeFD >= 0 && exeFD != pinned.exe { close(exeFD) }
         }
-        guard rootFD >= 0 else { return }
+        guard rootFD >= 0 else { return nil }
         var rst = stat()
-        guard fstat(rootFD, &rst) == 0 else { return }
-        guard exeFD >= 0 else { return }  // gone, or a kernel thread
+        guard fstat(rootFD, &rst) == 0 else { return nil }
+        guard exeFD >= 0 else { return nil }  // gone, or a kernel thread
         var est = stat()
-        guard fstat(exeFD, &est) == 0 else { return }
+        guard fstat(exeFD, &est) == 0 else { return nil }
         let exeKey = FileKey(dev: UInt64(est.st_dev), ino: UInt64(est.st_ino))
         let interp: String?
         if let cached = exeCache[exeKey] { interp = cached } else {
@@ -128,20 +133,21 @@ final class ResolverTracker {
             if exeCache.count >= 4096 { exeCache.removeAll() }
             exeCache[exeKey] = interp
         }
-        guard let interp else { return }
+        guard let interp else { return nil }
         if interp.isEmpty {
-            guard !snapshot else { return }
+            guard !snapshot else { return nil }
             // Statically linked: no resolver library to probe. Said, not pretended.
             rows.append(DNSProbeRow(ts: Clock.boot, event: .static, pid: pid, startNs: startNs, kdev: 0,
                                     ino: exeKey.ino, path: Self.readlink("/proc/\(pid)/exe") ?? "?", triggerTs: ts,
                                     detail: "statically linked: no resolver library to probe"))
-            return
+            return nil
         }
         let rk = RootKey(dev: UInt64(rst.st_dev), ino: UInt64(rst.st_ino), interp: interp)
         let now = Clock.boot
-        if let c = rootCache[rk], now &- c.checked < UInt64(options.rootRecheckSeconds * 1e9),
+        let recheck = UInt64(options.rootRecheckSeconds * 1e9)
+        if let c = rootCache[rk], now &- c.checked < recheck,
            c.libs.allSatisfy({ probed[$0] != nil || refused[$0] != nil }) {
-            return
+            return c.checked + recheck
         }
         var libs: [FileKey] = []
         for path in candidates(interp: interp) {
@@ -160,6 +166,7 @@ final class ResolverTracker {
         }
         if rootCache.count >= 4096 { rootCache.removeAll() }
         rootCache[rk] = (now, libs)
+        return libs.allSatisfy({ probed[$0] != nil || refused[$0] != nil }) ? now + recheck : nil
     }
 
     /// Where the dynamic loader named `interp` finds the resolver: musl's loader is its libc;
@@ -368,6 +375,30 @@ final class ResolverTracker {
                                     detail: "no process maps it any longer"))
         }
         rootCache.removeAll()
+        unsettleAll()
+    }
+
+    /// The worker's answer for an exec's (root, executable) pair, given back to the
+    /// kernel side: until `until`, that pair's execs send no notice.
+    func settle(_ key: nt_notice_key, until: UInt64) {
+        guard let fd = try? object.mapFD("notice_keys") else { return }
+        var k = key, v = until
+        bpf_map_update_elem(fd, &k, &v, 0)
+    }
+
+    /// Every pair's execs are looked at again (probes were taken out: what was settled may not be).
+    private func unsettleAll() {
+        guard let fd = try? object.mapFD("notice_keys") else { return }
+        var keys: [nt_notice_key] = []
+        var prev = nt_notice_key(), next = nt_notice_key()
+        var rc = bpf_map_get_next_key(fd, nil, &next)
+        while rc == 0 {
+            keys.append(next)
+            prev = next
+            rc = bpf_map_get_next_key(fd, &prev, &next)
+        }
+        // Deleted, not reset: the next exec of each pair wakes the worker at once, as a new pair's does.
+        for var k in keys { bpf_map_delete_elem(fd, &k) }
     }
 
     /// Which of `keys` (kernel dev encoding, inode) some process maps, from /proc/*/maps.

@@ -54,6 +54,7 @@ final class ResolverWorker: @unchecked Sendable {
         var pid: UInt32
         var startNs: UInt64
         var ts: UInt64
+        var key: nt_notice_key
         var pinned: PinnedExec
     }
 
@@ -78,7 +79,7 @@ final class ResolverWorker: @unchecked Sendable {
     /// Recording thread only.
     private var thread: pthread_t?
     /// The exec notice ring's reader and its map fd: the worker's while it runs.
-    private var notices: OpaquePointer?
+    private var notices: UnsafeMutablePointer<nt_ring>?
     private var noticeFD: Int32 = -1
     /// Notices read, not yet acted on (worker's while it runs); `pendingHead` is the next.
     private var pending: [Notice] = []
@@ -96,7 +97,10 @@ final class ResolverWorker: @unchecked Sendable {
     }
 
     deinit {
-        if let notices { ring_buffer__free(notices) }
+        if let notices {
+            nt_ring_close(notices)
+            notices.deallocate()
+        }
         for n in pending[pendingHead...] { _ = closePinned(n) }
         close(wakeFD)
     }
@@ -142,15 +146,14 @@ final class ResolverWorker: @unchecked Sendable {
     private func openNotices(_ obj: BPFObject) throws {
         guard notices == nil else { return }
         noticeFD = try obj.mapFD("exec_notices")
-        let cb: ring_buffer_sample_fn = { ctx, data, size in
-            guard let ctx, let data else { return 0 }
-            Unmanaged<ResolverWorker>.fromOpaque(ctx).takeUnretainedValue().noticeRead(UnsafeRawPointer(data), size)
-            return 0
+        let r = UnsafeMutablePointer<nt_ring>.allocate(capacity: 1)
+        r.initialize(to: nt_ring())
+        let rc = nt_ring_open(r, noticeFD)
+        guard rc == 0 else {
+            r.deallocate()
+            throw RecorderError.system("cannot map the exec notice ring: \(BPFObject.reason(-rc))")
         }
-        guard let rb = ring_buffer__new(noticeFD, cb, Unmanaged.passUnretained(self).toOpaque(), nil) else {
-            throw RecorderError.system("cannot open the exec notice ring: \(BPFObject.reason(errno))")
-        }
-        notices = rb
+        notices = r
     }
 
     private func enqueue(_ job: Job) {
@@ -239,7 +242,7 @@ final class ResolverWorker: @unchecked Sendable {
         pending.removeAll()
         pendingHead = 0
         countingOnly = true
-        if let notices { _ = ring_buffer__consume(notices) }
+        readNotices()
         return left
     }
 
@@ -259,12 +262,16 @@ final class ResolverWorker: @unchecked Sendable {
         var pinned = PinnedExec.none
         let root = pin("/proc/\(e.pid)/root", ResolverTracker.oPath | O_DIRECTORY | O_CLOEXEC)
         if root >= 0 { pinned = PinnedExec(root: root, exe: pin("/proc/\(e.pid)/exe", O_RDONLY | O_CLOEXEC)) }
-        pending.append(Notice(pid: e.pid, startNs: e.start_ns, ts: e.ts, pinned: pinned))
+        pending.append(Notice(pid: e.pid, startNs: e.start_ns, ts: e.ts, key: e.key, pinned: pinned))
     }
 
     /// Reads whatever the notice ring holds, without waiting.
     private func readNotices() {
-        if let notices { _ = ring_buffer__consume(notices) }
+        guard let notices else { return }
+        _ = nt_ring_consume(notices, { ctx, data, size in
+            guard let ctx, let data else { return }
+            Unmanaged<ResolverWorker>.fromOpaque(ctx).takeUnretainedValue().noticeRead(data, size)
+        }, Unmanaged.passUnretained(self).toOpaque())
     }
 
     private func run() {
@@ -282,7 +289,9 @@ final class ResolverWorker: @unchecked Sendable {
                 let n = pending[pendingHead]
                 pendingHead += 1
                 acted += 1
-                tracker.exec(pid: n.pid, startNs: n.startNs, ts: n.ts, pinned: n.pinned)
+                if let until = tracker.exec(pid: n.pid, startNs: n.startNs, ts: n.ts, pinned: n.pinned) {
+                    tracker.settle(n.key, until: until)
+                }
                 _ = closePinned(n)
                 rows.push(contentsOf: tracker.takeRows())
                 readNotices()
