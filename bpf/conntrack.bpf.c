@@ -22,11 +22,12 @@
 #define NT_TCP_SYN 0x02
 #define NT_TCP_RST 0x04
 #define NT_TCP_ACK 0x10
-#define NT_CT_WAKEUP_BYTES (256 << 10) /* 1/64 of the ring: ~1,900 events */
+#define NT_CT_WAKEUP_BYTES (128 << 10) /* 1/64 of the ring: ~900 events */
 
+/* 8 MiB: about 58,000 events, 2 s of a saturated NAT churn (two per connection). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 8 << 20);
 } ct_events SEC(".maps");
 
 /* What we know about a TCP entry we saw new: which SYN opened its current

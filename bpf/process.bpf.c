@@ -5,14 +5,17 @@
  * container start touches every v1 hierarchy) cannot starve process events. */
 #include "common.bpf.h"
 
+/* Ring sizes: each holds far more than the reader's 20 ms between reads at the
+ * source's peak rate (an exec burst: about 1.5 KB an exec record, 5,500 of them
+ * here), and every page of a ring is resident in the recorder from the start. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 8 << 20);
 } proc_events SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, 2 << 20);
 } cgroup_events SEC(".maps");
 
 SEC("tp_btf/sched_process_fork")

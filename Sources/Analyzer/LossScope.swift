@@ -30,7 +30,8 @@ public enum LossScope: CaseIterable, Sendable {
     static let damagedSegment = "segment_damaged"
 
     func covers(_ l: LossRow) -> Bool {
-        if l.source == "decoder" { return true }
+        // Records the decoder could not read, or the recorder could not copy off a ring: of any source.
+        if l.source == "decoder" || l.source == "recorder" { return true }
         guard sources.contains(l.source) else { return false }
         return l.kind == Self.damagedSegment || (kinds?.contains(l.kind) ?? true)
     }

@@ -197,6 +197,10 @@ public final class Recorder: @unchecked Sendable {
             try writer.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(decodeErrors),
                                     fromNs: started.boot, toNs: end.boot))
         }
+        if reader.dropped > 0 {
+            try writer.loss(LossRow(source: "recorder", kind: "ring_copy", count: reader.dropped,
+                                    fromNs: started.boot, toNs: end.boot))
+        }
         try writer.clockAnchor(bootNs: end.boot, wallNs: end.wall)
         try writer.setMeta("end_boot_ns", String(end.boot))
         try writer.setMeta("end_wall_ns", String(end.wall))
@@ -213,7 +217,11 @@ public final class Recorder: @unchecked Sendable {
     /// What a later analyzer needs to decode the segments, or to refuse them by name.
     private func writeLayouts(_ w: TimelineWriter) throws {
         for r in RecordDecoders.layoutRows() { try w.recordKind(r) }
-        for s in sources { if let btf = s.object.btf() { try w.recordBTF(source: s.name, btf: btf) } }
+        // The layouts' own BTF: every source's records are in it, and nothing else is.
+        guard let btf = BPFObject.btf(of: EmbeddedBPF.abi) else {
+            throw RecorderError.bpfOpen(object: "abi", reason: "no BTF in the record layout object")
+        }
+        try w.recordBTF(source: "abi", btf: btf)
     }
 
     private func writeMeta(_ w: TimelineWriter, started: (boot: UInt64, wall: UInt64)) throws {

@@ -1,56 +1,57 @@
 import CBPFGlue
 import Foundation
 
-/// Polls every ring buffer of every source on the calling thread and hands
-/// each record to its ring's handler. libbpf calls back on the polling thread,
-/// so the copy into the ring's segment happens there: no queue between threads.
+/// Reads every ring buffer of every source on the calling thread and hands
+/// each record to its ring's handler, in the ring's order. The handler runs on
+/// this thread, on the record in place (the copy into the ring's segment happens
+/// there): no queue between threads. Each ring's data pages are mapped once
+/// (CBPFGlue's nt_ring), not twice as libbpf's reader maps them.
 final class RingReader {
-    private final class Box {
+    private final class Ring {
         let handle: (UnsafeRawPointer, Int) -> Void
+        var ring = nt_ring()
         init(_ h: @escaping (UnsafeRawPointer, Int) -> Void) { handle = h }
+        deinit { nt_ring_close(&ring) }
     }
 
-    private var rb: OpaquePointer?
-    /// Kept alive for libbpf's callbacks, one per ring.
-    private var boxes: [Box] = []
+    private var rings: [Ring] = []
+    private let set: Int32
 
-    init() {}
+    init() { set = nt_ring_set_new() }
 
-    deinit { if let rb { ring_buffer__free(rb) } }
+    deinit { if set >= 0 { close(set) } }
 
     func add(fd: Int32, handler: @escaping (UnsafeRawPointer, Int) -> Void) throws {
-        let box = Box(handler)
-        boxes.append(box)
-        let ctx = Unmanaged.passUnretained(box).toOpaque()
-        let cb: ring_buffer_sample_fn = { ctx, data, size in
-            guard let ctx, let data else { return 0 }
-            Unmanaged<Box>.fromOpaque(ctx).takeUnretainedValue().handle(UnsafeRawPointer(data), size)
-            return 0
-        }
-        if let rb {
-            let rc = ring_buffer__add(rb, fd, cb, ctx)
-            if rc != 0 { throw RecorderError.system("cannot add ring buffer: \(BPFObject.reason(rc))") }
-        } else {
-            guard let r = ring_buffer__new(fd, cb, ctx, nil) else {
-                throw RecorderError.system("cannot open ring buffer: \(BPFObject.reason(errno))")
-            }
-            rb = r
-        }
+        guard set >= 0 else { throw RecorderError.system("cannot make an epoll set: \(BPFObject.reason(-set))") }
+        let r = Ring(handler)
+        var rc = nt_ring_open(&r.ring, fd)
+        guard rc == 0 else { throw RecorderError.system("cannot map ring buffer: \(BPFObject.reason(-rc))") }
+        rc = nt_ring_set_add(set, &r.ring)
+        guard rc == 0 else { throw RecorderError.system("cannot watch ring buffer: \(BPFObject.reason(-rc))") }
+        rings.append(r)
     }
 
-    /// Waits up to `timeoutMs` and consumes what is there; returns records read.
+    /// Waits up to `timeoutMs` for a ring's wakeup and reads every ring; returns records read.
     @discardableResult
     func poll(timeoutMs: Int32) -> Int {
-        guard let rb else { return 0 }
-        let n = ring_buffer__poll(rb, timeoutMs)
-        return n > 0 ? Int(n) : 0
+        _ = nt_ring_set_wait(set, timeoutMs)
+        return drain()
     }
 
-    /// Reads everything left without waiting.
+    /// Reads everything committed so far without waiting.
     @discardableResult
     func drain() -> Int {
-        guard let rb else { return 0 }
-        let n = ring_buffer__consume(rb)
-        return n > 0 ? Int(n) : 0
+        var n = 0
+        for r in rings {
+            let ctx = Unmanaged.passUnretained(r).toOpaque()
+            n += nt_ring_consume(&r.ring, { ctx, data, size in
+                guard let ctx, let data else { return }
+                Unmanaged<Ring>.fromOpaque(ctx).takeUnretainedValue().handle(data, size)
+            }, ctx)
+        }
+        return n
     }
+
+    /// Records no copy could be made of (a wrapped record and no memory for it): lost.
+    var dropped: UInt64 { rings.reduce(0) { $0 + $1.ring.dropped } }
 }

@@ -31,6 +31,37 @@ struct bpf_link *nt_attach_uprobe(const struct bpf_program *prog, const char *pa
  * resolve inside dirfd (a container's root), never the host's. fd or -errno. */
 int nt_open_in_root(int dirfd, const char *path);
 
+/* A BPF ring buffer read through one mapping of its data pages (ring.c).
+ * libbpf's ring_buffer maps them twice, back to back, so that a record that
+ * wraps reads as one piece; every page of both mappings is resident from mmap
+ * on, so each ring counted twice in the recorder's resident size. Here a
+ * record that wraps is copied into `scratch` instead (records are a few KB). */
+struct nt_ring {
+	int map_fd;
+	uint32_t page_size;
+	uint64_t size;              /* of the data area: a power of two */
+	uint64_t *consumer_pos;     /* the reader's page, writable */
+	uint64_t *producer_pos;     /* the first page of the read-only mapping */
+	uint8_t *data;
+	uint8_t *scratch;
+	size_t scratch_size;
+	uint64_t dropped;           /* wrapped records no scratch could be had for: lost, and counted */
+};
+typedef void (*nt_ring_fn)(void *ctx, const void *data, size_t size);
+/* 0 or -errno. */
+int nt_ring_open(struct nt_ring *r, int map_fd);
+void nt_ring_close(struct nt_ring *r);
+/* Hands every committed record to fn in order, freeing its space as it goes;
+ * stops at the first record still being written. Returns how many it handed.
+ * A wrapped record is valid only during its call. */
+long nt_ring_consume(struct nt_ring *r, nt_ring_fn fn, void *ctx);
+/* An epoll set of rings: each is readable while it holds a record (and wakes a
+ * waiter when its producer asks). Each returns -errno on failure; wait returns
+ * how many rings are readable. */
+int nt_ring_set_new(void);
+int nt_ring_set_add(int set, const struct nt_ring *r);
+int nt_ring_set_wait(int set, int timeout_ms);
+
 /* A non-blocking, close-on-exec eventfd (a thread's wakeup besides its ring), or -errno. */
 int nt_eventfd(void);
 
