@@ -20,6 +20,8 @@ public enum Segment {
     /// Payloads larger than this are refused by the reader as damaged (bounds memory on hostile input).
     public static let maxRawBytes = 64 << 20
     public static let codec = "zstd"
+    /// The recorder's zstd level: what a sealing thread on the suspect host can afford per MiB.
+    public static let level: Int32 = 3
 
     /// Visits each record of a payload in order. Framing: for each record a u32 LE length, a u32 0,
     /// the record's bytes, zero padding to a multiple of 8. So every record starts 8-byte aligned
@@ -201,17 +203,18 @@ public struct RecordBuffer {
 /// Seals payloads in order on the calling thread: compresses and chains. Not thread-safe; the
 /// recorder runs one on a worker thread of its own.
 public struct SegmentSealer {
-    public let level: Int32
+    public var level: Int32 { encoder.level }
     public private(set) var previous: [UInt8] = Segment.zeroDigest
     public private(set) var nextSeq: Int64 = 0
+    private let encoder: Zstd.Encoder
 
-    public init(level: Int32 = 3) {
-        self.level = level
+    public init(level: Int32 = Segment.level) {
+        encoder = Zstd.Encoder(level: level)
     }
 
     public mutating func seal(source: String, ring: String, payload: [UInt8], records: Int,
                               firstTs: UInt64, lastTs: UInt64) -> SealedSegment {
-        let stored = payload.withUnsafeBytes { Zstd.compress($0, level: level) }
+        let stored = payload.withUnsafeBytes { encoder.compress($0) }
         let header = SegmentHeader(seq: nextSeq, source: source, ring: ring, firstTs: firstTs, lastTs: lastTs,
                                    records: records, codec: Segment.codec, rawBytes: payload.count)
         let digest = stored.withUnsafeBytes { Segment.chainDigest(previous: previous, header: header, stored: $0) }

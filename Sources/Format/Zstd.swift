@@ -57,6 +57,34 @@ public enum Zstd {
 
     fileprivate static func errorName(_ code: Int) -> String { String(cString: ZSTD_getErrorName(code)) }
 
+    /// A compression context kept across frames: the recorder seals a segment every second per
+    /// ring, and a fresh context for each costs its allocation and table set-up every time.
+    /// One thread uses it.
+    public final class Encoder {
+        private let cctx: OpaquePointer
+        public let level: Int32
+
+        public init(level: Int32) {
+            self.level = min(max(level, 1), 19)
+            cctx = ZSTD_createCCtx()
+        }
+
+        deinit { ZSTD_freeCCtx(cctx) }
+
+        /// One frame with its content size, as `Zstd.compress` makes.
+        public func compress(_ src: UnsafeRawBufferPointer) -> [UInt8] {
+            let bound = ZSTD_compressBound(src.count)
+            var written = 0
+            var out = [UInt8](unsafeUninitializedCapacity: bound) { buf, initialized in
+                written = ZSTD_compressCCtx(cctx, buf.baseAddress, bound, src.baseAddress, src.count, level)
+                precondition(ZSTD_isError(written) == 0, "ZSTD_compressCCtx: \(String(cString: ZSTD_getErrorName(written)))")
+                initialized = written
+            }
+            if out.capacity > 2 * written + 4096 { out = Array(out) }
+            return out
+        }
+    }
+
     /// A decompression context and output buffer kept across frames: a case build opens
     /// thousands of 1 MiB segments, and a fresh context and buffer for each cost page faults
     /// and allocations for nothing. One thread uses it.

@@ -97,9 +97,14 @@ final class BPFObject {
     /// A loaded program, for attachments its source manages itself (the resolver's uprobes).
     func program(_ name: String) -> OpaquePointer? { bpf_object__find_program_by_name(obj, name) }
 
-    /// The object's BTF as loaded: its record structs exactly as compiled.
-    func btf() -> [UInt8]? {
-        guard let btf = bpf_object__btf(obj) else { return nil }
+    /// The BTF of an object that is opened, never loaded (bpf/abi.bpf.c: the record layouts alone).
+    static func btf(of embedded: EmbeddedObject) -> [UInt8]? {
+        let bytes = embedded.bytes()
+        guard let o = bytes.withUnsafeBytes({ nt_object_open_mem($0.baseAddress, $0.count, embedded.name) }) else {
+            return nil
+        }
+        defer { bpf_object__close(o) }
+        guard let btf = bpf_object__btf(o) else { return nil }
         var size: UInt32 = 0
         guard let p = btf__raw_data(btf, &size), size > 0 else { return nil }
         return Array(UnsafeRawBufferPointer(start: p, count: Int(size)))
