@@ -10,7 +10,9 @@
 #      recorder's programs per connection (kernel.bpf_stats_enabled, on only while measured).
 #   2. exec burst: EXECS /bin/true from 2 forkers (bench/churn.c burst): nothing watching,
 #      execsnoop (libbpf-tools), nettrail-record with every source, --only-source process,
-#      and process + resolver; execs captured; BPF time per exec.
+#      and process + resolver; execs captured; BPF time per exec; host CPU per exec (the
+#      burst tree's user + system time plus the watcher's during it), which moves far less
+#      than the rate when something else shares the CPU.
 #   3. getppid loop (CALLS calls, bench/churn.c getppid): ns per call unwatched and while
 #      nettrail-record runs.
 # Prints the median ratio and its spread (min-max) over the rounds.
@@ -38,6 +40,11 @@ if [ -z "${NETTRAIL_RECORD:-}" ]; then
 	NETTRAIL_RECORD=$repo/.build/release/nettrail-record
 fi
 rec=$NETTRAIL_RECORD
+analyzer=${NETTRAIL:-$(dirname "$rec")/nettrail}
+if [ ! -x "$analyzer" ]; then
+	(cd "$repo" && swift build -c release --product nettrail >/dev/null)
+	analyzer=$repo/.build/release/nettrail
+fi
 base=${NETTRAIL_RECORD_BASE:-}
 
 p=ntkc
@@ -71,7 +78,8 @@ churn() { # prints connections/s of 4 clients
 }
 burst() { # execs/s; how many ran when not all did
 	local r ran
-	read -r r ran < <("$tmp/churn" burst "$execs" 2)
+	read -r r ran cpu < <("$tmp/churn" burst "$execs" 2)
+	echo "$cpu" >"$tmp/burstcpu"
 	[ "$ran" = "$execs" ] && echo "$r" || echo "$r[ran:$ran]"
 }
 getppid() { "$tmp/churn" getppid "$calls"; }
@@ -123,6 +131,9 @@ start_watch() { # LEG: starts the watcher for LEG and sets $watcher (empty for n
 		[ "$1" = base ] && bin=$base
 		[ "$1" = process ] && args=(--only-source process)
 		[ "$1" = procres ] && args=(--only-source process --only-source resolver)
+		# Removed first: the shell opens rec.err in the child, after this goes on, and an old
+		# "recording to" would start the workload before this recorder is attached.
+		rm -f "$tmp/rec.err"
 		"$bin" --db "$tmp/$1.db" --force "${args[@]}" >"$tmp/rec.out" 2>"$tmp/rec.err" &
 		watcher=$!
 		until grep -q "recording to" "$tmp/rec.err" 2>/dev/null; do
@@ -137,21 +148,30 @@ stop_watch() {
 	watcher=
 }
 
+wcpu() { # the watcher's CPU time so far (user + system, us); 0 for none
+	[ -n "$watcher" ] || { echo 0; return; }
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) * 1e6 / hz }' "/proc/$watcher/stat" 2>/dev/null || echo 0
+}
+
 # One leg: LEG WORKLOAD UNITS; prints the workload's figure; keeps BPF deltas in $tmp/delta.LEG.WORKLOAD
 leg() {
 	local l=$1 w=$2 units=$3 v
 	start_watch "$l"
 	sysctl -qw kernel.bpf_stats_enabled=1
 	progstats >"$tmp/ps0"
+	local c0; c0=$(wcpu)
 	v=$($w)
+	echo "$(wcpu) $c0" | awk '{ print $1 - $2 }' >"$tmp/wcpu"
 	progstats >"$tmp/ps1"
 	sysctl -qw kernel.bpf_stats_enabled=0
 	progdelta "$tmp/ps0" "$tmp/ps1" "$units" detail >"$tmp/delta.$l.$w"
 	progdelta "$tmp/ps0" "$tmp/ps1" "$units" total >"$tmp/total.$l.$w"
 	stop_watch
 	if [ "$w" = burst ] && [ -f "$tmp/$l.db" ] && [ "$l" != none ]; then
-		sqlite3 "$tmp/$l.db" "select count(*) || coalesce((select ', lost ' || group_concat(kind || ' ' || count) from loss), '') from process_exec where filename = '/bin/true'" >"$tmp/captured.$l"
-		rm -f "$tmp/$l.db"*
+		# The capture holds raw segments: count in its case (indexed here, outside the timed legs).
+		"$analyzer" index "$tmp/$l.db" --case "$tmp/$l.case" >/dev/null
+		sqlite3 "$tmp/$l.case" "select count(*) || coalesce((select ', lost ' || group_concat(kind || ' ' || count) from loss), '') from process_exec where filename = '/bin/true'" >"$tmp/captured.$l"
+		rm -f "$tmp/$l.db"* "$tmp/$l.case"*
 	fi
 	echo "$v"
 }
@@ -174,11 +194,14 @@ for r in $(seq "$rounds"); do
 
 	if [[ $only == *" exec "* ]]; then
 	v0=$(leg none burst "$execs")
-	line="exec burst execs/s: none $v0"
+	cpu0=$(cat "$tmp/burstcpu")
+	line="exec burst execs/s: none $v0 (${cpu0} us CPU/exec)"
 	for l in execsnoop "${recs[@]}" process procres; do
 		v=$(leg "$l" burst "$execs")
 		# a rate: the time ratio is the inverse
 		R[exec.$l]+="$(echo "${v%%[*} ${v0%%[*}" | awk '{ printf "%.3f", $2 / $1 }') "
+		# CPU per exec, the burst's own and the watcher's during it, against the unwatched burst's
+		R[execcpu.$l]+="$(echo "$(cat "$tmp/burstcpu") $(cat "$tmp/wcpu") $execs $cpu0" | awk '{ printf "%.3f", ($1 + $2 / $3) / $4 }') "
 		[ "$l" = execsnoop ] || R[bpfexec.$l]+="$(cat "$tmp/total.$l.burst") "
 		line+=", $l $v"
 		[ -f "$tmp/captured.$l" ] && line+=" ($(cat "$tmp/captured.$l")/$execs)"
@@ -210,6 +233,8 @@ for l in conntrack "${recs[@]}"; do echo "  $l: $(stat "${R[churn.$l]:-}")"; don
 for l in "${recs[@]}"; do echo "  $l BPF ns per connection: $(stat "${R[bpfconn.$l]:-}")"; done
 echo "exec burst time vs unwatched (lower is better):"
 for l in execsnoop "${recs[@]}" process procres; do echo "  $l: $(stat "${R[exec.$l]:-}")"; done
+echo "host CPU per exec (the burst's and the watcher's) vs unwatched (lower is better):"
+for l in execsnoop "${recs[@]}" process procres; do echo "  $l: $(stat "${R[execcpu.$l]:-}")"; done
 for l in "${recs[@]}" process procres; do echo "  $l BPF ns per exec: $(stat "${R[bpfexec.$l]:-}")"; done
 echo "getppid time per call vs unwatched (lower is better):"
 for l in "${recs[@]}"; do echo "  $l: $(stat "${R[getppid.$l]:-}")"; done

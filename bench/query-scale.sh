@@ -33,6 +33,7 @@ sleep 0.5
 # record SECONDS DB: churn and execs for SECONDS under the recorder.
 record() {
 	local secs=$1 db=$2 err=$tmp/rec.err w c
+	rm -f "$err" # else an earlier run's "recording to" is found before this recorder truncates it
 	"$rec" --db "$db" --force --netns "/run/netns/$p-rtr" >/dev/null 2>"$err" &
 	w=$!
 	until grep -q "recording to" "$err" 2>/dev/null; do

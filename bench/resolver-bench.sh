@@ -17,6 +17,7 @@ rootfs="$("$root/scripts/scene/resolver-rootfs.sh")"
 record() { # DB ONLY-SOURCES... ; runs until stopped; sets pid
   local db="$1"; shift
   local args=(); for s in "$@"; do args+=(--only-source "$s"); done
+  rm -f "$db.out" # else wait_ready can find the last run's "recording to" before this one truncates it
   "$rec" --db "$db" --force --no-conntrack "${args[@]}" >"$db.out" 2>&1 &
   pid=$!
 }
