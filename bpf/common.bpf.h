@@ -41,7 +41,19 @@ static __always_inline void nt_submit(void *ring, void *e)
 
 /* The task readers below are plain loads through BTF pointers, which the
  * verifier turns into fault-safe loads: they run for every event, and a
- * bpf_probe_read_kernel call per field costs more than the rest of it. */
+ * bpf_probe_read_kernel call per field costs more than the rest of it.
+ *
+ * They load through an untrusted copy of the task pointer (bpf_rdonly_cast):
+ * for every load through a trusted pointer the verifier looks up up to four
+ * "<type>__safe_*" names by a linear scan of the kernel's BTF, which made
+ * half of the recorder's start-up CPU (perf: btf_find_by_name_kind under
+ * btf_nested_type_is_trusted). The loads are the same fault-safe ones. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+static __always_inline struct task_struct *nt_untrusted(struct task_struct *task)
+{
+	return bpf_rdonly_cast(task, bpf_core_type_id_kernel(struct task_struct));
+}
 static __always_inline __u64 nt_cgroup_v1_id(struct task_struct *task)
 {
 	int idx = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
@@ -55,8 +67,9 @@ static __always_inline __u64 nt_cgroup_v1_id(struct task_struct *task)
 	return css->cgroup->kn->id;
 }
 
-static __always_inline void nt_fill_task(struct nt_task *t, struct task_struct *task)
+static __always_inline void nt_fill_task(struct nt_task *t, struct task_struct *trusted)
 {
+	struct task_struct *task = nt_untrusted(trusted);
 	struct task_struct *parent = task->real_parent;
 	const struct cred *cred = task->cred;
 	struct nsproxy *nsp = task->nsproxy;
@@ -112,12 +125,13 @@ struct {
 
 static __always_inline void nt_fill_current(struct nt_task *t)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct nt_task_cache *c = bpf_task_storage_get(&task_cache, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct task_struct *current = bpf_get_current_task_btf();
+	struct nt_task_cache *c = bpf_task_storage_get(&task_cache, current, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct task_struct *task = nt_untrusted(current);
 	__u64 *comm = (__u64 *)task->comm;
 
 	if (!c) {
-		nt_fill_task(t, task);
+		nt_fill_task(t, current);
 		return;
 	}
 	if (c->parent == (__u64)task->real_parent && c->leader == (__u64)task->group_leader &&
@@ -128,7 +142,7 @@ static __always_inline void nt_fill_current(struct nt_task *t)
 		*t = c->t;
 		return;
 	}
-	nt_fill_task(t, task);
+	nt_fill_task(t, current);
 	c->parent = (__u64)task->real_parent;
 	c->leader = (__u64)task->group_leader;
 	c->cred = (__u64)task->cred;
