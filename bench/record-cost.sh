@@ -72,7 +72,7 @@ churn() { # prints connections/s of 4 clients
 burst() { # seconds for EXECS /bin/true; "[ran:N]" appended when not all ran
 	local t0 t1 r ran
 	t0=$(date +%s.%N)
-	read -r r ran < <("$tmp/churn" burst "$execs" 2)
+	read -r r ran _ < <("$tmp/churn" burst "$execs" 2)
 	t1=$(date +%s.%N)
 	echo "$t0 $t1" | awk '{ printf "%.3f", $2 - $1 }'
 	[ "$ran" = "$execs" ] || echo "[ran:$ran]"
