@@ -296,11 +296,13 @@ public final class TimelineWriter: @unchecked Sendable {
         try commit()
     }
 
-    /// Commits, indexes, and leaves a single self-contained file (no -wal) so
-    /// it can be copied as is.
+    /// Commits, indexes a case, and leaves a single self-contained file (no -wal) so
+    /// it can be copied as is. A capture gets no index: it is only ever read whole,
+    /// into a case, which has its own; on a short capture the empty indexes' pages
+    /// were a quarter of the file.
     public func close() throws {
         try commit()
-        for sql in Schema.indexes { try db.execute(sql) }
+        if kind != .capture { for sql in Schema.indexes { try db.execute(sql) } }
         for i in 0..<slotCount { slots[i] = Slot(file: 0, line: 0, statement: nil) }
         slotsUsed = 0
         if kind == .capture {
