@@ -26,9 +26,10 @@
 /* Walk at most this many addrinfo entries (glibc returns one per socket type). */
 #define NT_GAI_WALK 48
 
+/* 1 MiB: over a thousand lookups, far more than a host resolves between two reads. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 2 << 20);
+	__uint(max_entries, 1 << 20);
 } dns_events SEC(".maps");
 
 /* Execs for the recorder's arming thread (struct nt_exec_notice), which alone

@@ -28,6 +28,34 @@ public enum Value: Sendable, Equatable {
         }
     }
 
+    /// What a terminal may be shown of text that came from the capture (argv, comm, paths, names:
+    /// whatever the traced programs chose): control characters (C0, DEL, C1) and the backslash are
+    /// written as escapes, so no cell can move the cursor, recolour or retitle the responder's
+    /// terminal, or break its row over two lines.
+    static func terminalSafe(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) || $0 == "\\" })
+        else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{1B}": out += "\\e"
+            default:
+                if u.value < 0x20 || u.value == 0x7F {
+                    out += "\\x" + (u.value < 0x10 ? "0" : "") + String(u.value, radix: 16)
+                } else if u.value >= 0x80 && u.value < 0xA0 {
+                    out += "\\u" + String(u.value, radix: 16, uppercase: false).leftPadded(4)
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out
+    }
+
     static func shellWord(_ s: String) -> String {
         if !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@+%".contains($0) }) { return s }
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
@@ -84,8 +112,8 @@ public struct ResultTable: Sendable {
         case .table:
             // A column with no value in any row is noise on a terminal; JSON and CSV keep it.
             let keep = columns.indices.filter { i in rows.isEmpty || rows.contains { i < $0.count && $0[i] != .null } }
-            let header = keep.map { columns[$0].uppercased() }
-            let cells = rows.map { row in keep.map { row[$0].plain } }
+            let header = keep.map { Value.terminalSafe(columns[$0].uppercased()) }
+            let cells = rows.map { row in keep.map { Value.terminalSafe(row[$0].plain) } }
             var widths = header.map(\.count)
             for r in cells { for (i, c) in r.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], c.count) } }
             func line(_ r: [String]) -> String {
@@ -94,8 +122,12 @@ public struct ResultTable: Sendable {
             }
             var out = ([header] + cells).map { line($0) + "\n" }.joined()
             if rows.isEmpty { out += "(no rows)\n" }
-            for n in notes { out += "note: \(n)\n" }
+            for n in notes { out += "note: \(Value.terminalSafe(n))\n" }
             return out
         }
     }
+}
+
+private extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }
