@@ -23,6 +23,9 @@ public struct RecordOptions: Sendable {
     public var resolver = ResolverOptions()
     /// Benchmarks: record only these source families (process, sockets, conntrack); nil = all.
     public var onlySources: Set<String>?
+    /// Called on the recording thread about every `statusSeconds` while recording.
+    public var status: (@Sendable (RecordStatus) -> Void)?
+    public var statusSeconds = 2.0
 
     public init(dbPath: String) { self.dbPath = dbPath }
 }
@@ -155,6 +158,9 @@ public final class Recorder: @unchecked Sendable {
         var lastCommit = Clock.boot, lastAnchor = lastCommit
         let deadline = options.duration.map { started.boot + UInt64($0 * 1e9) }
         var lastRead: UInt64 = 0
+        var statusReporter = options.status.map {
+            StatusReporter(report: $0, every: options.statusSeconds, since: started.boot, path: options.dbPath, sources: sources)
+        }
         while !stopFlag.load(ordering: .relaxed), firstError == nil {
             // A ring wakes its reader when a record lands in it empty: read at once, every few records
             // would cost a wakeup and a loop turn. Reading at most every readIntervalNs lets what
@@ -180,6 +186,7 @@ public final class Recorder: @unchecked Sendable {
                 try writer.commit()
                 if second { lastCommit = now }
             }
+            statusReporter?.maybeReport(now: now, kindCounts: kindCounts, lost: writer.lossTotals.values.reduce(0, +))
             if now - lastAnchor >= 5_000_000_000 {
                 let a = Clock.anchor()
                 try writer.clockAnchor(bootNs: a.boot, wallNs: a.wall)
@@ -283,5 +290,47 @@ struct LossTracker {
             last[name] = counters
         }
         since = now
+    }
+}
+
+/// Turns the per-kind counts into a RecordStatus every so often.
+struct StatusReporter {
+    let report: @Sendable (RecordStatus) -> Void
+    let everyNs: UInt64
+    let start: UInt64
+    let path: String
+    /// Each kind's source, by index into `names`.
+    let sourceOfKind: [Int?]
+    let names: [String]
+    var last: (ts: UInt64, counts: [Int])
+
+    init(report: @escaping @Sendable (RecordStatus) -> Void, every: Double, since: UInt64, path: String, sources: [Source]) {
+        self.report = report
+        everyNs = UInt64(max(every, 0.1) * 1e9)
+        start = since
+        self.path = path
+        names = sources.map(\.name)
+        var of = [Int?](repeating: nil, count: Int(NT_KIND_MAX.rawValue) + 1)
+        for (i, s) in sources.enumerated() {
+            for k in s.archived.union(s.live.keys) where Int(k) < of.count { of[Int(k)] = i }
+        }
+        sourceOfKind = of
+        last = (since, [Int](repeating: 0, count: sources.count))
+    }
+
+    mutating func maybeReport(now: UInt64, kindCounts: [Int], lost: UInt64) {
+        guard now &- last.ts >= everyNs else { return }
+        var counts = [Int](repeating: 0, count: names.count)
+        for (k, n) in kindCounts.enumerated() where k < sourceOfKind.count { if let i = sourceOfKind[k] { counts[i] += n } }
+        let dt = Double(now &- last.ts) / 1e9
+        let size = [path, path + "-wal"].reduce(Int64(0)) { sum, p in
+            var st = stat()
+            return sum + (stat(p, &st) == 0 ? Int64(st.st_size) : 0)
+        }
+        report(RecordStatus(seconds: Double(now &- start) / 1e9,
+                            events: zip(names, counts).map { ($0, $1) },
+                            rates: names.indices.map { (names[$0], Double(counts[$0] - last.counts[$0]) / dt) },
+                            lost: lost, fileBytes: size))
+        last = (now, counts)
     }
 }

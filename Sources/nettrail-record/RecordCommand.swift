@@ -20,7 +20,10 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace the capture file if it exists.")
     var force = false
 
-    @Option(name: .long, help: "Process ring buffer size in KiB (a power of two; default 16384).")
+    @Flag(name: .long, help: "No status line (on a terminal one shows events/s by source, losses and the capture's size every 2 s).")
+    var quiet = false
+
+    @Option(name: .long, help: "Process ring buffer size in KiB (a power of two; default 8192).")
     var processRingKib: UInt32?
 
     @Option(name: .long, help: "Where conntrack mappings come from: bpf (netfilter programs, kernel 6.4+) or netlink (conntrack events, the old way).")
@@ -71,6 +74,11 @@ struct RecordCommand: ParsableCommand {
         options.conntrack.netnsPaths = netns
         options.conntrack.allNetns = allNetns
         if !onlySource.isEmpty { options.onlySources = Set(onlySource) }
+        let statusLine = !quiet && isatty(STDERR_FILENO) == 1
+        if statusLine {
+            // Rewritten in place: carriage return, the line, erase to its end.
+            options.status = { s in FileHandle.standardError.write(Data("\r\(s.line)\u{1B}[K".utf8)) }
+        }
         let recorder: Recorder
         do { recorder = try Recorder(options: options) } catch { fail(error) }
 
@@ -86,8 +94,12 @@ struct RecordCommand: ParsableCommand {
             let summary = try recorder.run {
                 FileHandle.standardError.write(Data("nettrail-record: recording to \(db)\n".utf8))
             }
+            if statusLine { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             print(summary)
-        } catch { fail(error) }
+        } catch {
+            if statusLine { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            fail(error)
+        }
         withExtendedLifetime(sources) {}
     }
 
