@@ -31,7 +31,9 @@ let package = Package(
         ),
         .plugin(name: "BPFEmbed", capability: .buildTool()),
 
-        .target(name: "Format", dependencies: ["CSQLite", "CZstd"]),
+        // The VFS evidence is read through: never written, its WAL index in memory (no -shm beside it).
+        .target(name: "CEvidenceVFS", dependencies: ["CSQLite"]),
+        .target(name: "Format", dependencies: ["CSQLite", "CZstd", "CEvidenceVFS"]),
         // Ring records to timeline rows, one decoder per source: the analyzer's indexer and the recorder's snapshots.
         .target(name: "Events", dependencies: ["Format", "CEventABI"]),
         .target(

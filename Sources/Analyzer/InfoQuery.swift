@@ -1,7 +1,14 @@
 import Format
+import Foundation
 
 /// What `nettrail info` prints: what the capture is, when, how much, and what was lost.
 public enum InfoQuery {
+    /// Said wherever a capture left in WAL mode comes without its WAL.
+    public static func walMissingNote(_ path: String) -> String {
+        let name = (path as NSString).lastPathComponent
+        return "\(name)-wal is missing: the recorder did not finish, and only what it had checkpointed into \(name) can be read (copy \(name)-wal along with it)"
+    }
+
     public static func run(_ capture: Capture) throws -> ResultTable {
         var t = ResultTable(columns: ["field", "value"])
         let m = capture.meta
@@ -27,6 +34,10 @@ public enum InfoQuery {
             t.append([.text("duration_s"), .text(String(format3(Double(end - capture.startBoot) / 1e9)))])
         } else {
             t.append([.text("end"), .text("not closed cleanly (recorder stopped without finishing)")])
+        }
+        if let ev = capture.evidence, ev.walMissing {
+            t.append([.text("evidence"), .text(Self.walMissingNote(ev.path))])
+            t.notes.append(Self.walMissingNote(ev.path))
         }
         // Every event table the capture has, including those of newer sources.
         let tables: [String] = try capture.reader.db.column(

@@ -49,6 +49,7 @@ public enum VerifyQuery {
         if (try? ev.meta()["end_boot_ns"]) == nil {
             t.notes.append("the capture was not closed cleanly: it ends at its last commit")
         }
+        if ev.walMissing { t.notes.append(InfoQuery.walMissingNote(ev.path)) }
         return Result(table: t, damaged: damaged)
     }
 }

@@ -1,3 +1,4 @@
+import CEvidenceVFS
 import CSQLite
 import Foundation
 
@@ -28,9 +29,8 @@ public final class Database {
         let uri: String
         switch mode {
         case .readOnly:
-            // mode=ro: SQLite never writes the main file; nor checkpoints a WAL it reads.
             flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX
-            uri = "file:" + Database.uriEscape(path) + "?mode=ro"
+            uri = try Self.evidenceURI(path)
         case .create:
             flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX
             uri = "file:" + Database.uriEscape(path)
@@ -46,6 +46,30 @@ public final class Database {
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// How every read-only open names a file (ATTACH included): mode=ro, through the evidence
+    /// VFS, so nothing beside the file is created or changed (a WAL's index is kept in memory,
+    /// not in FILE-shm) and a killed recorder's FILE and FILE-wal read whole from read-only
+    /// media or as a user who may not write there.
+    public static func evidenceURI(_ path: String) throws -> String {
+        Self.configured
+        guard nt_evidence_vfs_register() == SQLITE_OK else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "cannot register the evidence VFS")
+        }
+        // Left in WAL mode with no WAL beside it: SQLite would want to create one. What the file
+        // holds (what was checkpointed) is read as it is; the reader says the WAL is missing.
+        let immutable = walMissing(path) ? "&immutable=1" : ""
+        return "file:" + uriEscape(path) + "?mode=ro&vfs=" + NT_EVIDENCE_VFS + immutable
+    }
+
+    /// The file's header says WAL mode (bytes 18 and 19, its read and write format versions,
+    /// are 2: a writer that did not finish) and no FILE-wal is beside it.
+    public static func walMissing(_ path: String) -> Bool {
+        guard let h = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? h.close() }
+        guard let head = try? h.read(upToCount: 20), head.count == 20, head[18] == 2, head[19] == 2 else { return false }
+        return !FileManager.default.fileExists(atPath: path + "-wal")
+    }
 
     static func uriEscape(_ path: String) -> String {
         var allowed = CharacterSet.urlPathAllowed

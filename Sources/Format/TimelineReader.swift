@@ -7,6 +7,7 @@ public enum TimelineOpenError: Error, CustomStringConvertible {
     case notACapture(String)
     case unsupportedVersion(String, Int)
     case corrupt(String, String)
+    case walMissing(String)
     public var description: String {
         switch self {
         case .missing(let p): return "\(p): no such file"
@@ -15,6 +16,8 @@ public enum TimelineOpenError: Error, CustomStringConvertible {
         case .unsupportedVersion(let p, let v):
             return "\(p) uses timeline schema version \(v); this nettrail reads versions \(Schema.readable.lowerBound)–\(Schema.readable.upperBound)"
         case .corrupt(let p, let why): return "\(p) is damaged: \(why)"
+        case .walMissing(let p):
+            return "\(p) was left by a recorder that did not finish, and \((p as NSString).lastPathComponent)-wal, which holds what it recorded, is not beside it"
         }
     }
 }
@@ -27,6 +30,9 @@ public final class TimelineReader {
     public let clock: ClockMap
 
     public let kind: TimelineFileKind
+    /// The file says it was left in WAL mode (a recorder that did not finish) and no FILE-wal
+    /// is beside it: only what was checkpointed into FILE can be read.
+    public let walMissing: Bool
 
     /// `kind` is what the file must be; a capture is checked structurally (a case is
     /// the analyzer's own, checked by what built it).
@@ -38,6 +44,7 @@ public final class TimelineReader {
             throw TimelineOpenError.missing(path)
         }
         guard access(path, R_OK) == 0 else { throw TimelineOpenError.unreadable(path, String(cString: strerror(errno))) }
+        walMissing = kind == .capture && Database.walMissing(path)
         do {
             db = try Database(path: path, mode: .readOnly)
         } catch {
@@ -51,7 +58,9 @@ public final class TimelineReader {
         } catch {
             throw TimelineOpenError.corrupt(path, "\(error)")
         }
-        guard appID == Int(kind.applicationID) else { throw TimelineOpenError.notACapture(path) }
+        guard appID == Int(kind.applicationID) else {
+            throw walMissing ? TimelineOpenError.walMissing(path) : TimelineOpenError.notACapture(path)
+        }
         schemaVersion = (try? db.scalar("PRAGMA user_version")) ?? 0
         if kind == .capture {
             guard Schema.readable.contains(schemaVersion) else {
@@ -91,6 +100,10 @@ public final class TimelineReader {
         let db: Database
         do { db = try Database(path: path, mode: .readOnly) } catch { throw TimelineOpenError.notACapture(path) }
         guard let app: Int = try? db.scalar("PRAGMA application_id") else { throw TimelineOpenError.notACapture(path) }
+        // Nothing checkpointed yet, and the WAL that holds it all is not there.
+        if app == 0 && Database.walMissing(path) {
+            throw TimelineOpenError.walMissing(path)
+        }
         let version: Int = (try? db.scalar("PRAGMA user_version")) ?? 0
         return (Int32(truncatingIfNeeded: app), version)
     }

@@ -283,7 +283,7 @@ public final class TimelineWriter: @unchecked Sendable {
     public func copyRows(fromCapture path: String) throws {
         try commit()
         let attach = try db.prepare("ATTACH DATABASE ? AS evidence")
-        attach.bind(1, "file:" + Database.uriEscape(path) + "?mode=ro")
+        attach.bind(1, try Database.evidenceURI(path))
         try attach.run()
         defer { try? db.execute("DETACH DATABASE evidence") }
         let present: [String] = try db.column("SELECT name FROM evidence.sqlite_master WHERE type = 'table'")
