@@ -31,6 +31,10 @@ public enum InfoQuery {
         t.append([.text("start"), .text(capture.wallText(capture.startBoot))])
         if let end = capture.endBoot {
             t.append([.text("end"), .text(capture.wallText(end))])
+            if let why = m["stop_reason"] {
+                t.append([.text("stopped"), .text(why)])
+                t.notes.append("the recorder stopped early: \(why)")
+            }
             t.append([.text("duration_s"), .text(String(format3(Double(end - capture.startBoot) / 1e9)))])
         } else {
             t.append([.text("end"), .text("not closed cleanly (recorder stopped without finishing)")])

@@ -23,6 +23,12 @@ public struct RecordOptions: Sendable {
     public var resolver = ResolverOptions()
     /// Benchmarks: record only these source families (process, sockets, conntrack); nil = all.
     public var onlySources: Set<String>?
+    /// Stop, cleanly, once the capture (with its WAL) reaches this many bytes; nil: no cap.
+    public var maxBytes: UInt64?
+    /// Stop, cleanly, once the capture's file system has less than this free (for unprivileged
+    /// users: what statvfs calls available): a recorder left running must not fill the disk of
+    /// the host it is investigating.
+    public var minFreeBytes: UInt64 = 256 << 20
     /// Called on the recording thread about every `statusSeconds` while recording.
     public var status: (@Sendable (RecordStatus) -> Void)?
     public var statusSeconds = 2.0
@@ -158,6 +164,8 @@ public final class Recorder: @unchecked Sendable {
         var lastCommit = Clock.boot, lastAnchor = lastCommit
         let deadline = options.duration.map { started.boot + UInt64($0 * 1e9) }
         var lastRead: UInt64 = 0
+        var stopReason: String?
+        let footprint = Footprint(path: options.dbPath, maxBytes: options.maxBytes, minFree: options.minFreeBytes)
         var statusReporter = options.status.map {
             StatusReporter(report: $0, every: options.statusSeconds, since: started.boot, path: options.dbPath, sources: sources)
         }
@@ -175,6 +183,10 @@ public final class Recorder: @unchecked Sendable {
             if let deadline, now >= deadline { break }
             for s in sources { try s.poll?(writer, now) }
             let second = now - lastCommit >= 1_000_000_000
+            if second, let why = footprint.limitReached() {
+                stopReason = why
+                break
+            }
             if second {
                 // Sealed on the archive's thread; inserted below once back, at the latest on the next turn.
                 archive.flush()
@@ -209,6 +221,10 @@ public final class Recorder: @unchecked Sendable {
                                     fromNs: started.boot, toNs: end.boot))
         }
         try writer.clockAnchor(bootNs: end.boot, wallNs: end.wall)
+        if let stopReason {
+            try writer.setMeta("stop_reason", stopReason)
+            FileHandle.standardError.write(Data("nettrail-record: stopped: \(stopReason)\n".utf8))
+        }
         try writer.setMeta("end_boot_ns", String(end.boot))
         try writer.setMeta("end_wall_ns", String(end.wall))
         try writer.commit()
@@ -332,5 +348,30 @@ struct StatusReporter {
                             rates: names.indices.map { (names[$0], Double(counts[$0] - last.counts[$0]) / dt) },
                             lost: lost, fileBytes: size))
         last = (now, counts)
+    }
+}
+
+/// The capture's size and its file system's free space, against the recording's limits.
+struct Footprint {
+    let path: String
+    let maxBytes: UInt64?
+    let minFree: UInt64
+
+    /// Why recording must stop now, or nil.
+    func limitReached() -> String? {
+        if let maxBytes {
+            let size = [path, path + "-wal"].reduce(UInt64(0)) { sum, p in
+                var st = stat()
+                return sum + (stat(p, &st) == 0 ? UInt64(st.st_size) : 0)
+            }
+            if size >= maxBytes { return "the capture reached its size limit (\(maxBytes >> 20) MiB)" }
+        }
+        var fs = statvfs()
+        let dir = (path as NSString).deletingLastPathComponent
+        if minFree > 0, statvfs(dir.isEmpty ? "." : dir, &fs) == 0 {
+            let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+            if free < minFree { return "free space on the capture's file system fell below \(minFree >> 20) MiB" }
+        }
+        return nil
     }
 }

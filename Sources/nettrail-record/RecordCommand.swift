@@ -20,6 +20,12 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace the capture file if it exists.")
     var force = false
 
+    @Option(name: .long, help: "Stop cleanly once the capture reaches this many MiB.")
+    var maxSize: UInt64?
+
+    @Option(name: .long, help: "Stop cleanly once the capture's file system has less than this many MiB free (default 256; 0: no floor).")
+    var minFree: UInt64 = 256
+
     @Flag(name: .long, help: "No status line (on a terminal one shows events/s by source, losses and the capture's size every 2 s).")
     var quiet = false
 
@@ -42,6 +48,8 @@ struct RecordCommand: ParsableCommand {
     var onlySource: [String] = []
 
     func validate() throws {
+        if let maxSize, maxSize == 0 || maxSize > 1 << 40 { throw ValidationError("--max-size must be 1 to \(1 << 40) MiB") }
+        if minFree > 1 << 40 { throw ValidationError("--min-free must be at most \(1 << 40) MiB") }
         if let duration, !(duration > 0 && duration.isFinite) {
             throw ValidationError("--duration must be a positive number of seconds")
         }
@@ -69,6 +77,8 @@ struct RecordCommand: ParsableCommand {
         options.force = force
         options.duration = duration
         options.processRingKiB = processRingKib
+        options.maxBytes = maxSize.map { $0 << 20 }
+        options.minFreeBytes = minFree << 20
         options.conntrack.enabled = !noConntrack
         options.conntrack.source = conntrackSource
         options.conntrack.netnsPaths = netns
