@@ -39,6 +39,16 @@ static __always_inline void nt_submit(void *ring, void *e)
 			      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
+/* As nt_submit, for a record built elsewhere (a per-CPU scratch) and copied
+ * into the ring at the length it has: false if the ring had no room. */
+static __always_inline bool nt_output(void *ring, void *e, __u64 size)
+{
+	__u64 ring_size = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE);
+
+	return bpf_ringbuf_output(ring, e, size, bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= (ring_size >> 6)
+				  ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP) == 0;
+}
+
 /* The task readers below are plain loads through BTF pointers, which the
  * verifier turns into fault-safe loads: they run for every event, and a
  * bpf_probe_read_kernel call per field costs more than the rest of it.

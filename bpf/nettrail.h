@@ -84,6 +84,8 @@ struct nt_proc_event {
 
 /* EXEC: `filename_len` bytes of filename (no NUL) and `args_len` bytes of
  * NUL-separated argv. */
+/* Written only as far as its argv goes: the record is offsetof(args) + args_len
+ * bytes, never more than the struct. */
 struct nt_exec_event {
 	__u64 ts;
 	__u32 kind;

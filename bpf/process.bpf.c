@@ -41,18 +41,29 @@ int BPF_PROG(nt_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* An exec record is built here and written to the ring only as long as its
+ * argv: a reserved record is always the whole struct, 1,488 bytes, where a
+ * typical exec needs a few hundred, and the unused tail carried whatever the
+ * ring held before into the capture. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nt_exec_event);
+} exec_scratch SEC(".maps");
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(nt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct nt_exec_event *e;
 	unsigned long arg_start, arg_end, len;
+	__u32 zero = 0;
+	__u64 size;
 	long n;
 
-	e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
-	if (!e) {
-		nt_count_loss(NT_KIND_EXEC);
+	e = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!e)
 		return 0;
-	}
 	e->ts = bpf_ktime_get_boot_ns();
 	e->kind = NT_KIND_EXEC;
 	e->flags = 0;
@@ -61,6 +72,8 @@ int BPF_PROG(nt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if ((__u32)old_pid != e->task.tid)
 		e->flags |= NT_F_THREAD_EXEC;
 
+	/* The scratch keeps the previous exec's bytes: none of them may reach this record. */
+	__builtin_memset(e->filename, 0, sizeof(e->filename));
 	n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);
 	if (n <= 0) {
 		n = 1;
@@ -83,7 +96,11 @@ int BPF_PROG(nt_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		e->args_len = len;
 	else if (len > 0)
 		e->flags |= NT_F_ARGS_TRUNCATED;
-	nt_submit(&proc_events, e);
+	size = __builtin_offsetof(struct nt_exec_event, args) + (e->args_len & (NT_ARGS_MAX * 2 - 1));
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (!nt_output(&proc_events, e, size))
+		nt_count_loss(NT_KIND_EXEC);
 	return 0;
 }
 

@@ -54,6 +54,30 @@ final class DecoderTests: XCTestCase {
         XCTAssertFalse(try st.step())
     }
 
+    /// The kernel writes an exec record only as far as its argv (bpf/process.bpf.c); shorter than
+    /// that it is malformed.
+    func testExecRecordEndsWithItsArgv() throws {
+        var e = nt_exec_event()
+        e.ts = 2_000
+        e.kind = NT_KIND_EXEC.rawValue
+        e.task.pid = 43
+        let file = Array("/bin/sh".utf8), args = Array("sh\0-c\0true\0".utf8)
+        withUnsafeMutableBytes(of: &e.filename) { $0.copyBytes(from: file) }
+        withUnsafeMutableBytes(of: &e.args) { $0.copyBytes(from: args) }
+        e.filename_len = UInt16(file.count)
+        e.args_len = UInt16(args.count)
+        let argsOffset = MemoryLayout<nt_exec_event>.offset(of: \nt_exec_event.args)!
+        let whole = bytes(&e)
+        let (r, errors) = try decode([Array(whole[..<(argsOffset + args.count)]), Array(whole[..<(argsOffset - 1)])])
+        XCTAssertEqual(errors, 1, "a record cut before its argv is malformed")
+        let st = try r.db.prepare("SELECT pid, filename, argv FROM process_exec")
+        XCTAssertTrue(try st.step())
+        XCTAssertEqual(st.int(0), 43)
+        XCTAssertEqual(st.string(1), "/bin/sh")
+        XCTAssertEqual(st.blob(2), Array("sh\0-c\0true".utf8))
+        XCTAssertFalse(try st.step())
+    }
+
     func testTCPConnectRecordBecomesItsRow() throws {
         var e = nt_tcp_event()
         e.ts = 5_000

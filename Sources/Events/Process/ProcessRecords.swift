@@ -38,17 +38,23 @@ public enum ProcessRecords {
             let row = TaskRow(ts: e.pointee.ts, task.assumingMemoryBound(to: nt_task.self))
             if kind == NT_KIND_FORK.rawValue { try w.fork(row) } else { try w.exit(row, exitCode: e.pointee.exit_code) }
         case NT_KIND_EXEC.rawValue:
-            guard size >= MemoryLayout<nt_exec_event>.size else { throw DecodeError.short(kind, size) }
-            let e = data.assumingMemoryBound(to: nt_exec_event.self)
-            let task = data + MemoryLayout<nt_exec_event>.offset(of: \nt_exec_event.task)!
-            let row = TaskRow(ts: e.pointee.ts, task.assumingMemoryBound(to: nt_task.self))
-            let filename = cString(data, offset: MemoryLayout<nt_exec_event>.offset(of: \nt_exec_event.filename)!,
-                                   capacity: Int(NT_FILENAME_MAX), length: Int(e.pointee.filename_len))
-            let argsAt = data + MemoryLayout<nt_exec_event>.offset(of: \nt_exec_event.args)!
-            var argc = min(Int(e.pointee.args_len), Int(NT_ARGS_MAX))
+            // The record ends where its argv does (bpf/nettrail.h): everything before args must be
+            // there, and no field is read past `size` (the struct as a whole may not be).
+            typealias E = nt_exec_event
+            let argsOffset = MemoryLayout<E>.offset(of: \E.args)!
+            guard size >= argsOffset else { throw DecodeError.short(kind, size) }
+            func field<T>(_ path: KeyPath<E, T>, _ type: T.Type) -> T {
+                data.loadUnaligned(fromByteOffset: MemoryLayout<E>.offset(of: path)!, as: T.self)
+            }
+            let task = data + MemoryLayout<E>.offset(of: \E.task)!
+            let row = TaskRow(ts: field(\E.ts, UInt64.self), task.assumingMemoryBound(to: nt_task.self))
+            let filename = cString(data, offset: MemoryLayout<E>.offset(of: \E.filename)!,
+                                   capacity: Int(NT_FILENAME_MAX), length: Int(field(\E.filename_len, UInt16.self)))
+            let argsAt = data + argsOffset
+            var argc = min(Int(field(\E.args_len, UInt16.self)), Int(NT_ARGS_MAX), size - argsOffset)
             // The kernel's argv ends with a NUL; keep only separators between args.
             while argc > 0 && argsAt.load(fromByteOffset: argc - 1, as: UInt8.self) == 0 { argc -= 1 }
-            try w.exec(row, oldPid: e.pointee.old_pid, flags: Int(e.pointee.flags), filename: filename,
+            try w.exec(row, oldPid: field(\E.old_pid, UInt32.self), flags: Int(field(\E.flags, UInt32.self)), filename: filename,
                        argv: UnsafeRawBufferPointer(start: argsAt, count: argc))
         case NT_KIND_CGROUP_MKDIR.rawValue, NT_KIND_CGROUP_RMDIR.rawValue, NT_KIND_CGROUP_ATTACH.rawValue:
             guard size >= MemoryLayout<nt_cgroup_event>.size else { throw DecodeError.short(kind, size) }
