@@ -115,9 +115,9 @@ public final class Recorder: @unchecked Sendable {
         try writeLayouts(writer)
         try writer.clockAnchor(bootNs: started.boot, wallNs: started.wall)
 
-        var counts: [String: Int] = [:]
+        var summary: [String: Int] = [:]
         var firstError: Error?
-        var kindCounts = [Int](repeating: 0, count: Int(NT_KIND_MAX.rawValue) + 1)
+        let counts = KindCounts()
         var decodeErrors = 0
         let archive = SegmentArchive()
         let reader = RingReader()
@@ -136,7 +136,7 @@ public final class Recorder: @unchecked Sendable {
                     guard size >= 12 else { decodeErrors += 1; return }
                     let kind = Int(data.load(fromByteOffset: 8, as: UInt32.self))
                     guard kind < archived.count, archived[kind] || live[kind] != nil else { decodeErrors += 1; return }
-                    kindCounts[kind] += 1
+                    counts.byKind[kind] += 1
                     if archived[kind] { archive.append(ring, data, size) }
                     if let act = live[kind] {
                         do {
@@ -198,7 +198,7 @@ public final class Recorder: @unchecked Sendable {
                 try writer.commit()
                 if second { lastCommit = now }
             }
-            statusReporter?.maybeReport(now: now, kindCounts: kindCounts, lost: writer.lossTotals.values.reduce(0, +))
+            statusReporter?.maybeReport(now: now, kindCounts: counts.byKind, lost: writer.lossTotals.values.reduce(0, +))
             if now - lastAnchor >= 5_000_000_000 {
                 let a = Clock.anchor()
                 try writer.clockAnchor(bootNs: a.boot, wallNs: a.wall)
@@ -231,8 +231,8 @@ public final class Recorder: @unchecked Sendable {
         checkpointer.stop()
         try writer.close()
 
-        for (k, n) in kindCounts.enumerated() where n > 0 { counts[EventKind.name(UInt32(k))] = n }
-        return RecordSummary(seconds: Double(end.boot - started.boot) / 1e9, counts: counts,
+        for (k, n) in counts.byKind.enumerated() where n > 0 { summary[EventKind.name(UInt32(k))] = n }
+        return RecordSummary(seconds: Double(end.boot - started.boot) / 1e9, counts: summary,
                              losses: writer.lossTotals, snapshots: snapshotRows,
                              segments: archive.segments, storedBytes: archive.storedBytes)
     }
@@ -374,4 +374,10 @@ struct Footprint {
         }
         return nil
     }
+}
+
+/// Records read per kind: bumped once per record by the ring callback on the recording
+/// thread, so a class with an unchecked array rather than a captured (boxed, checked) var.
+final class KindCounts {
+    @exclusivity(unchecked) var byKind = [Int](repeating: 0, count: Int(NT_KIND_MAX.rawValue) + 1)
 }

@@ -12,7 +12,8 @@ final class SegmentArchive: @unchecked Sendable {
     final class Ring {
         let source: String
         let name: String
-        var buffer = RecordBuffer()
+        /// Touched once per record on the recording thread: no dynamic exclusivity checks.
+        @exclusivity(unchecked) var buffer = RecordBuffer()
         init(source: String, name: String) {
             self.source = source
             self.name = name
@@ -25,7 +26,7 @@ final class SegmentArchive: @unchecked Sendable {
     private let sealed = Mutex<[SealedSegment]>([])
     private(set) var rings: [Ring] = []
     /// Records and stored bytes so far (the recorder's summary).
-    private(set) var records = 0
+    @exclusivity(unchecked) private(set) var records = 0
     private(set) var storedBytes = 0
     private(set) var segments = 0
 
