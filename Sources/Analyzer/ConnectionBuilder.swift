@@ -21,15 +21,16 @@ final class ConnectionBuilder {
     static let horizon: UInt64 = 2_000_000_000
 
     private let w: TimelineWriter
-    private var open: [UInt64: Open] = [:]
+    // Touched once per row on the one building thread: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var open: [UInt64: Open] = [:]
     /// Cookies whose connection is written: a row for one of them is out of order.
-    private var written = Set<UInt64>()
+    @exclusivity(unchecked) private var written = Set<UInt64>()
     /// (close time, cookie) in arrival order.
-    private var closing: [(ts: UInt64, cookie: UInt64)] = []
-    private var closingHead = 0
-    private var latest: UInt64 = 0
-    private(set) var late = Set<UInt64>()
-    private(set) var withoutCookie = 0
+    @exclusivity(unchecked) private var closing: [(ts: UInt64, cookie: UInt64)] = []
+    @exclusivity(unchecked) private var closingHead = 0
+    @exclusivity(unchecked) private var latest: UInt64 = 0
+    @exclusivity(unchecked) private(set) var late = Set<UInt64>()
+    @exclusivity(unchecked) private(set) var withoutCookie = 0
 
     init(into w: TimelineWriter) { self.w = w }
 

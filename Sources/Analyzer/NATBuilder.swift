@@ -7,13 +7,15 @@ final class NATReplay {
     private struct Key: Hashable { var netns: UInt32; var zone: UInt16; var proto: UInt8; var t: ConntrackTuple }
     private let w: TimelineWriter
     private let captureStart: UInt64
-    private var open: [Int: NATMapping] = [:]
-    private var openByTuple: [Key: Int] = [:]
-    private var openByStart: [UInt64: [Int]] = [:]
+    // Touched once per row on the one building thread: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var open: [Int: NATMapping] = [:]
+    @exclusivity(unchecked) private var openByTuple: [Key: Int] = [:]
+    @exclusivity(unchecked) private var openByStart: [UInt64: [Int]] = [:]
     // The NEW row's own time, which an END row names as its start_ts.
-    private var seenAt: [Int: UInt64] = [:]
-    private var counts: [String: Int] = [:]
-    private var next = 0
+    @exclusivity(unchecked) private var seenAt: [Int: UInt64] = [:]
+    @exclusivity(unchecked) private var counts: [String: Int] = [:]
+    @exclusivity(unchecked) private var next = 0
+    @exclusivity(unchecked) private var newRows = 0, reopenRows = 0, snapshotRows = 0, netlinkRows = 0, endRows = 0
 
     init(into w: TimelineWriter, captureStart: UInt64) {
         self.w = w
@@ -44,7 +46,12 @@ final class NATReplay {
         case .new:
             let kind: NATStart = r.flags.contains(.snapshot) ? .snapshot
                 : r.flags.contains(.reopen) ? .reopen : r.flags.contains(.netlink) ? .netlink : .new
-            counts["new." + kind.rawValue, default: 0] += 1
+            switch kind {
+            case .new: newRows += 1
+            case .reopen: reopenRows += 1
+            case .snapshot: snapshotRows += 1
+            case .netlink: netlinkRows += 1
+            }
             if kind == .snapshot, let i = openByTuple[ko], let m = open[i], m.reply == r.reply {
                 // Seen new between attaching and the dump: the live row already says it all.
                 counts["snapshot_duplicates", default: 0] += 1
@@ -63,7 +70,7 @@ final class NATReplay {
             openByStart[r.ts, default: []].append(i)
             seenAt[i] = r.ts
         case .end:
-            counts["end", default: 0] += 1
+            endRows += 1
             var target: Int?
             if r.startTs != 0 {
                 target = openByStart[r.startTs]?.first { open[$0]?.netns == r.netns && open[$0]?.orig == r.orig }
@@ -81,7 +88,12 @@ final class NATReplay {
     /// Writes the entries still open at the end, and the row counts.
     func finish() throws {
         for (_, m) in open.sorted(by: { $0.key < $1.key }) { try w.natMapping(m) }
-        for (k, v) in counts { try w.count(NATIndex.countPrefix + k, v) }
+        for (kind, n) in [(NATStart.new, newRows), (.reopen, reopenRows), (.snapshot, snapshotRows), (.netlink, netlinkRows)]
+        where n > 0 {
+            counts["new." + kind.rawValue] = n
+        }
+        if endRows > 0 { counts["end"] = endRows }
+        for (k, v) in counts.sorted(by: { $0.key < $1.key }) { try w.count(NATIndex.countPrefix + k, v) }
     }
 }
 
@@ -100,15 +112,16 @@ final class NATBuilder {
     private let w: TimelineWriter
     private let captureStart: UInt64
     private let replay: NATReplay
-    private var heap: [Pending] = []
+    // Touched once per row on the one building thread: no dynamic exclusivity checks.
+    @exclusivity(unchecked) private var heap: [Pending] = []
     /// Waiting rows by arrival number, from `first`; nil once replayed.
-    private var rows: [ConntrackRow?] = []
-    private var rowsHead = 0
-    private var first = 0
-    private var seq = 0
-    private var latest: UInt64 = 0
-    private var replayedTs: UInt64 = 0
-    private(set) var outOfOrder = false
+    @exclusivity(unchecked) private var rows: [ConntrackRow?] = []
+    @exclusivity(unchecked) private var rowsHead = 0
+    @exclusivity(unchecked) private var first = 0
+    @exclusivity(unchecked) private var seq = 0
+    @exclusivity(unchecked) private var latest: UInt64 = 0
+    @exclusivity(unchecked) private var replayedTs: UInt64 = 0
+    @exclusivity(unchecked) private(set) var outOfOrder = false
 
     init(into w: TimelineWriter, captureStart: UInt64) {
         self.w = w
