@@ -24,7 +24,7 @@ enum CaseRows {
             start INTEGER NOT NULL, start_kind TEXT NOT NULL, end_ts INTEGER, end_kind TEXT NOT NULL,
             os_addr TEXT NOT NULL, os_port INTEGER NOT NULL, ts_addr TEXT NOT NULL, ts_port INTEGER NOT NULL,
             od_addr TEXT NOT NULL, od_port INTEGER NOT NULL, td_addr TEXT NOT NULL, td_port INTEGER NOT NULL,
-            capture_id INTEGER NOT NULL DEFAULT 1)
+            span_level INTEGER NOT NULL, capture_id INTEGER NOT NULL DEFAULT 1)
         """,
     ]
 
@@ -82,6 +82,7 @@ enum CaseRows {
         "CREATE INDEX nat_ts ON nat_mapping (ts_addr, ts_port)",
         "CREATE INDEX nat_od ON nat_mapping (od_addr, od_port)",
         "CREATE INDEX nat_td ON nat_mapping (td_addr, td_port)",
+        "CREATE INDEX nat_span ON nat_mapping (span_level, start)",
         // Processes are read per pid (an answer's owners and their parents) and per window (timeline).
         "CREATE INDEX process_fork_pid ON process_fork (pid)",
         "CREATE INDEX process_snapshot_pid ON process_snapshot (pid)",
@@ -106,7 +107,7 @@ enum CaseRows {
     /// without one last), then as written (the order in which they are written is not defined).
     static let connectionOrder = "start, proto, cookie = 0, CASE WHEN proto = 'tcp' THEN cookie END, id"
 
-    /// A connection's span class: level L (0...spanLevels) lasted less than 2^(L + 20) ns; an open
+    /// An interval's span class (connections, mappings): level L (0...spanLevels) lasted less than 2^(L + 20) ns; an open
     /// one is `openLevel`. A time window is then one short index range per level (starts from the
     /// window's start less the level's longest duration, to its end): a B-tree built once after the
     /// rows are in, where an R*Tree insert per connection was a third of a case's build.
@@ -124,6 +125,18 @@ enum CaseRows {
         guard level != openLevel && level + 20 < 63 else { return 0 }
         let longest: UInt64 = 1 << UInt64(level + 20)
         return from > longest ? from - longest : 0
+    }
+
+    /// Intervals that can be live at some moment of [from, to]: one index range per span level
+    /// (a superset: the caller's exact bounds on start and end_ts follow).
+    static func spanClause(from: UInt64?, to: UInt64?) -> (String, [any SQLiteBindable]) {
+        let hi = Int64(bitPattern: min(to ?? UInt64(Int64.max), UInt64(Int64.max))), lo = from ?? 0
+        var levels: [String] = [], binds: [any SQLiteBindable] = []
+        for level in Array(0...spanLevels) + [openLevel] {
+            levels.append("(span_level = ? AND start BETWEEN ? AND ?)")
+            binds += [level, Int64(bitPattern: earliestStart(level: level, from: lo)), hi]
+        }
+        return ("(" + levels.joined(separator: " OR ") + ")", binds)
     }
 }
 
@@ -170,7 +183,7 @@ extension TimelineWriter {
     }
 
     public func natMapping(_ m: NATMapping) throws {
-        let st = try statement("INSERT INTO nat_mapping (\(CaseRows.natColumns)) VALUES (\(Self.marks(28)))")
+        let st = try statement("INSERT INTO nat_mapping (\(CaseRows.natColumns), span_level) VALUES (\(Self.marks(29)))")
         st.bindNull(1)
         st.bind(2, m.netns); st.bind(3, Int(m.family)); st.bind(4, Int(m.proto)); st.bind(5, Int(m.zone))
         st.bind(6, m.mark); st.bind(7, m.status); st.bind(8, m.cgroupID)
@@ -183,6 +196,7 @@ extension TimelineWriter {
             st.bind(i, e.addr); st.bind(i + 1, Int(e.port ?? 0))
             i += 2
         }
+        st.bind(29, CaseRows.spanLevel(start: m.start, end: m.end))
         try insert(st)
     }
 
@@ -290,13 +304,9 @@ extension TimelineReader {
             if let to = sel.to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
             if let from = sel.from { clauses.append("(end_ts IS NULL OR end_ts >= ?)"); binds.append(Int64(bitPattern: from)) }
         } else if sel.from != nil || sel.to != nil {
-            let hi = Int64(bitPattern: min(sel.to ?? UInt64(Int64.max), UInt64(Int64.max))), lo = sel.from ?? 0
-            var levels: [String] = []
-            for level in Array(0...CaseRows.spanLevels) + [CaseRows.openLevel] {
-                levels.append("(span_level = ? AND start BETWEEN ? AND ?)")
-                binds += [level, Int64(bitPattern: CaseRows.earliestStart(level: level, from: lo)), hi]
-            }
-            clauses.append("(" + levels.joined(separator: " OR ") + ")")
+            let (span, spanBinds) = CaseRows.spanClause(from: sel.from, to: sel.to)
+            clauses.append(span)
+            binds += spanBinds
             if let to = sel.to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
             if let from = sel.from { clauses.append("(end_ts IS NULL OR end_ts >= ?)"); binds.append(Int64(bitPattern: from)) }
         }
@@ -373,6 +383,10 @@ extension TimelineReader {
                 clauses.append("(" + sides.map { "\($0)_addr = ?" }.joined(separator: " OR ") + ")")
                 for _ in sides { binds.append(e.addr) }
             }
+        } else if from != nil || to != nil {
+            let (span, spanBinds) = CaseRows.spanClause(from: from, to: to)
+            clauses.append(span)
+            binds += spanBinds
         }
         if let to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
         if let from { clauses.append("(end_ts IS NULL OR end_ts > ?)"); binds.append(Int64(bitPattern: from)) }
