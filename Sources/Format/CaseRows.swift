@@ -103,14 +103,14 @@ enum CaseRows {
         os_addr, os_port, ts_addr, ts_port, od_addr, od_port, td_addr, td_port
         """
 
-    /// Connections oldest first; at the same start, TCP before UDP, TCP by socket cookie (those
-    /// without one last), then as written (the order in which they are written is not defined).
+    /// Connections oldest first; at the same start TCP before UDP, TCP by socket cookie (those
+    /// without one last): the order does not depend on when the build wrote each row.
     static let connectionOrder = "start, proto, cookie = 0, CASE WHEN proto = 'tcp' THEN cookie END, id"
 
-    /// An interval's span class (connections, mappings): level L (0...spanLevels) lasted less than 2^(L + 20) ns; an open
-    /// one is `openLevel`. A time window is then one short index range per level (starts from the
-    /// window's start less the level's longest duration, to its end): a B-tree built once after the
-    /// rows are in, where an R*Tree insert per connection was a third of a case's build.
+    /// An interval's span class (connections, mappings): level L (0...spanLevels) lasted less than
+    /// 2^(L + 20) ns; an open one is `openLevel`. A time window is then one short index range per
+    /// level (starts from the window's start less the level's longest duration, to its end): a
+    /// B-tree built once after the rows are in (an R*Tree costs an insert per row, ~15 µs).
     static let spanLevels = 44
     static let openLevel = 63
 
@@ -120,7 +120,7 @@ enum CaseRows {
         return max(0, (64 - d.leadingZeroBitCount) - 20)
     }
 
-    /// The first start a connection of `level` live at or after `from` can have.
+    /// The first start an interval of `level` live at or after `from` can have.
     static func earliestStart(level: Int, from: UInt64) -> UInt64 {
         guard level != openLevel && level + 20 < 63 else { return 0 }
         let longest: UInt64 = 1 << UInt64(level + 20)
