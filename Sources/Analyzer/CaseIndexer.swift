@@ -60,6 +60,13 @@ enum CaseIndexer {
         var s = IndexSummary()
         var head: [UInt8]?
         let start = meta["start_boot_ns"].flatMap(UInt64.init) ?? 0
+        // The intervals every query reads (connections with their owners, NAT mappings) are
+        // joined from the rows as they are decoded, after the rows the capture held as rows.
+        let connections = ConnectionBuilder(into: w)
+        let nat = NATBuilder(into: w, captureStart: start)
+        let addresses = AddressStrings()
+        try w.forEachTcpEvent { try connections.add($0) }
+        try w.forEachConntrackWritten { try nat.add($0) }
         var lastTs = start
         try evidence.forEachSegmentInPlace { header, stored, sha256 in
             s.segments += 1
@@ -73,7 +80,16 @@ enum CaseIndexer {
                         throw SegmentError.framing("\(n) records where the header says \(header.records)")
                     }
                     try Segment.forEachRecord(in: raw) { p, size in
-                        do { try decoders.write(p, size: size, into: w) } catch is DecodeError { s.malformed += 1 }
+                        do {
+                            try decoders.write(p, size: size, into: w)
+                            switch RecordDecoders.kind(p, size) ?? 0 {
+                            case NT_KIND_TCP_CONNECT.rawValue, NT_KIND_TCP_ACCEPT.rawValue, NT_KIND_TCP_CLOSE.rawValue:
+                                try connections.add(SocketRecords.tcpRow(p, kind: RecordDecoders.kind(p, size)!, addresses: addresses))
+                            case NT_KIND_CT_NEW.rawValue, NT_KIND_CT_END.rawValue:
+                                try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
+                            default: break
+                            }
+                        } catch is DecodeError { s.malformed += 1 }
                     }
                 }
                 s.records += header.records
@@ -90,10 +106,8 @@ enum CaseIndexer {
         if s.malformed > 0 {
             try w.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
         }
-        try w.commit()
-        // The intervals every query reads: connections with their owners, NAT mappings.
-        try ConnectionIndex.reconstruct(into: w)
-        try NATIndex.reconstruct(into: w, captureStart: start)
+        try connections.finish()
+        try nat.finish()
         try w.indexReconstructed()
         try w.caseCapture(CaseCaptureRow(
             captureID: 1, path: evidence.path, identity: identity, size: state.size, mtimeNs: state.mtimeNs,

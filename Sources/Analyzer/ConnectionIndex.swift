@@ -12,40 +12,41 @@ public struct ConnectionIndex: Sendable {
         connections = try capture.reader.connections(selection)
     }
 
-    /// Joins the socket stream into connections, written to the case being built:
-    /// TCP one per cookie (or, lacking one, per kernel socket address while open);
-    /// UDP one per flow row, ended by the recorder's retirement of the flow.
-    static func reconstruct(into w: TimelineWriter) throws {
-        var current: Connection?
+    /// The connections of the rows without a cookie, joined by kernel socket address while
+    /// open, in time order.
+    static func reconstructWithoutCookie(into w: TimelineWriter) throws {
         var byAddress: [UInt64: Connection] = [:]
-        try w.forEachTcpEventForReconstruction { e in
-            if e.cookie != 0 {
-                if let c = current, c.cookie != e.cookie {
-                    try w.connection(c)
-                    current = nil
-                }
-                var c = current ?? Self.begin(e)
-                Self.apply(e, to: &c)
-                current = c
+        try w.forEachTcpEventWithoutCookie { e in
+            var c = byAddress[e.sk] ?? Self.begin(e)
+            Self.apply(e, to: &c)
+            // The kernel may reuse the socket address: a later socket there is a new connection.
+            if e.kind == .close {
+                byAddress.removeValue(forKey: e.sk)
+                try w.connection(c)
             } else {
-                if let c = current {
-                    try w.connection(c)
-                    current = nil
-                }
-                var c = byAddress[e.sk] ?? Self.begin(e)
-                Self.apply(e, to: &c)
-                // The kernel may reuse the socket address: a later socket there is a new connection.
-                if e.kind == .close {
-                    byAddress.removeValue(forKey: e.sk)
-                    try w.connection(c)
-                } else {
-                    byAddress[e.sk] = c
-                }
+                byAddress[e.sk] = c
             }
         }
-        if let c = current { try w.connection(c) }
         for c in byAddress.values.sorted(by: { $0.start < $1.start }) { try w.connection(c) }
+    }
 
+    /// The connections of `cookies`, from every row each has in the case, in time order.
+    static func reconstruct(cookies: Set<UInt64>, into w: TimelineWriter) throws {
+        var current: Connection?
+        try w.forEachTcpEvent(cookies: cookies) { e in
+            if let c = current, c.cookie != e.cookie {
+                try w.connection(c)
+                current = nil
+            }
+            var c = current ?? Self.begin(e)
+            Self.apply(e, to: &c)
+            current = c
+        }
+        if let c = current { try w.connection(c) }
+    }
+
+    /// UDP: one connection per flow row, ended by the recorder's retirement of the flow.
+    static func reconstructUDP(into w: TimelineWriter) throws {
         struct FlowKey: Hashable { var netns: UInt32; var tuple: SocketTuple; var pid: UInt32; var startNs: UInt64; var first: UInt64 }
         var ends: [FlowKey: UdpFlowEndRow] = [:]
         try w.forEachUdpFlowEnd { e in
@@ -78,13 +79,13 @@ public struct ConnectionIndex: Sendable {
         }
     }
 
-    private static func begin(_ e: TcpEventRow) -> Connection {
+    static func begin(_ e: TcpEventRow) -> Connection {
         Connection(proto: .tcp, direction: .unknown, tuple: e.tuple, netns: e.sockNetns, cookie: e.cookie, sk: e.sk,
                    owner: nil, start: e.startTs != 0 ? e.startTs : e.task.ts)
     }
 
     /// One socket row's contribution to its connection (rows come in time order).
-    private static func apply(_ e: TcpEventRow, to c: inout Connection) {
+    static func apply(_ e: TcpEventRow, to c: inout Connection) {
         c.flags.formUnion(e.flags.subtracting([.owner]))
         if e.startTs != 0 { c.start = min(c.start, e.startTs) }
         // A failed connect() may already have lost its port when connect() returns: keep the fuller tuple.

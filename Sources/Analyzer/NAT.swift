@@ -67,74 +67,12 @@ public final class NATIndex {
 
     static let countPrefix = "conntrack_rows."
 
-    /// Replays the conntrack rows in time order into mapping intervals, written to the case
-    /// being built as each one closes. Only open entries are held.
+    /// Replays every conntrack row of the case in time order into mapping intervals (what
+    /// NATBuilder does while the case is built, when its rows could not be kept in order).
     static func reconstruct(into w: TimelineWriter, captureStart: UInt64) throws {
-        // One conntrack entry at a time holds a given tuple (in either direction) per namespace and zone.
-        struct Key: Hashable { var netns: UInt32; var zone: UInt16; var proto: UInt8; var t: ConntrackTuple }
-        var open: [Int: NATMapping] = [:]
-        var openByTuple: [Key: Int] = [:]
-        var openByStart: [UInt64: [Int]] = [:]
-        // The NEW row's own time, which an END row names as its start_ts.
-        var seenAt: [Int: UInt64] = [:]
-        var counts: [String: Int] = [:]
-        var next = 0
-        func keys(_ m: NATMapping) -> [Key] {
-            [Key(netns: m.netns, zone: m.zone, proto: m.proto, t: m.orig), Key(netns: m.netns, zone: m.zone, proto: m.proto, t: m.reply)]
-        }
-        func close(_ i: Int, at ts: UInt64, _ kind: NATEnd) throws {
-            guard var m = open.removeValue(forKey: i) else { return }
-            m.end = max(ts, m.start)
-            m.endKind = kind
-            for k in keys(m) where openByTuple[k] == i { openByTuple.removeValue(forKey: k) }
-            if let t = seenAt.removeValue(forKey: i) {
-                openByStart[t]?.removeAll { $0 == i }
-                if openByStart[t]?.isEmpty == true { openByStart.removeValue(forKey: t) }
-            }
-            try w.natMapping(m)
-        }
-        try w.forEachConntrack { r in
-            let ko = Key(netns: r.netns, zone: r.zone, proto: r.proto, t: r.orig)
-            let kr = Key(netns: r.netns, zone: r.zone, proto: r.proto, t: r.reply)
-            switch r.kind {
-            case .new:
-                let kind: NATStart = r.flags.contains(.snapshot) ? .snapshot
-                    : r.flags.contains(.reopen) ? .reopen : r.flags.contains(.netlink) ? .netlink : .new
-                counts["new." + kind.rawValue, default: 0] += 1
-                if kind == .snapshot, let i = openByTuple[ko], let m = open[i], m.reply == r.reply {
-                    // Seen new between attaching and the dump: the live row already says it all.
-                    counts["snapshot_duplicates", default: 0] += 1
-                    return
-                }
-                for k in [ko, kr] { if let i = openByTuple[k] { try close(i, at: r.ts, .superseded) } }
-                let m = NATMapping(netns: r.netns, family: r.family, proto: r.proto, zone: r.zone, mark: r.mark,
-                                   status: r.status, cgroupID: r.cgroupID, orig: r.orig, reply: r.reply,
-                                   start: kind == .snapshot ? min(r.ts, captureStart) : r.ts, startKind: kind,
-                                   end: nil, endKind: .open)
-                let i = next
-                next += 1
-                open[i] = m
-                openByTuple[ko] = i
-                openByTuple[kr] = i
-                openByStart[r.ts, default: []].append(i)
-                seenAt[i] = r.ts
-            case .end:
-                counts["end", default: 0] += 1
-                var target: Int?
-                if r.startTs != 0 {
-                    target = openByStart[r.startTs]?.first { open[$0]?.netns == r.netns && open[$0]?.orig == r.orig }
-                } else if let i = openByTuple[ko], open[i]?.reply == r.reply {
-                    target = i
-                }
-                guard let i = target else {
-                    counts["end_unmatched", default: 0] += 1
-                    return
-                }
-                try close(i, at: r.ts, r.flags.contains(.netlink) ? .destroyed : .observed)
-            }
-        }
-        for (_, m) in open.sorted(by: { $0.key < $1.key }) { try w.natMapping(m) }
-        for (k, v) in counts { try w.count(Self.countPrefix + k, v) }
+        let b = NATReplay(into: w, captureStart: captureStart)
+        try w.forEachConntrack { try b.apply($0) }
+        try b.finish()
     }
 
     /// Mappings live at `at` with `endpoint` on any side. Untranslated entries only when `includeUntranslated`.

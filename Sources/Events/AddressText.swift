@@ -51,3 +51,24 @@ public final class AddressText {
         e.storeBytes(of: 1, toByteOffset: 17, as: UInt8.self)
     }
 }
+
+/// Address text as Strings, for rows built in memory (SocketTuple.address's text): a
+/// churn repeats a handful of addresses, so each is formatted once. One thread uses it.
+public final class AddressStrings {
+    private struct Key: Hashable { var hi: UInt64; var lo: UInt64; var family: UInt16 }
+    private var cache: [Key: String] = [:]
+
+    public init() {}
+
+    /// The text of the 16 address bytes at `bytes`.
+    @inline(__always)
+    public func text(_ bytes: UnsafeRawPointer, family: UInt16) -> String {
+        let key = Key(hi: bytes.loadUnaligned(as: UInt64.self), lo: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                      family: family)
+        if let s = cache[key] { return s }
+        let s = SocketTuple.address(family: family, bytes)
+        if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+        cache[key] = s
+        return s
+    }
+}

@@ -1,7 +1,7 @@
 /// The case's reconstructed tables: one row per connection (with its owner)
-/// and per NAT mapping interval, each with an R*Tree of its time span, so a
-/// query reads the few rows it needs through an index instead of rebuilding
-/// every interval of the capture.
+/// and per NAT mapping interval, indexed by endpoint and (connections) by time
+/// span, so a query reads the few rows it needs through an index instead of
+/// rebuilding every interval of the capture.
 enum CaseRows {
     static let ddl: [String] = [
         """
@@ -13,10 +13,8 @@ enum CaseRows {
             result INTEGER, bytes_sent INTEGER, bytes_received INTEGER, packets_sent INTEGER, packets_received INTEGER,
             retransmits INTEGER, established INTEGER NOT NULL, final_state INTEGER, flags INTEGER NOT NULL,
             open_at_start INTEGER NOT NULL, shared_by TEXT NOT NULL, end_reason TEXT,
-            capture_id INTEGER NOT NULL DEFAULT 1)
+            span_level INTEGER NOT NULL, capture_id INTEGER NOT NULL DEFAULT 1)
         """,
-        // Seconds since boot: float32 bounds SQLite rounds outwards, so a span query is a superset, filtered exactly after.
-        "CREATE VIRTUAL TABLE connection_span USING rtree(id, start_s, end_s)",
         """
         CREATE TABLE nat_mapping (id INTEGER PRIMARY KEY, netns INTEGER NOT NULL, family INTEGER NOT NULL,
             proto INTEGER NOT NULL, zone INTEGER NOT NULL, mark INTEGER NOT NULL, status INTEGER NOT NULL,
@@ -26,7 +24,7 @@ enum CaseRows {
             start INTEGER NOT NULL, start_kind TEXT NOT NULL, end_ts INTEGER, end_kind TEXT NOT NULL,
             os_addr TEXT NOT NULL, os_port INTEGER NOT NULL, ts_addr TEXT NOT NULL, ts_port INTEGER NOT NULL,
             od_addr TEXT NOT NULL, od_port INTEGER NOT NULL, td_addr TEXT NOT NULL, td_port INTEGER NOT NULL,
-            capture_id INTEGER NOT NULL DEFAULT 1)
+            span_level INTEGER NOT NULL, capture_id INTEGER NOT NULL DEFAULT 1)
         """,
     ]
 
@@ -75,15 +73,16 @@ enum CaseRows {
 
     /// Created once the tables are filled.
     static let indexes: [String] = [
-        "CREATE INDEX connection_local ON connection (lport, laddr)",
-        "CREATE INDEX connection_remote ON connection (rport, raddr)",
-        "CREATE INDEX connection_raddr ON connection (raddr)",
-        "CREATE INDEX connection_laddr ON connection (laddr)",
+        // Address first: one index serves an address alone and an address with its port.
+        "CREATE INDEX connection_local ON connection (laddr, lport)",
+        "CREATE INDEX connection_remote ON connection (raddr, rport)",
         "CREATE INDEX connection_owner ON connection (owner_pid)",
+        "CREATE INDEX connection_span ON connection (span_level, start)",
         "CREATE INDEX nat_os ON nat_mapping (os_addr, os_port)",
         "CREATE INDEX nat_ts ON nat_mapping (ts_addr, ts_port)",
         "CREATE INDEX nat_od ON nat_mapping (od_addr, od_port)",
         "CREATE INDEX nat_td ON nat_mapping (td_addr, td_port)",
+        "CREATE INDEX nat_span ON nat_mapping (span_level, start)",
         // Processes are read per pid (an answer's owners and their parents) and per window (timeline).
         "CREATE INDEX process_fork_pid ON process_fork (pid)",
         "CREATE INDEX process_snapshot_pid ON process_snapshot (pid)",
@@ -104,10 +103,41 @@ enum CaseRows {
         os_addr, os_port, ts_addr, ts_port, od_addr, od_port, td_addr, td_port
         """
 
-    /// Where an open interval's span ends in the R*Tree: after any capture.
-    static let openEnd = 1e15
+    /// Connections oldest first; at the same start TCP before UDP, TCP by socket cookie (those
+    /// without one last): the order does not depend on when the build wrote each row.
+    static let connectionOrder = "start, proto, cookie = 0, CASE WHEN proto = 'tcp' THEN cookie END, id"
 
-    static func seconds(_ ns: UInt64) -> Double { Double(ns) / 1e9 }
+    /// An interval's span class (connections, mappings): level L (0...spanLevels) lasted less than
+    /// 2^(L + 20) ns; an open one is `openLevel`. A time window is then one short index range per
+    /// level (starts from the window's start less the level's longest duration, to its end): a
+    /// B-tree built once after the rows are in (an R*Tree costs an insert per row, ~15 µs).
+    static let spanLevels = 44
+    static let openLevel = 63
+
+    static func spanLevel(start: UInt64, end: UInt64?) -> Int {
+        guard let end else { return openLevel }
+        let d = end > start ? end - start : 0
+        return max(0, (64 - d.leadingZeroBitCount) - 20)
+    }
+
+    /// The first start an interval of `level` live at or after `from` can have.
+    static func earliestStart(level: Int, from: UInt64) -> UInt64 {
+        guard level != openLevel && level + 20 < 63 else { return 0 }
+        let longest: UInt64 = 1 << UInt64(level + 20)
+        return from > longest ? from - longest : 0
+    }
+
+    /// Intervals that can be live at some moment of [from, to]: one index range per span level
+    /// (a superset: the caller's exact bounds on start and end_ts follow).
+    static func spanClause(from: UInt64?, to: UInt64?) -> (String, [any SQLiteBindable]) {
+        let hi = Int64(bitPattern: min(to ?? UInt64(Int64.max), UInt64(Int64.max))), lo = from ?? 0
+        var levels: [String] = [], binds: [any SQLiteBindable] = []
+        for level in Array(0...spanLevels) + [openLevel] {
+            levels.append("(span_level = ? AND start BETWEEN ? AND ?)")
+            binds += [level, Int64(bitPattern: earliestStart(level: level, from: lo)), hi]
+        }
+        return ("(" + levels.joined(separator: " OR ") + ")", binds)
+    }
 }
 
 /// Which connections a query needs.
@@ -129,7 +159,7 @@ public struct ConnectionSelection: Sendable {
 
 extension TimelineWriter {
     public func connection(_ c: Connection) throws {
-        let st = try statement("INSERT INTO connection (\(CaseRows.connectionColumns)) VALUES (\(Self.marks(32)))")
+        let st = try statement("INSERT INTO connection (\(CaseRows.connectionColumns), span_level) VALUES (\(Self.marks(33)))")
         st.bindNull(1)
         st.bind(2, c.proto.rawValue); st.bind(3, c.direction.rawValue); st.bind(4, Int(c.tuple.family))
         st.bind(5, c.tuple.laddr); st.bind(6, Int(c.tuple.lport)); st.bind(7, c.tuple.raddr); st.bind(8, Int(c.tuple.rport))
@@ -148,14 +178,12 @@ extension TimelineWriter {
         st.bind(29, c.flags.rawValue); st.bind(30, c.openAtStart ? 1 : 0)
         st.bind(31, c.sharedBy.map { "\($0.pid):\($0.startNs)" }.joined(separator: ","))
         st.bind(32, c.endReason)
+        st.bind(33, CaseRows.spanLevel(start: c.start, end: c.end))
         try insert(st)
-        let span = try statement("INSERT INTO connection_span (id, start_s, end_s) VALUES (last_insert_rowid(), ?, ?)")
-        span.bind(1, CaseRows.seconds(c.start)); span.bind(2, c.end.map(CaseRows.seconds) ?? CaseRows.openEnd)
-        try insert(span)
     }
 
     public func natMapping(_ m: NATMapping) throws {
-        let st = try statement("INSERT INTO nat_mapping (\(CaseRows.natColumns)) VALUES (\(Self.marks(28)))")
+        let st = try statement("INSERT INTO nat_mapping (\(CaseRows.natColumns), span_level) VALUES (\(Self.marks(29)))")
         st.bindNull(1)
         st.bind(2, m.netns); st.bind(3, Int(m.family)); st.bind(4, Int(m.proto)); st.bind(5, Int(m.zone))
         st.bind(6, m.mark); st.bind(7, m.status); st.bind(8, m.cgroupID)
@@ -168,6 +196,7 @@ extension TimelineWriter {
             st.bind(i, e.addr); st.bind(i + 1, Int(e.port ?? 0))
             i += 2
         }
+        st.bind(29, CaseRows.spanLevel(start: m.start, end: m.end))
         try insert(st)
     }
 
@@ -175,16 +204,47 @@ extension TimelineWriter {
         if let v { st.bind(i, v) } else { st.bindNull(i) }
     }
 
-    /// The socket rows in the order reconstruction needs: every cookie's rows together, each
-    /// in time order; then the rows without a cookie, in time order.
-    public func forEachTcpEventForReconstruction(_ body: (TcpEventRow) throws -> Void) throws {
-        try db.execute("CREATE INDEX IF NOT EXISTS tcp_event_cookie_ts ON tcp_event (cookie, ts)")
-        for sql in ["SELECT \(TcpEventRow.selectColumns) FROM tcp_event WHERE cookie != 0 ORDER BY cookie, ts, rowid",
-                    "SELECT \(TcpEventRow.selectColumns) FROM tcp_event WHERE cookie = 0 ORDER BY ts, rowid"] {
-            let st = try db.prepare(sql)
+    /// The socket rows already in the case (copied from the capture's row tables), in the order they were written.
+    public func forEachTcpEvent(_ body: (TcpEventRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TcpEventRow.selectColumns) FROM tcp_event ORDER BY rowid")
+        while try st.step() { try body(TcpEventRow.read(st)) }
+    }
+
+    /// The socket rows without a cookie, in time order.
+    public func forEachTcpEventWithoutCookie(_ body: (TcpEventRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TcpEventRow.selectColumns) FROM tcp_event WHERE cookie = 0 ORDER BY ts, rowid")
+        while try st.step() { try body(TcpEventRow.read(st)) }
+    }
+
+    /// The socket rows of `cookies`: each cookie's rows together, in time order.
+    public func forEachTcpEvent(cookies: Set<UInt64>, _ body: (TcpEventRow) throws -> Void) throws {
+        try withCookies(cookies) {
+            let st = try db.prepare("""
+                SELECT \(TcpEventRow.selectColumns) FROM tcp_event WHERE cookie IN (SELECT cookie FROM temp.cookies)
+                ORDER BY cookie, ts, rowid
+                """)
             while try st.step() { try body(TcpEventRow.read(st)) }
         }
-        try db.execute("DROP INDEX tcp_event_cookie_ts")
+    }
+
+    /// Removes the TCP connections of `cookies`, to be written again.
+    public func deleteConnections(cookies: Set<UInt64>) throws {
+        try withCookies(cookies) {
+            try db.execute("DELETE FROM connection WHERE proto = 'tcp' AND cookie IN (SELECT cookie FROM temp.cookies)")
+        }
+    }
+
+    private func withCookies(_ cookies: Set<UInt64>, _ body: () throws -> Void) throws {
+        try begin()
+        try db.execute("CREATE TEMP TABLE IF NOT EXISTS cookies (cookie INTEGER PRIMARY KEY)")
+        try db.execute("DELETE FROM temp.cookies")
+        let st = try db.prepare("INSERT OR IGNORE INTO temp.cookies (cookie) VALUES (?)")
+        for c in cookies.sorted() {
+            st.bind(1, c)
+            try st.run()
+        }
+        try body()
+        try db.execute("DROP TABLE temp.cookies")
     }
 
     public func forEachUdpFlow(_ body: (UdpFlowRow) throws -> Void) throws {
@@ -197,9 +257,25 @@ extension TimelineWriter {
         while try st.step() { try body(UdpFlowEndRow.read(st)) }
     }
 
+    /// Every conntrack row, in time order.
     public func forEachConntrack(_ body: (ConntrackRow) throws -> Void) throws {
         let st = try db.prepare(ConntrackRow.selectAll + " ORDER BY ts, rowid")
         while try st.step() { try body(ConntrackRow.read(st)) }
+    }
+
+    /// The conntrack rows already in the case (copied from the capture's row tables), in the order they were written.
+    public func forEachConntrackWritten(_ body: (ConntrackRow) throws -> Void) throws {
+        let st = try db.prepare(ConntrackRow.selectAll + " ORDER BY rowid")
+        while try st.step() { try body(ConntrackRow.read(st)) }
+    }
+
+    /// Removes every mapping interval and reconstruction count, to be written again.
+    public func deleteNATMappings(countPrefix: String) throws {
+        try begin()
+        try db.execute("DELETE FROM nat_mapping")
+        let st = try db.prepare("DELETE FROM case_count WHERE substr(name, 1, ?) = ?")
+        try st.bind([countPrefix.utf8.count, countPrefix])
+        try st.run()
     }
 
     /// Indexes the reconstructed tables (once they are filled).
@@ -228,11 +304,9 @@ extension TimelineReader {
             if let to = sel.to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
             if let from = sel.from { clauses.append("(end_ts IS NULL OR end_ts >= ?)"); binds.append(Int64(bitPattern: from)) }
         } else if sel.from != nil || sel.to != nil {
-            clauses.append("id IN (SELECT id FROM connection_span WHERE start_s <= ? AND end_s >= ?)")
-            let hi: Double = sel.to.map(CaseRows.seconds) ?? CaseRows.openEnd
-            let lo: Double = sel.from.map(CaseRows.seconds) ?? -1
-            binds.append(hi)
-            binds.append(lo)
+            let (span, spanBinds) = CaseRows.spanClause(from: sel.from, to: sel.to)
+            clauses.append(span)
+            binds += spanBinds
             if let to = sel.to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
             if let from = sel.from { clauses.append("(end_ts IS NULL OR end_ts >= ?)"); binds.append(Int64(bitPattern: from)) }
         }
@@ -242,7 +316,7 @@ extension TimelineReader {
             if let p = r.port { clauses.append("rport = ?"); binds.append(Int(p)) }
         }
         let sql = "SELECT \(CaseRows.connectionColumns) FROM connection"
-            + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY start, id"
+            + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY \(CaseRows.connectionOrder)"
         let st = try db.prepare(sql)
         try st.bind(binds)
         var out: [Connection] = []
@@ -309,6 +383,10 @@ extension TimelineReader {
                 clauses.append("(" + sides.map { "\($0)_addr = ?" }.joined(separator: " OR ") + ")")
                 for _ in sides { binds.append(e.addr) }
             }
+        } else if from != nil || to != nil {
+            let (span, spanBinds) = CaseRows.spanClause(from: from, to: to)
+            clauses.append(span)
+            binds += spanBinds
         }
         if let to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
         if let from { clauses.append("(end_ts IS NULL OR end_ts > ?)"); binds.append(Int64(bitPattern: from)) }

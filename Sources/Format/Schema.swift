@@ -79,6 +79,10 @@ public enum Schema {
     ] + socketIndexes
         + ConntrackSchema.indexes
         + dnsIndexes
+
+    /// Indexes a case does without: no answer reads the socket and conntrack rows but through
+    /// the connections and mappings joined from them (CaseRows), which have their own.
+    static let unreadInCase: [String] = tcpEventIndexes + ConntrackSchema.indexes
 }
 
 public enum CgroupEventKind: Int, Sendable {

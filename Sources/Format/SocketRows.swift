@@ -200,9 +200,11 @@ extension Schema {
             tx_packets INTEGER NOT NULL, rx_packets INTEGER NOT NULL)
         """,
     ]
-    static let socketIndexes: [String] = [
+    static let tcpEventIndexes: [String] = [
         "CREATE INDEX IF NOT EXISTS tcp_event_cookie ON tcp_event (cookie)",
         "CREATE INDEX IF NOT EXISTS tcp_event_lport ON tcp_event (lport)",
+    ]
+    static let socketIndexes: [String] = tcpEventIndexes + [
         "CREATE INDEX IF NOT EXISTS udp_flow_lport ON udp_flow (lport)",
     ]
 }

@@ -302,7 +302,7 @@ public final class TimelineWriter: @unchecked Sendable {
     /// were a quarter of the file.
     public func close() throws {
         try commit()
-        if kind != .capture { for sql in Schema.indexes { try db.execute(sql) } }
+        for sql in kind.indexes { try db.execute(sql) }
         for i in 0..<slotCount { slots[i] = Slot(file: 0, line: 0, statement: nil) }
         slotsUsed = 0
         if kind == .capture {

@@ -26,6 +26,24 @@ public enum SocketRecords {
                            raddr: SocketTuple.address(family: t.family, r), rport: t.rport)
     }
 
+    /// The row `write` stores for a TCP record (kind 0 or a TCP kind, at least an
+    /// nt_tcp_event long): what the case builder joins into connections while it decodes.
+    public static func tcpRow(_ data: UnsafeRawPointer, kind: UInt32, addresses: AddressStrings) -> TcpEventRow {
+        let r = data.loadUnaligned(as: nt_tcp_event.self)
+        let task = (data + MemoryLayout<nt_tcp_event>.offset(of: \nt_tcp_event.task)!).assumingMemoryBound(to: nt_task.self)
+        let tp = data + MemoryLayout<nt_tcp_event>.offset(of: \nt_tcp_event.tuple)!
+        let t = tp.loadUnaligned(as: nt_sock_tuple.self)
+        let l = addresses.text(tp + MemoryLayout<nt_sock_tuple>.offset(of: \nt_sock_tuple.laddr)!, family: t.family)
+        let ra = addresses.text(tp + MemoryLayout<nt_sock_tuple>.offset(of: \nt_sock_tuple.raddr)!, family: t.family)
+        let k: TcpEventKind = kind == 0 ? .snapshot : kind == NT_KIND_TCP_CONNECT.rawValue ? .connect
+            : kind == NT_KIND_TCP_ACCEPT.rawValue ? .accept : .close
+        return TcpEventRow(
+            task: TaskRow(ts: r.ts, task), kind: k, flags: SocketFlags(rawValue: Int(r.flags)), sockNetns: r.netns,
+            tuple: SocketTuple(family: t.family, laddr: l, lport: t.lport, raddr: ra, rport: t.rport),
+            cookie: r.cookie, sk: r.sk, startTs: r.start_ts, result: r.result, bytesAcked: r.bytes_acked,
+            bytesReceived: r.bytes_received, retransmits: r.total_retrans, oldState: r.oldstate)
+    }
+
     /// `text` given: the ring path, the same rows bound without building Strings or row structs
     /// (a comm that is not plain ASCII, or an unknown family, takes the String path: its text
     /// is repaired as String(decoding:) does).
