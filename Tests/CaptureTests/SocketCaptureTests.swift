@@ -176,12 +176,14 @@ extension SocketCaptureTests {
     func testConnectionsOpenAtStartAreOwnedOrReportedShared() throws {
         let dir = NSTemporaryDirectory() + "nettrail-tests/openatstart"
         try sh("rm -rf \(dir) && mkdir -p \(dir)")
-        let server = try startServer("holdserver", port: 8081, count: 2, log: dir + "/srv", env: [:], extra: ["4"])
+        // Held for 7 s (the clients for 6): long enough for a recorder that starts slowly on a
+        // loaded host to take its snapshot while they are open.
+        let server = try startServer("holdserver", port: 8081, count: 2, log: dir + "/srv", env: [:], extra: ["7"])
         // Both clients connect before the recording starts; they print "connected" once they hold it.
         var clients: [Child] = []
         for (name, args) in [("a", [] as [String]), ("b", ["share"])] {
             let out = dir + "/\(name).out"
-            let p = try Child([workload, "hold", nsIP, "8081", dir + "/cli", "3"] + args, stdout: out)
+            let p = try Child([workload, "hold", nsIP, "8081", dir + "/cli", "6"] + args, stdout: out)
             clients.append(p)
             for _ in 0..<100 where (try? String(contentsOfFile: out, encoding: .utf8))?.contains("connected") != true {
                 Thread.sleep(forTimeInterval: 0.05)
