@@ -22,9 +22,11 @@ public enum InfoQuery {
             t.append([.text("schema_version"), .int(Int64(capture.reader.schemaVersion))])
         }
         t.append([.text("start"), .text(capture.wallText(capture.startBoot))])
-        if let end = capture.endBoot {
+        if let end = capture.closedEnd {
             t.append([.text("end"), .text(capture.wallText(end))])
             t.append([.text("duration_s"), .text(String(format3(Double(end - capture.startBoot) / 1e9)))])
+        } else if let end = capture.endBoot {
+            t.append([.text("end"), .text("damaged: \(capture.wallText(end)), before the start")])
         } else {
             t.append([.text("end"), .text("not closed cleanly (recorder stopped without finishing)")])
         }
