@@ -40,6 +40,9 @@ public enum InfoQuery {
             t.append([.text("damaged.segment\(d.header.seq)"),
                       .text("\(d.header.source)/\(d.header.ring), \(d.header.records) events between \(capture.wallText(d.header.firstTs)) and \(capture.wallText(d.header.lastTs)): \(d.reason)")])
         }
+        for r in try capture.reader.outOfRangeRows() {
+            t.append([.text("damaged.rows.\(r.table)"), .text("\(r.rows) rows with out-of-range values: left out of answers")])
+        }
         let losses = try capture.reader.losses()
         if losses.isEmpty {
             t.append([.text("lost"), .text("nothing")])

@@ -100,9 +100,9 @@ func fail(_ error: Any, status: Int32? = nil) -> Never {
     Foundation.exit(code)
 }
 
-/// Prints `table` with `notes` (about the arguments) added.
+/// Prints `table` with `notes` (about the arguments) and the capture's decode notes added.
 func emit(_ table: ResultTable, _ format: OutputFormatOption, capture: Capture? = nil, notes: [String] = []) {
     var t = table
-    t.notes = notes + t.notes
+    t.notes = notes + t.notes + (capture?.decodeNotes() ?? [])
     FileHandle.standardOutput.write(Data(t.render(format.format).utf8))
 }
