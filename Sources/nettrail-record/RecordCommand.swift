@@ -103,7 +103,8 @@ struct RecordCommand: ParsableCommand {
     func fail(_ error: Any) -> Never { Self.fail(error) }
 
     static func fail(_ error: Any, status: Int32 = 1) -> Never {
-        FileHandle.standardError.write(Data("nettrail-record: \(error)\n".utf8))
+        let text = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+        FileHandle.standardError.write(Data("nettrail-record: \(text)\n".utf8))
         Foundation.exit(status)
     }
 

@@ -95,6 +95,8 @@ func fail(_ error: Any, status: Int32? = nil) -> Never {
     if text.hasPrefix("no such table: ") {
         text = "this capture has no \(text.dropFirst("no such table: ".count)) table: it was recorded without that source, or is damaged"
     }
+    // One line whatever the message holds (SQLite's integrity reports span several).
+    text = text.split(whereSeparator: \.isNewline).joined(separator: " ")
     let code = status ?? (error is TimeRangeError || error is TimeSpecError ? usageStatus : 1)
     FileHandle.standardError.write(Data("nettrail: \(text)\n".utf8))
     Foundation.exit(code)

@@ -87,4 +87,17 @@ final class DamagedValueTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("out-of-range values (bytes_sent)"), r.stdout)
     }
+
+    /// Found by FuzzCLITests: these four bytes make SQLite's integrity check report several
+    /// lines, which went to stderr as they were. An error is one line, whatever its source says.
+    func testMultiLineIntegrityReportIsOneLine() throws {
+        let path = dir.appendingPathComponent("flipped.db").path
+        var bytes = try [UInt8](Data(contentsOf: FixtureTests.fixtures.appendingPathComponent("processes.db")))
+        for (at, v) in [(94504, 172), (15564, 30), (64, 206), (24145, 255)] { bytes[at] = UInt8(v) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let r = try CLITests.run(["processes", path, "--case", dir.appendingPathComponent("f.case").path])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("nettrail: ") && r.stderr.contains("is damaged"), r.stderr)
+    }
 }
