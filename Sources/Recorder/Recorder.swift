@@ -162,7 +162,8 @@ public final class Recorder: @unchecked Sendable {
 
         var lossTracker = LossTracker(sources: sources.map { ($0.name, $0.object) }, since: started.boot)
         var lastCommit = Clock.boot, lastAnchor = lastCommit
-        let deadline = options.duration.map { started.boot &+ UInt64(min(max($0, 0), 1e9) * 1e9) }
+        // Bounded as the CLI bounds it (NaN reads as 0): a library caller's duration cannot trap either.
+        let deadline = options.duration.map { started.boot &+ UInt64(($0 > 0 ? min($0, 1e9) : 0) * 1e9) }
         var lastRead: UInt64 = 0
         while !stopFlag.load(ordering: .relaxed), firstError == nil {
             // A ring wakes its reader when a record lands in it empty: read at once, every few records
