@@ -126,7 +126,13 @@ struct EvidenceMutator {
             rows[i].stored = payload.withUnsafeBytes { Zstd.compress($0) }
         }
         rows[i].header = h
-        // Re-chain from the damaged segment on: the digest check passes, the checks behind it are what is tested.
+        try reseal(db, rows.map { ($0.rowid, $0.header, $0.stored) })
+        return what
+    }
+
+    /// Writes segments back with every chain digest recomputed: the digest check passes, and the
+    /// checks behind it (sizes, framing, decoders) are what meets the damage.
+    static func reseal(_ db: Database, _ rows: [(rowid: Int64, header: SegmentHeader, stored: [UInt8])]) throws {
         var previous = [UInt8](repeating: 0, count: 32)
         let up = try db.prepare("UPDATE segment SET records = ?, first_ts = ?, last_ts = ?, raw_bytes = ?, data = ?, sha256 = ? WHERE rowid = ?")
         for row in rows {
@@ -136,7 +142,22 @@ struct EvidenceMutator {
             up.bind(4, row.header.rawBytes); up.bind(5, blob: row.stored); up.bind(6, blob: digest); up.bind(7, row.rowid)
             try up.run()
         }
-        return what
+    }
+
+    /// Every segment of `db` with `change` applied to its header and payload (decompressed), resealed.
+    static func rewriteSegments(_ db: Database, _ change: (inout SegmentHeader, inout [UInt8]) -> Void) throws {
+        let st = try db.prepare("SELECT rowid, seq, source, ring, first_ts, last_ts, records, codec, raw_bytes, data FROM segment ORDER BY seq")
+        var rows: [(rowid: Int64, header: SegmentHeader, stored: [UInt8])] = []
+        while try st.step() {
+            var h = SegmentHeader(seq: st.int64(1), source: st.string(2) ?? "", ring: st.string(3) ?? "", firstTs: st.uint64(4),
+                                  lastTs: st.uint64(5), records: st.int(6), codec: st.string(7) ?? "", rawBytes: st.int(8))
+            let stored = st.blob(9) ?? []
+            var payload = try stored.withUnsafeBytes { try Zstd.decompress($0, rawSize: h.rawBytes) }
+            let before = payload
+            change(&h, &payload)
+            rows.append((st.int64(0), h, payload == before ? stored : payload.withUnsafeBytes { Zstd.compress($0) }))
+        }
+        try reseal(db, rows)
     }
 
     /// Flips 1–8 bytes of the file at `path` (the first page's header included, now and then).
