@@ -24,19 +24,24 @@ public struct CgroupIndex: Sendable {
         let db = capture.reader.db
         let snap = try db.prepare("SELECT hierarchy_id, cgroup_id, path FROM cgroup_snapshot")
         while try snap.step() {
-            let key = Key(hierarchy: UInt32(snap.int64(0)), id: snap.uint64(1))
+            guard let h = snap.checkedRow({ $0.uint32(0) }) else { continue }
+            let key = Key(hierarchy: h, id: snap.uint64(1))
             entries[key] = Entry(path: snap.string(2) ?? "", creator: nil, container: nil)
         }
         let ev = try db.prepare("SELECT hierarchy_id, cgroup_id, path, actor_comm FROM cgroup_event WHERE kind = ? ORDER BY ts")
         try ev.bind([CgroupEventKind.mkdir.rawValue])
         while try ev.step() {
-            let key = Key(hierarchy: UInt32(ev.int64(0)), id: ev.uint64(1))
+            guard let h = ev.checkedRow({ $0.uint32(0) }) else { continue }
+            let key = Key(hierarchy: h, id: ev.uint64(1))
             entries[key] = Entry(path: ev.string(2) ?? "", creator: ev.string(3), container: nil)
         }
         var listed: [Key: String] = [:]
         if try capture.reader.hasTable("runtime_container") {
             let rc = try db.prepare("SELECT hierarchy_id, cgroup_id, id FROM runtime_container WHERE runtime = 'runc'")
-            while try rc.step() { listed[Key(hierarchy: UInt32(rc.int64(0)), id: rc.uint64(1))] = rc.string(2) }
+            while try rc.step() {
+                guard let h = rc.checkedRow({ $0.uint32(0) }) else { continue }
+                listed[Key(hierarchy: h, id: rc.uint64(1))] = rc.string(2)
+            }
         }
         for (k, e) in entries {
             entries[k]?.container = Self.container(path: e.path, creator: e.creator, runcListed: listed[k])

@@ -193,7 +193,7 @@ public enum WhoQuery {
         }
         let index = try ConnectionIndex(capture, ConnectionSelection(
             endpoints: targets.map { NATEndpoint(addr: $0.0.ip, port: $0.0.port) },
-            from: at > slack ? at - slack : 0, to: at &+ slack))
+            from: at.saturatingSub(slack), to: at.saturatingAdd(slack)))
         let procs = try capture.processes(pids: Set(index.connections.compactMap { $0.owner?.pid }))
         // The owners of sockets whose local end is the address answer the question;
         // a remote-end match is the peer (on this host) and answers only if nothing is local.
@@ -235,7 +235,7 @@ public enum WhoQuery {
                 table.notes.append("the owner of this connection is unknown (socket predates the recording or was never accepted)")
             }
         }
-        table.notes += ConnectionsQuery.lossNotes(capture, from: at > slack ? at - slack : 0, to: at + slack)
+        table.notes += ConnectionsQuery.lossNotes(capture, from: at.saturatingSub(slack), to: at.saturatingAdd(slack))
         return table
     }
 }

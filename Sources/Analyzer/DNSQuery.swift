@@ -15,12 +15,12 @@ public final class DNSIndex {
         guard (try? db.prepare("SELECT 1 FROM dns LIMIT 1")) != nil else { return }
         let st = try db.prepare("SELECT \(DNSRow.selectColumns) FROM dns ORDER BY call_ts")
         while try st.step() {
-            let r = DNSRow.read(st)
+            guard let r = st.checkedRow(DNSRow.read) else { continue }
             byProcess[ProcessKey(pid: r.task.pid, startNs: r.task.startNs), default: []].append(rows.count)
             rows.append(r)
         }
         let ps = try db.prepare("SELECT \(DNSProbeRow.selectColumns) FROM dns_probe ORDER BY ts")
-        while try ps.step() { probes.append(DNSProbeRow.read(ps)) }
+        while try ps.step() { if let p = ps.checkedRow(DNSProbeRow.read) { probes.append(p) } }
     }
 
     /// The name `owner` itself resolved to `addr` most recently before `t` (never another process's).

@@ -29,13 +29,15 @@ public enum InfoQuery {
             t.append([.text("schema_version"), .int(Int64(capture.reader.schemaVersion))])
         }
         t.append([.text("start"), .text(capture.wallText(capture.startBoot))])
-        if let end = capture.endBoot {
+        if let end = capture.closedEnd {
             t.append([.text("end"), .text(capture.wallText(end))])
             if let why = m["stop_reason"] {
                 t.append([.text("stopped"), .text(why)])
                 t.notes.append("the recorder stopped early: \(why)")
             }
             t.append([.text("duration_s"), .text(String(format3(Double(end - capture.startBoot) / 1e9)))])
+        } else if let end = capture.endBoot {
+            t.append([.text("end"), .text("damaged: \(capture.wallText(end)), before the start")])
         } else {
             t.append([.text("end"), .text("not closed cleanly (recorder stopped without finishing)")])
         }
@@ -52,6 +54,9 @@ public enum InfoQuery {
         for d in try capture.reader.damage() {
             t.append([.text("damaged.segment\(d.header.seq)"),
                       .text("\(d.header.source)/\(d.header.ring), \(d.header.records) events between \(capture.wallText(d.header.firstTs)) and \(capture.wallText(d.header.lastTs)): \(d.reason)")])
+        }
+        for r in try capture.reader.outOfRangeRows() {
+            t.append([.text("damaged.rows.\(r.table)"), .text("\(r.rows) rows with out-of-range values: left out of answers")])
         }
         let losses = try capture.reader.losses()
         if losses.isEmpty {

@@ -95,7 +95,7 @@ public struct ProcessIndex: Sendable {
 
         let snap = try db.prepare("SELECT \(cols), flags, exe, argv FROM process_snapshot\(only)")
         while try snap.step() {
-            let t = TaskRow.read(snap)
+            guard let t = snap.checkedRow({ TaskRow.read($0) }) else { continue }
             let flags = SnapshotFlags(rawValue: snap.int(14))
             let key = upsert(t)
             if flags.contains(.fromProcOnly) { coarse[t.pid] = key }
@@ -108,13 +108,13 @@ public struct ProcessIndex: Sendable {
         }
         let fork = try db.prepare("SELECT \(cols) FROM process_fork\(only)")
         while try fork.step() {
-            let t = TaskRow.read(fork)
+            guard let t = fork.checkedRow({ TaskRow.read($0) }) else { continue }
             let key = upsert(t)
             records[key]!.forkTs = t.ts
         }
         let exec = try db.prepare("SELECT \(cols), flags, filename, argv FROM process_exec\(only) ORDER BY ts")
         while try exec.step() {
-            let t = TaskRow.read(exec)
+            guard let t = exec.checkedRow({ TaskRow.read($0) }) else { continue }
             let key = upsert(t)
             let flags = exec.int(14)
             records[key]!.execs.append(ExecRecord(ts: t.ts, filename: exec.string(15) ?? "",
@@ -127,18 +127,19 @@ public struct ProcessIndex: Sendable {
         }
         let exit = try db.prepare("SELECT \(cols), exit_code FROM process_exit\(only)")
         while try exit.step() {
-            let t = TaskRow.read(exit)
+            guard let (t, status) = exit.checkedRow({ (TaskRow.read($0), $0.uint32(14)) }) else { continue }
             let key = upsert(t)
             records[key]!.exitTs = t.ts
-            records[key]!.exitStatus = UInt32(exit.int64(14))
+            records[key]!.exitStatus = status
         }
         let attach = try db.prepare("SELECT ts, hierarchy_id, cgroup_id, pid, start_ns FROM cgroup_event WHERE kind = ?\(and) ORDER BY ts")
         try attach.bind([CgroupEventKind.attach.rawValue])
         let v1h = capture.meta["memory_hierarchy_id"].flatMap(UInt32.init) ?? 0
         while try attach.step() {
-            let key = ProcessKey(pid: UInt32(attach.int64(3)), startNs: attach.uint64(4))
+            guard let (pid, h) = attach.checkedRow({ ($0.uint32(3), $0.uint32(1)) }) else { continue }
+            let key = ProcessKey(pid: pid, startNs: attach.uint64(4))
             guard let rec = records[key], let last = rec.cgroups.last(where: { $0.ts <= attach.uint64(0) }) ?? rec.cgroups.last else { continue }
-            let h = UInt32(attach.int64(1)), id = attach.uint64(2)
+            let id = attach.uint64(2)
             if h == 0 { records[key]!.cgroups.append((attach.uint64(0), id, last.v1)) }
             else if h == v1h { records[key]!.cgroups.append((attach.uint64(0), last.v2, id)) }
         }

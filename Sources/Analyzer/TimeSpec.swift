@@ -6,22 +6,36 @@ import Darwin
 
 public struct TimeSpecError: Error, CustomStringConvertible {
     public let text: String
+    /// Set when the form was right but the moment cannot be (30 February, year 9999).
+    public var reason: String?
+    public init(text: String, reason: String? = nil) { self.text = text; self.reason = reason }
     public var description: String {
-        "invalid time '\(text)': use RFC 3339 (2026-11-26T21:39:26.5Z), Unix seconds (1795729166.5), or +SECONDS from capture start"
+        if let reason { return "invalid time '\(text)': \(reason)" }
+        return "invalid time '\(text)': use RFC 3339 (2026-11-26T21:39:26.5Z), Unix seconds (1795729166.5), or +SECONDS from capture start"
     }
 }
 
 /// A time a user typed, as wall-clock ns since the Unix epoch.
 public enum TimeSpec {
     /// `captureStartWall` resolves "+N" (seconds since the capture began).
+    /// Wall ns are Int64 from 1970: an RFC 3339 time after this is refused, not wrapped.
+    static let latestWall = Int64.max
+
     public static func parse(_ text: String, captureStartWall: Int64) throws -> Int64 {
         let s = text.trimmed(" ")
         if s.hasPrefix("+"), let secs = decimalNs(String(s.dropFirst()).trimmingSuffix("s")) {
-            return captureStartWall + secs
+            // Saturates: so late a time is then refused as outside the capture, with its span.
+            let (t, overflow) = captureStartWall.addingReportingOverflow(secs)
+            return overflow ? .max : t
         }
         if let ns = decimalNs(s) { return ns }
-        if let ns = rfc3339(s) { return ns }
+        if let ns = try rfc3339(s, text) { return ns }
         throw TimeSpecError(text: text)
+    }
+
+    /// Checks the form and the calendar without a capture (what `validate()` can know).
+    public static func validate(_ text: String) throws {
+        _ = try parse(text, captureStartWall: 0)
     }
 
     /// "123.456789" → ns, exactly (no Double rounding).
@@ -38,7 +52,8 @@ public enum TimeSpec {
         return w * 1_000_000_000 + frac
     }
 
-    static func rfc3339(_ s: String) -> Int64? {
+    /// nil when `s` is not RFC 3339; throws when it is, but names no moment nettrail can hold.
+    static func rfc3339(_ s: String, _ text: String) throws -> Int64? {
         let u = Array(s.utf8)
         func num(_ a: Int, _ n: Int) -> Int? {
             guard a + n <= u.count else { return nil }
@@ -71,19 +86,46 @@ public enum TimeSpec {
             i += 6
         } else { return nil }
         guard i == u.count else { return nil }
-        var t = tm()
-        t.tm_year = Int32(y - 1900); t.tm_mon = Int32(mo - 1); t.tm_mday = Int32(d)
-        t.tm_hour = Int32(h); t.tm_min = Int32(mi); t.tm_sec = Int32(se)
-        let secs = Int64(timegm(&t)) - Int64(offset)
+        guard d <= daysIn(month: mo, year: y) else {
+            throw TimeSpecError(text: text, reason: "\(String(format: "%04d-%02d", y, mo)) has no day \(d)")
+        }
+        // Computed in seconds: outside 1970...2262, ns since the epoch leave Int64.
+        let days = daysFromCivil(y, mo, d)
+        let secs = days * 86_400 + Int64(h * 3600 + mi * 60 + se) - Int64(offset)
+        guard secs >= 0, secs <= (latestWall - frac) / 1_000_000_000 else {
+            throw TimeSpecError(text: text, reason: "outside the times nettrail reads (1970-01-01 to 2262-04-11)")
+        }
         return secs * 1_000_000_000 + frac
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm):
+    /// exact for any 4-digit year, where timegm's time_t arithmetic is not guaranteed to be.
+    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let m = Int64(month), dd = Int64(day)
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + dd - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
     }
 
     /// RFC 3339 UTC with nanoseconds: 2026-11-26T21:39:26.079477458Z
     public static func format(_ wallNs: Int64) -> String {
-        var secs = time_t(wallNs >= 0 ? wallNs / 1_000_000_000 : (wallNs - 999_999_999) / 1_000_000_000)
-        let ns = wallNs - Int64(secs) * 1_000_000_000
+        // Floor division without the subtraction that overflows near Int64.min.
+        var secs = time_t(wallNs / 1_000_000_000)
+        var ns = wallNs % 1_000_000_000
+        if ns < 0 { secs -= 1; ns += 1_000_000_000 }
         var t = tm()
-        gmtime_r(&secs, &t)
+        guard gmtime_r(&secs, &t) != nil else { return "\(wallNs) ns" }
         func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
         let nsText = String(ns)
         return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2))."

@@ -33,7 +33,7 @@ public final class ConntrackNATResolver: NATResolver {
     public func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation] {
         var out: [NATTranslation] = []
         let ep = NATEndpoint(addr: outside.ip, port: outside.port)
-        guard let index = try? NATIndex(reader: reader, touching: ep, from: t > slack ? t - slack : 0, to: t &+ slack) else { return [] }
+        guard let index = try? NATIndex(reader: reader, touching: ep, from: t.saturatingSub(slack), to: t.saturatingAdd(slack)) else { return [] }
         let hits = index.lookup(ep, at: t, slack: slack, proto: Self.number(proto))
         for (m, side) in hits {
             switch side {

@@ -207,13 +207,13 @@ extension TimelineWriter {
     /// The socket rows already in the case (copied from the capture's row tables), in the order they were written.
     public func forEachTcpEvent(_ body: (TcpEventRow) throws -> Void) throws {
         let st = try db.prepare("SELECT \(TcpEventRow.selectColumns) FROM tcp_event ORDER BY rowid")
-        while try st.step() { try body(TcpEventRow.read(st)) }
+        while try st.step() { if let r = st.checkedRow(TcpEventRow.read) { try body(r) } }
     }
 
     /// The socket rows without a cookie, in time order.
     public func forEachTcpEventWithoutCookie(_ body: (TcpEventRow) throws -> Void) throws {
         let st = try db.prepare("SELECT \(TcpEventRow.selectColumns) FROM tcp_event WHERE cookie = 0 ORDER BY ts, rowid")
-        while try st.step() { try body(TcpEventRow.read(st)) }
+        while try st.step() { if let r = st.checkedRow(TcpEventRow.read) { try body(r) } }
     }
 
     /// The socket rows of `cookies`: each cookie's rows together, in time order.
@@ -223,7 +223,7 @@ extension TimelineWriter {
                 SELECT \(TcpEventRow.selectColumns) FROM tcp_event WHERE cookie IN (SELECT cookie FROM temp.cookies)
                 ORDER BY cookie, ts, rowid
                 """)
-            while try st.step() { try body(TcpEventRow.read(st)) }
+            while try st.step() { if let r = st.checkedRow(TcpEventRow.read) { try body(r) } }
         }
     }
 
@@ -249,24 +249,24 @@ extension TimelineWriter {
 
     public func forEachUdpFlow(_ body: (UdpFlowRow) throws -> Void) throws {
         let st = try db.prepare("SELECT \(UdpFlowRow.selectColumns) FROM udp_flow ORDER BY ts, rowid")
-        while try st.step() { try body(UdpFlowRow.read(st)) }
+        while try st.step() { if let r = st.checkedRow(UdpFlowRow.read) { try body(r) } }
     }
 
     public func forEachUdpFlowEnd(_ body: (UdpFlowEndRow) throws -> Void) throws {
         let st = try db.prepare("SELECT \(UdpFlowEndRow.selectColumns) FROM udp_flow_end")
-        while try st.step() { try body(UdpFlowEndRow.read(st)) }
+        while try st.step() { if let r = st.checkedRow(UdpFlowEndRow.read) { try body(r) } }
     }
 
     /// Every conntrack row, in time order.
     public func forEachConntrack(_ body: (ConntrackRow) throws -> Void) throws {
         let st = try db.prepare(ConntrackRow.selectAll + " ORDER BY ts, rowid")
-        while try st.step() { try body(ConntrackRow.read(st)) }
+        while try st.step() { if let r = st.checkedRow({ ConntrackRow.read($0) }) { try body(r) } }
     }
 
     /// The conntrack rows already in the case (copied from the capture's row tables), in the order they were written.
     public func forEachConntrackWritten(_ body: (ConntrackRow) throws -> Void) throws {
         let st = try db.prepare(ConntrackRow.selectAll + " ORDER BY rowid")
-        while try st.step() { try body(ConntrackRow.read(st)) }
+        while try st.step() { if let r = st.checkedRow({ ConntrackRow.read($0) }) { try body(r) } }
     }
 
     /// Removes every mapping interval and reconstruction count, to be written again.
@@ -320,12 +320,14 @@ extension TimelineReader {
         let st = try db.prepare(sql)
         try st.bind(binds)
         var out: [Connection] = []
-        while try st.step() { out.append(Self.connection(st)) }
+        while try st.step() { if let c = st.checkedRow(Self.connection) { out.append(c) } }
         return out
     }
 
     private static func connection(_ st: Statement) -> Connection {
         func opt(_ i: Int32) -> UInt64? { st.isNull(i) ? nil : st.uint64(i) }
+        // Counts are below 2^63: a larger one (stored negative) is damage, not a count.
+        func count(_ i: Int32) -> UInt64? { st.isNull(i) ? nil : st.checked(i, as: UInt64.self) }
         let tuple = SocketTuple(family: UInt16(truncatingIfNeeded: st.int64(3)), laddr: st.string(4) ?? "",
                                 lport: UInt16(truncatingIfNeeded: st.int64(5)), raddr: st.string(6) ?? "",
                                 rport: UInt16(truncatingIfNeeded: st.int64(7)))
@@ -340,7 +342,7 @@ extension TimelineReader {
         c.ownedAt = opt(18)
         c.end = opt(19)
         c.result = st.isNull(20) ? nil : Int32(truncatingIfNeeded: st.int64(20))
-        c.bytesSent = opt(21); c.bytesReceived = opt(22); c.packetsSent = opt(23); c.packetsReceived = opt(24)
+        c.bytesSent = count(21); c.bytesReceived = count(22); c.packetsSent = count(23); c.packetsReceived = count(24)
         c.retransmits = st.isNull(25) ? nil : UInt32(truncatingIfNeeded: st.int64(25))
         c.established = st.int64(26) != 0
         c.finalState = st.isNull(27) ? nil : UInt32(truncatingIfNeeded: st.int64(27))

@@ -5,8 +5,13 @@ public struct ClockMap: Sendable {
     /// (boot_ns, wall_ns), sorted by boot_ns.
     public let anchors: [(boot: Int64, wall: Int64)]
 
+    /// Anchors left out because no clock can read that (a negative time): damage, not a trap.
+    public let rejected: Int
+
     public init(anchors: [(boot: Int64, wall: Int64)]) {
-        self.anchors = anchors.sorted { $0.boot < $1.boot }
+        let usable = anchors.filter { $0.boot >= 0 && $0.wall >= 0 }
+        self.anchors = usable.sorted { $0.boot < $1.boot }
+        rejected = anchors.count - usable.count
     }
 
     init(db: Database) throws {
@@ -33,13 +38,24 @@ public struct ClockMap: Sendable {
 
     public var isEmpty: Bool { anchors.isEmpty }
 
+    /// Saturates: a boot time far from every anchor (a damaged value) maps to the end of the range, never wraps.
     public func wall(fromBoot boot: UInt64) -> Int64 {
-        guard let a = nearest(Int64(bitPattern: boot), { $0.boot }) else { return Int64(bitPattern: boot) }
-        return Int64(bitPattern: boot) - a.boot + a.wall
+        let b = Int64(clamping: boot)
+        guard let a = nearest(b, { $0.boot }) else { return b }
+        return Self.shift(b, from: a.boot, to: a.wall)
     }
 
     public func boot(fromWall wall: Int64) -> UInt64 {
         guard let a = nearest(wall, { $0.wall }) else { return UInt64(max(wall, 0)) }
-        return UInt64(max(wall - a.wall + a.boot, 0))
+        return UInt64(max(Self.shift(wall, from: a.wall, to: a.boot), 0))
+    }
+
+    /// value - from + to, clamped to Int64 (from and to are non-negative anchors).
+    static func shift(_ value: Int64, from: Int64, to: Int64) -> Int64 {
+        let (d, o1) = value.subtractingReportingOverflow(from)
+        if o1 { return value < 0 ? .min : .max }
+        let (r, o2) = d.addingReportingOverflow(to)
+        if o2 { return d < 0 ? .min : .max }
+        return r
     }
 }

@@ -80,15 +80,15 @@ public struct ConntrackRow: Sendable, Equatable {
         ConntrackRow(
             ts: st.uint64(i), kind: ConntrackEventKind(rawValue: st.int(i + 1)) ?? .new,
             flags: ConntrackFlags(rawValue: st.int(i + 2)), startTs: st.uint64(i + 3),
-            netns: UInt32(truncatingIfNeeded: st.int64(i + 4)), family: UInt8(truncatingIfNeeded: st.int64(i + 5)),
-            proto: UInt8(truncatingIfNeeded: st.int64(i + 6)),
-            orig: ConntrackTuple(src: st.string(i + 7) ?? "", sport: UInt16(truncatingIfNeeded: st.int64(i + 8)),
-                                 dst: st.string(i + 9) ?? "", dport: UInt16(truncatingIfNeeded: st.int64(i + 10))),
-            reply: ConntrackTuple(src: st.string(i + 11) ?? "", sport: UInt16(truncatingIfNeeded: st.int64(i + 12)),
-                                  dst: st.string(i + 13) ?? "", dport: UInt16(truncatingIfNeeded: st.int64(i + 14))),
-            status: UInt32(truncatingIfNeeded: st.int64(i + 15)), zone: UInt16(truncatingIfNeeded: st.int64(i + 16)),
-            mark: UInt32(truncatingIfNeeded: st.int64(i + 17)), hook: UInt8(truncatingIfNeeded: st.int64(i + 18)),
-            tcpState: UInt8(truncatingIfNeeded: st.int64(i + 19)), cgroupID: st.uint64(i + 20))
+            netns: st.uint32(i + 4), family: st.uint8(i + 5),
+            proto: st.uint8(i + 6),
+            orig: ConntrackTuple(src: st.string(i + 7) ?? "", sport: st.uint16(i + 8),
+                                 dst: st.string(i + 9) ?? "", dport: st.uint16(i + 10)),
+            reply: ConntrackTuple(src: st.string(i + 11) ?? "", sport: st.uint16(i + 12),
+                                  dst: st.string(i + 13) ?? "", dport: st.uint16(i + 14)),
+            status: st.uint32(i + 15), zone: st.uint16(i + 16),
+            mark: st.uint32(i + 17), hook: st.uint8(i + 18),
+            tcpState: st.uint8(i + 19), cgroupID: st.uint64(i + 20))
     }
 
     public static let selectAll = "SELECT \(columns) FROM conntrack"

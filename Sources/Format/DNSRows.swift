@@ -93,7 +93,7 @@ public struct DNSProbeRow: Sendable, Equatable {
     public static let selectColumns = "ts, event, pid, start_ns, kdev, ino, path, trigger_ts, detail"
     public static func read(_ st: Statement) -> DNSProbeRow {
         DNSProbeRow(ts: st.uint64(0), event: DNSProbeEvent(rawValue: st.string(1) ?? "") ?? .miss,
-                    pid: UInt32(st.int64(2)), startNs: st.uint64(3), kdev: st.uint64(4), ino: st.uint64(5),
+                    pid: st.uint32(2), startNs: st.uint64(3), kdev: st.uint64(4), ino: st.uint64(5),
                     path: st.string(6) ?? "", triggerTs: st.uint64(7), detail: st.string(8) ?? "")
     }
 }

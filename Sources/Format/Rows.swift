@@ -34,11 +34,11 @@ public struct TaskRow: Sendable, Equatable {
 
     /// Reads the 14 task columns starting at `at`.
     public static func read(_ st: Statement, at i: Int32 = 0) -> TaskRow {
-        TaskRow(ts: st.uint64(i), pid: UInt32(st.int64(i + 1)), tid: UInt32(st.int64(i + 2)),
-                startNs: st.uint64(i + 3), ppid: UInt32(st.int64(i + 4)), parentStartNs: st.uint64(i + 5),
-                uid: UInt32(st.int64(i + 6)), gid: UInt32(st.int64(i + 7)), cgroupID: st.uint64(i + 8),
-                cgroupV1ID: st.uint64(i + 9), mntns: UInt32(st.int64(i + 10)), netns: UInt32(st.int64(i + 11)),
-                pidns: UInt32(st.int64(i + 12)), comm: st.string(i + 13) ?? "")
+        TaskRow(ts: st.uint64(i), pid: st.uint32(i + 1), tid: st.uint32(i + 2),
+                startNs: st.uint64(i + 3), ppid: st.uint32(i + 4), parentStartNs: st.uint64(i + 5),
+                uid: st.uint32(i + 6), gid: st.uint32(i + 7), cgroupID: st.uint64(i + 8),
+                cgroupV1ID: st.uint64(i + 9), mntns: st.uint32(i + 10), netns: st.uint32(i + 11),
+                pidns: st.uint32(i + 12), comm: st.string(i + 13) ?? "")
     }
 }
 

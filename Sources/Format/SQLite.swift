@@ -71,6 +71,15 @@ public final class Database {
         return !FileManager.default.fileExists(atPath: path + "-wal")
     }
 
+    /// Values read through a range-checked accessor (Statement.uint32...) that their type
+    /// cannot hold, by column name: a damaged or crafted file, reported, never a trap.
+    public private(set) var outOfRange: [String: Int] = [:]
+    /// Rows a reader left out because of such a value (Statement.checkedRow).
+    public private(set) var rowsLeftOut = 0
+
+    func noteOutOfRange(_ column: String) { outOfRange[column, default: 0] += 1 }
+    func noteRowLeftOut() { rowsLeftOut += 1 }
+
     static func uriEscape(_ path: String) -> String {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "?#%")
@@ -210,6 +219,30 @@ public final class Statement {
     }
 
     public func reset() { sqlite3_reset(handle) }
+
+    /// Out-of-range values read by this statement so far (see Database.outOfRange).
+    public private(set) var rangeFaults = 0
+
+    /// The column as `T`, range-checked: a value `T` cannot hold is counted and read as 0.
+    @inline(__always) public func checked<T: FixedWidthInteger>(_ i: Int32, as: T.Type = T.self) -> T {
+        let v = sqlite3_column_int64(handle, i)
+        if let t = T(exactly: v) { return t }
+        rangeFaults += 1
+        db.noteOutOfRange(sqlite3_column_name(handle, i).map { String(cString: $0) } ?? "column \(i)")
+        return 0
+    }
+    @inline(__always) public func uint32(_ i: Int32) -> UInt32 { checked(i) }
+    @inline(__always) public func uint16(_ i: Int32) -> UInt16 { checked(i) }
+    @inline(__always) public func uint8(_ i: Int32) -> UInt8 { checked(i) }
+
+    /// What `read` makes of the current row, or nil when one of its values was out of range:
+    /// the row is damaged, left out and counted, not half-read.
+    @inline(__always) public func checkedRow<T>(_ read: (Statement) -> T) -> T? {
+        let before = rangeFaults
+        let row = read(self)
+        guard rangeFaults == before else { db.noteRowLeftOut(); return nil }
+        return row
+    }
 
     public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
     public func int64(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }

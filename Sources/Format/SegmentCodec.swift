@@ -245,6 +245,10 @@ public struct SegmentOpener {
         guard header.records >= 0, header.records <= header.rawBytes / 8 else {
             throw SegmentError.framing("\(header.records) records cannot fit in \(header.rawBytes) bytes")
         }
+        // A sealer takes the least and the greatest record time: the other order is no header it wrote.
+        guard header.firstTs <= header.lastTs else {
+            throw SegmentError.framing("its first time (\(header.firstTs)) is after its last (\(header.lastTs))")
+        }
         return try Zstd.decompress(stored, rawSize: header.rawBytes)
     }
 
@@ -258,6 +262,10 @@ public struct SegmentOpener {
         guard header.codec == Segment.codec else { throw SegmentError.unknownCodec(header.codec) }
         guard header.records >= 0, header.records <= header.rawBytes / 8 else {
             throw SegmentError.framing("\(header.records) records cannot fit in \(header.rawBytes) bytes")
+        }
+        // A sealer takes the least and the greatest record time: the other order is no header it wrote.
+        guard header.firstTs <= header.lastTs else {
+            throw SegmentError.framing("its first time (\(header.firstTs)) is after its last (\(header.lastTs))")
         }
         return try decoder.decompress(stored, rawSize: header.rawBytes, body)
     }

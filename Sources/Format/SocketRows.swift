@@ -64,8 +64,8 @@ public struct SocketTuple: Sendable, Hashable {
         st.bind(i + 3, raddr); st.bind(i + 4, Int(rport))
     }
     public static func read(_ st: Statement, at i: Int32) -> SocketTuple {
-        SocketTuple(family: UInt16(st.int(i)), laddr: st.string(i + 1) ?? "", lport: UInt16(st.int(i + 2)),
-                    raddr: st.string(i + 3) ?? "", rport: UInt16(st.int(i + 4)))
+        SocketTuple(family: st.uint16(i), laddr: st.string(i + 1) ?? "", lport: st.uint16(i + 2),
+                    raddr: st.string(i + 3) ?? "", rport: st.uint16(i + 4))
     }
 }
 
@@ -100,11 +100,11 @@ public struct TcpEventRow: Sendable {
     public static let selectColumns = "\(TaskRow.columnNames), kind, flags, sock_netns, \(SocketTuple.columnNames), cookie, sk, start_ts, result, bytes_acked, bytes_received, retransmits, old_state"
     public static func read(_ st: Statement) -> TcpEventRow {
         TcpEventRow(task: TaskRow.read(st, at: 0), kind: TcpEventKind(rawValue: st.int(14)) ?? .close,
-                    flags: SocketFlags(rawValue: st.int(15)), sockNetns: UInt32(st.int64(16)),
+                    flags: SocketFlags(rawValue: st.int(15)), sockNetns: st.uint32(16),
                     tuple: SocketTuple.read(st, at: 17), cookie: st.uint64(22), sk: st.uint64(23),
                     startTs: st.uint64(24), result: Int32(truncatingIfNeeded: st.int64(25)),
                     bytesAcked: st.uint64(26), bytesReceived: st.uint64(27),
-                    retransmits: UInt32(st.int64(28)), oldState: UInt32(st.int64(29)))
+                    retransmits: st.uint32(28), oldState: st.uint32(29))
     }
 }
 
@@ -123,8 +123,8 @@ public struct UdpFlowRow: Sendable {
     public static let selectColumns = "\(TaskRow.columnNames), flags, sock_netns, \(SocketTuple.columnNames), cookie, bytes"
     public static func read(_ st: Statement) -> UdpFlowRow {
         UdpFlowRow(task: TaskRow.read(st, at: 0), flags: SocketFlags(rawValue: st.int(14)),
-                   sockNetns: UInt32(st.int64(15)), tuple: SocketTuple.read(st, at: 16),
-                   cookie: st.uint64(21), bytes: UInt32(st.int64(22)))
+                   sockNetns: st.uint32(15), tuple: SocketTuple.read(st, at: 16),
+                   cookie: st.uint64(21), bytes: st.uint32(22))
     }
 }
 
@@ -169,8 +169,8 @@ public struct UdpFlowEndRow: Sendable {
     public static let selectColumns = "ts, reason, sock_netns, \(SocketTuple.columnNames), pid, start_ns, first_ts, last_ts, tx_bytes, rx_bytes, tx_packets, rx_packets"
     public static func read(_ st: Statement) -> UdpFlowEndRow {
         UdpFlowEndRow(ts: st.uint64(0), reason: UdpFlowEndReason(rawValue: st.int(1)) ?? .idle,
-                      sockNetns: UInt32(st.int64(2)), tuple: SocketTuple.read(st, at: 3),
-                      pid: UInt32(st.int64(8)), startNs: st.uint64(9), firstTs: st.uint64(10), lastTs: st.uint64(11),
+                      sockNetns: st.uint32(2), tuple: SocketTuple.read(st, at: 3),
+                      pid: st.uint32(8), startNs: st.uint64(9), firstTs: st.uint64(10), lastTs: st.uint64(11),
                       txBytes: st.uint64(12), rxBytes: st.uint64(13), txPackets: st.uint64(14), rxPackets: st.uint64(15))
     }
 }

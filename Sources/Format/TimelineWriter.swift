@@ -6,10 +6,12 @@ import Glibc
 
 public enum TimelineWriteError: Error, CustomStringConvertible {
     case exists(String)
+    case notReplaceable(String, String)
     case cannotCreate(String, String)
     public var description: String {
         switch self {
         case .exists(let p): return "\(p) already exists (use --force to replace it)"
+        case .notReplaceable(let p, let what): return "\(p) is \(what): --force replaces only a nettrail capture or an empty file"
         case .cannotCreate(let p, let why): return "cannot create \(p): \(why)"
         }
     }
@@ -37,13 +39,13 @@ public final class TimelineWriter: @unchecked Sendable {
     public init(path: String, force: Bool, kind: TimelineFileKind = .capture) throws {
         self.path = path
         self.kind = kind
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: path, isDirectory: &isDir) {
-            // --force replaces a capture, never a directory and what it holds.
-            guard !isDir.boolValue else { throw TimelineWriteError.cannotCreate(path, "it is a directory") }
+        switch Self.existing(path, as: kind) {
+        case .nothing: break
+        case .notReplaceable(let what) where force: throw TimelineWriteError.notReplaceable(path, what)
+        case .notReplaceable, .replaceable:
             guard force else { throw TimelineWriteError.exists(path) }
-            for suffix in ["", "-wal", "-shm", "-journal"] { try? fm.removeItem(atPath: path + suffix) }
+            // unlink, never a recursive removal: a directory in a side file's place stays.
+            for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
         }
         // The capture is evidence about a host: only root reads it.
         let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
@@ -76,6 +78,41 @@ public final class TimelineWriter: @unchecked Sendable {
         } catch {
             throw TimelineWriteError.cannotCreate(path, "\(error)")
         }
+    }
+
+    /// What is at a path a writer would create: --force replaces only a file of the writer's
+    /// kind or an empty one, never a directory, a device or another file.
+    public enum Existing: Equatable {
+        case nothing, replaceable
+        case notReplaceable(String)
+    }
+
+    /// Judged from the header bytes: opening the file with SQLite could itself create files beside it.
+    public static func existing(_ path: String, as kind: TimelineFileKind = .capture) -> Existing {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return errno == ENOENT ? .nothing : .notReplaceable("not accessible") }
+        if st.st_mode & S_IFMT == S_IFLNK, stat(path, &st) != 0 { return .notReplaceable("a dangling symbolic link") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return .notReplaceable("a directory")
+        default: return .notReplaceable("not a regular file")
+        }
+        if st.st_size == 0 { return .replaceable }
+        guard let f = fopen(path, "rb") else { return .notReplaceable("unreadable (\(String(cString: strerror(errno))))") }
+        defer { fclose(f) }
+        var header = [UInt8](repeating: 0, count: 100)
+        guard fread(&header, 1, 100, f) == 100, header.starts(with: Array("SQLite format 3\0".utf8)) else {
+            return .notReplaceable("not a nettrail capture")
+        }
+        // application_id: a big-endian u32 at offset 68 of the database header.
+        let app = header[68..<72].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return app == UInt32(bitPattern: kind.applicationID) ? .replaceable : .notReplaceable("not a nettrail capture")
+    }
+
+    /// Removes the file this writer created and its side files: a start that failed leaves
+    /// nothing that would block the retry. Nothing may write through this writer afterwards.
+    public func discard() {
+        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
     }
 
     /// One prepared statement per call site, prepared on first use and kept:

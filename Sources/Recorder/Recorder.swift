@@ -110,6 +110,14 @@ public final class Recorder: @unchecked Sendable {
         let checkpointer = WALCheckpointer(path: options.dbPath)
         checkpointer.start()
         defer { checkpointer.stop() }
+        // Until the live stream runs, a failure leaves no capture: it holds nothing yet, and would block a retry.
+        var recording = false
+        defer {
+            if !recording {
+                checkpointer.stop()
+                writer.discard()
+            }
+        }
         let started = Clock.anchor()
         try writeMeta(writer, started: started)
         try writeLayouts(writer)
@@ -157,12 +165,14 @@ public final class Recorder: @unchecked Sendable {
             if let snap = s.snapshot { snapshotRows[s.name] = try snap(s.object, writer) }
         }
         try writer.commit()
+        recording = true
         ready?()
         if options.readerStallSeconds > 0 { usleep(UInt32(options.readerStallSeconds * 1e6)) }
 
         var lossTracker = LossTracker(sources: sources.map { ($0.name, $0.object) }, since: started.boot)
         var lastCommit = Clock.boot, lastAnchor = lastCommit
-        let deadline = options.duration.map { started.boot + UInt64($0 * 1e9) }
+        // Bounded as the CLI bounds it (NaN reads as 0): a library caller's duration cannot trap either.
+        let deadline = options.duration.map { started.boot &+ UInt64(($0 > 0 ? min($0, 1e9) : 0) * 1e9) }
         var lastRead: UInt64 = 0
         var stopReason: String?
         let footprint = Footprint(path: options.dbPath, maxBytes: options.maxBytes, minFree: options.minFreeBytes)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Format
 import Recorder
 
 @main
@@ -14,8 +15,12 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: "Capture file to create.")
     var db: String
 
-    @Option(name: .long, help: "Stop after this many seconds (default: until SIGINT/SIGTERM).")
+    @Option(name: .long, parsing: .unconditional,
+            help: "Stop after this many seconds, at most \(Int(maxDuration)) (default: until SIGINT/SIGTERM).")
     var duration: Double?
+
+    /// About 31 years: far inside the UInt64 ns the deadline is kept in.
+    static let maxDuration = 1e9
 
     @Flag(name: .long, help: "Replace the capture file if it exists.")
     var force = false
@@ -29,7 +34,7 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "No status line (on a terminal one shows events/s by source, losses and the capture's size every 2 s).")
     var quiet = false
 
-    @Option(name: .long, help: "Process ring buffer size in KiB (a power of two; default 8192).")
+    @Option(name: .long, parsing: .unconditional, help: "Process ring buffer size in KiB (a power of two; default 8192).")
     var processRingKib: UInt32?
 
     @Option(name: .long, help: "Where conntrack mappings come from: bpf (netfilter programs, kernel 6.4+) or netlink (conntrack events, the old way).")
@@ -47,11 +52,15 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: .hidden)
     var onlySource: [String] = []
 
+    /// Runs before anything is created: a bad argument leaves no file behind.
     func validate() throws {
         if let maxSize, maxSize == 0 || maxSize > 1 << 40 { throw ValidationError("--max-size must be 1 to \(1 << 40) MiB") }
         if minFree > 1 << 40 { throw ValidationError("--min-free must be at most \(1 << 40) MiB") }
-        if let duration, !(duration > 0 && duration.isFinite) {
-            throw ValidationError("--duration must be a positive number of seconds")
+        if let duration, !(duration > 0 && duration <= Self.maxDuration) {
+            throw ValidationError("--duration must be a number of seconds above 0 and at most \(Int(Self.maxDuration))")
+        }
+        if let k = processRingKib, k < 4 || k & (k - 1) != 0 {
+            throw ValidationError("--process-ring-kib must be a power of two, at least 4")
         }
     }
 
@@ -63,16 +72,16 @@ struct RecordCommand: ParsableCommand {
             fail("directory \(dir) does not exist")
         }
         guard access(dir, W_OK) == 0 else { fail("directory \(dir) is not writable") }
-        if !force && FileManager.default.fileExists(atPath: db) {
-            fail("\(db) already exists (use --force to replace it)")
+        // Checked again when the capture is created; here it fails before any BPF is loaded.
+        switch TimelineWriter.existing(db) {
+        case .nothing: break
+        case .notReplaceable(let what) where force: fail(TimelineWriteError.notReplaceable(db, what))
+        case .notReplaceable, .replaceable: if !force { fail("\(db) already exists (use --force to replace it)") }
         }
     }
 
     func run() throws {
         checkOutput()
-        if let k = processRingKib, k < 4 || k & (k - 1) != 0 {
-            fail("--process-ring-kib must be a power of two, at least 4")
-        }
         var options = RecordOptions(dbPath: db)
         options.force = force
         options.duration = duration
@@ -115,12 +124,13 @@ struct RecordCommand: ParsableCommand {
 
     func fail(_ error: Any) -> Never { Self.fail(error) }
 
-    static func fail(_ error: Any) -> Never {
-        FileHandle.standardError.write(Data("nettrail-record: \(error)\n".utf8))
-        Foundation.exit(1)
+    static func fail(_ error: Any, status: Int32 = 1) -> Never {
+        let text = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+        FileHandle.standardError.write(Data("nettrail-record: \(text)\n".utf8))
+        Foundation.exit(status)
     }
 
-    /// A usage error is one line on stderr, like every other error; --help and --version as usual.
+    /// A usage error is one line on stderr and exit 2, as conntrack's; --help and --version as usual.
     static func main() {
         do {
             var command = try parseAsRoot()
@@ -128,7 +138,7 @@ struct RecordCommand: ParsableCommand {
         } catch {
             let text = message(for: error).split(separator: "\n").first.map(String.init) ?? ""
             if exitCode(for: error) == .success || text.isEmpty { exit(withError: error) }
-            fail("\(text) (see nettrail-record --help)")
+            fail("\(text) (see nettrail-record --help)", status: 2)
         }
     }
 }

@@ -18,7 +18,7 @@ struct ConnectionsCommand: ParsableCommand {
     @Option(name: .long, help: "Container ID, or a prefix of 12 or more characters.")
     var container: String?
 
-    @Option(name: .long, help: "Only connections owned by this pid (every incarnation of it).")
+    @Option(name: .long, parsing: .unconditional, help: "Only connections owned by this pid (every incarnation of it).")
     var pid: UInt32?
 
     @Option(name: .long, help: "Remote end: IP, IP:PORT or [IPv6]:PORT.")
@@ -27,19 +27,21 @@ struct ConnectionsCommand: ParsableCommand {
     @Option(name: .long, help: "tcp or udp.")
     var proto: ProtoOption?
 
+    func validate() throws {
+        if let remote, Endpoint.parse(remote) == nil {
+            throw ValidationError("--remote \(remote): not IP, IP:PORT or [IPv6]:PORT")
+        }
+    }
+
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        var ep: Endpoint?
-        if let remote {
-            guard let e = Endpoint.parse(remote) else { fail("--remote \(remote): not IP, IP:PORT or [IPv6]:PORT") }
-            ep = e
-        }
+        let ep = remote.flatMap { Endpoint.parse($0) }
         do {
             let t = try ConnectionsQuery.run(c, ConnectionFilter(from: w.from, to: w.to, container: container, pid: pid,
                                                                  remote: ep, proto: proto?.proto),
                                              nat: try? ConntrackNATResolver(c))
-            emit(t, capture.format)
+            emit(t, capture.format, capture: c, notes: w.notes)
         } catch { fail(error) }
     }
 }

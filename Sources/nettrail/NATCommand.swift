@@ -15,7 +15,8 @@ struct NATCommand: ParsableCommand {
 
     @OptionGroup var capture: CaptureOptions
 
-    @Option(name: .long, help: "The moment: RFC 3339, Unix seconds, or +SECONDS from capture start (default: any time).")
+    @Option(name: .long, parsing: .unconditional,
+            help: "The moment: RFC 3339, Unix seconds, or +SECONDS from capture start (default: any time).")
     var at: String?
 
     @Option(name: .long, help: "IP:PORT, [IPv6]:PORT, or IP (any port). ICMP: the echo id in place of the port.")
@@ -27,19 +28,21 @@ struct NATCommand: ParsableCommand {
     @Flag(name: .long, help: "Also list conntrack entries that were not translated.")
     var includeUntranslated = false
 
+    func validate() throws {
+        try validateTime(at, "--at")
+        guard NATEndpoint.parse(addr) != nil else { throw ValidationError("--addr \(addr): not IP:PORT, [IPv6]:PORT or IP") }
+        if let proto, NATQuery.protoNumber(proto) == nil { throw ValidationError("--proto \(proto): unknown protocol") }
+    }
+
     func run() {
         let c = capture.open()
-        guard let ep = NATEndpoint.parse(addr) else { fail("--addr \(addr): not IP:PORT, [IPv6]:PORT or IP") }
-        var p: UInt8?
-        if let proto {
-            guard let n = NATQuery.protoNumber(proto) else { fail("--proto \(proto): unknown protocol") }
-            p = n
-        }
+        let ep = NATEndpoint.parse(addr)!
+        let p = proto.flatMap(NATQuery.protoNumber)
         do {
-            let at = try self.at.map(c.bootTime)
+            let at = try self.at.map { try c.moment($0) }
             let index = try NATIndex(reader: c.reader, touching: ep, from: at, to: at)
             emit(NATQuery.run(c, index: index, endpoint: ep, at: at, proto: p,
-                              includeUntranslated: includeUntranslated), capture.format)
+                              includeUntranslated: includeUntranslated), capture.format, capture: c)
         } catch { fail(error) }
     }
 }

@@ -21,8 +21,8 @@ struct Nettrail: ParsableCommand {
         ]
     )
 
-    /// A usage error is one line on stderr, like every other error (the parser would add
-    /// its usage block); --help and --version print as usual.
+    /// A usage error is one line on stderr and exit 2, as conntrack does (the parser would add
+    /// its usage block and exit 64); --help and --version print as usual.
     static func main() {
         do {
             var command = try parseAsRoot()
@@ -30,7 +30,7 @@ struct Nettrail: ParsableCommand {
         } catch {
             let text = message(for: error).split(separator: "\n").first.map(String.init) ?? ""
             if exitCode(for: error) == .success || text.isEmpty { exit(withError: error) }
-            fail("\(text) (see nettrail help)")
+            fail("\(text) (see nettrail help)", status: usageStatus)
         }
     }
 }
@@ -60,33 +60,51 @@ enum OutputFormatOption: String, ExpressibleByArgument, CaseIterable {
     var format: OutputFormat { OutputFormat(rawValue: rawValue)! }
 }
 
-/// --from/--to as typed, resolved against the capture's clock.
+/// --from/--to as typed, resolved against the capture's clock. Parsed unconditionally:
+/// "-5" is a (bad) time, not an unknown option.
 struct WindowOptions: ParsableArguments {
-    @Option(name: .long, help: "Start of the window: RFC 3339, Unix seconds, or +SECONDS from capture start.")
+    @Option(name: .long, parsing: .unconditional,
+            help: "Start of the window: RFC 3339, Unix seconds, or +SECONDS from capture start.")
     var from: String?
 
-    @Option(name: .long, help: "End of the window (same forms as --from).")
+    @Option(name: .long, parsing: .unconditional, help: "End of the window (same forms as --from).")
     var to: String?
 
-    func resolve(_ c: Capture) -> (from: UInt64?, to: UInt64?) {
-        do {
-            let f = try from.map(c.bootTime), t = try to.map(c.bootTime)
-            if let f, let t, f > t { fail("--from is after --to") }
-            return (f, t)
-        } catch { fail(error) }
+    func validate() throws {
+        try validateTime(from, "--from")
+        try validateTime(to, "--to")
+    }
+
+    func resolve(_ c: Capture) -> TimeWindow {
+        do { return try c.window(from: from, to: to) } catch { fail(error) }
     }
 }
 
-/// One line on stderr, exit 1: never a stack trace.
-func fail(_ error: Any) -> Never {
+/// The form and calendar of a time, before any capture is opened.
+func validateTime(_ text: String?, _ option: String) throws {
+    guard let text else { return }
+    do { try TimeSpec.validate(text) } catch { throw ValidationError("\(option): \(error)") }
+}
+
+/// Exit status of a usage error (as conntrack's PARAMETER_PROBLEM); runtime errors exit 1.
+let usageStatus: Int32 = 2
+
+/// One line on stderr, exit 1 (2 for an argument the capture cannot answer for): never a stack trace.
+func fail(_ error: Any, status: Int32? = nil) -> Never {
     var text = "\(error)"
     if text.hasPrefix("no such table: ") {
         text = "this capture has no \(text.dropFirst("no such table: ".count)) table: it was recorded without that source, or is damaged"
     }
+    // One line whatever the message holds (SQLite's integrity reports span several).
+    text = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    let code = status ?? (error is TimeRangeError || error is TimeSpecError ? usageStatus : 1)
     FileHandle.standardError.write(Data("nettrail: \(text)\n".utf8))
-    Foundation.exit(1)
+    Foundation.exit(code)
 }
 
-func emit(_ table: ResultTable, _ format: OutputFormatOption) {
-    FileHandle.standardOutput.write(Data(table.render(format.format).utf8))
+/// Prints `table` with `notes` (about the arguments) and the capture's decode notes added.
+func emit(_ table: ResultTable, _ format: OutputFormatOption, capture: Capture? = nil, notes: [String] = []) {
+    var t = table
+    t.notes = notes + t.notes + (capture?.decodeNotes() ?? [])
+    FileHandle.standardOutput.write(Data(t.render(format.format).utf8))
 }

@@ -12,7 +12,7 @@ struct ProcessesCommand: ParsableCommand {
     @Option(name: .long, help: "Container ID, or a prefix of 12 or more characters.")
     var container: String?
 
-    @Option(name: .long, help: "Only this pid (every incarnation of it).")
+    @Option(name: .long, parsing: .unconditional, help: "Only this pid (every incarnation of it).")
     var pid: UInt32?
 
     @Option(name: .long, help: "Only programs matching this shell glob: exe path or name, argv[0], or comm (e.g. 'curl', '*sh').")
@@ -21,6 +21,7 @@ struct ProcessesCommand: ParsableCommand {
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        emit(ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid, name: name)), capture.format)
+        emit(ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid, name: name)), capture.format,
+             capture: c, notes: w.notes)
     }
 }

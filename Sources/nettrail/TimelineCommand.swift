@@ -16,7 +16,8 @@ struct TimelineCommand: ParsableCommand {
         let c = capture.open()
         let w = window.resolve(c)
         do { emit(try TimelineQuery.run(c, from: w.from, to: w.to, container: container,
-                                         nat: try? ConntrackNATResolver(c)), capture.format) }
+                                         nat: try? ConntrackNATResolver(c)), capture.format,
+                          capture: c, notes: w.notes) }
         catch { fail(error) }
     }
 }

@@ -14,7 +14,7 @@ struct WhoCommand: ParsableCommand {
 
     @OptionGroup var capture: CaptureOptions
 
-    @Option(name: .long, help: "The moment: RFC 3339, Unix seconds, or +SECONDS from capture start.")
+    @Option(name: .long, parsing: .unconditional, help: "The moment: RFC 3339, Unix seconds, or +SECONDS from capture start.")
     var at: String
 
     @Option(name: .long, help: "IP:PORT, [IPv6]:PORT, or IP (any port).")
@@ -23,17 +23,28 @@ struct WhoCommand: ParsableCommand {
     @Option(name: .long, help: "tcp or udp (default: both).")
     var proto: ProtoOption?
 
-    @Option(name: .long, help: "Tolerance around --at, in seconds.")
+    @Option(name: .long, parsing: .unconditional, help: "Tolerance around --at, in seconds (at most \(Int(maxSlack))).")
     var slack: Double = 1
+
+    /// 115 days: more than any capture needs, and far inside UInt64 ns.
+    static let maxSlack = 1e7
+
+    func validate() throws {
+        try validateTime(at, "--at")
+        guard Endpoint.parse(addr) != nil else { throw ValidationError("--addr \(addr): not IP:PORT, [IPv6]:PORT or IP") }
+        guard slack >= 0, slack <= Self.maxSlack else {
+            throw ValidationError("--slack must be a number of seconds from 0 to \(Int(Self.maxSlack))")
+        }
+    }
 
     func run() {
         let c = capture.open()
-        guard let ep = Endpoint.parse(addr) else { fail("--addr \(addr): not IP:PORT, [IPv6]:PORT or IP") }
-        guard slack >= 0, slack.isFinite else { fail("--slack must be a non-negative number of seconds") }
+        let ep = Endpoint.parse(addr)!
+        let slackNs = UInt64((slack * 1e9).rounded())
         do {
-            let t = try WhoQuery.run(c, at: try c.bootTime(at), addr: ep, proto: proto?.proto,
-                                     slack: UInt64(slack * 1e9), nat: try? ConntrackNATResolver(c))
-            emit(t, capture.format)
+            let t = try WhoQuery.run(c, at: try c.moment(at, slack: slackNs), addr: ep, proto: proto?.proto,
+                                     slack: slackNs, nat: try? ConntrackNATResolver(c))
+            emit(t, capture.format, capture: c)
         } catch { fail(error) }
     }
 }

@@ -37,9 +37,11 @@ final class CLITests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func assertOneLineError(_ args: [String], contains text: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertOneLineError(_ args: [String], contains text: String, status: Int32? = nil,
+                            file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try Self.run(args)
         XCTAssertNotEqual(r.status, 0, file: file, line: line)
+        if let status { XCTAssertEqual(r.status, status, "\(args): \(r.stderr)", file: file, line: line) }
         XCTAssertTrue(r.stdout.isEmpty, r.stdout, file: file, line: line)
         let lines = r.stderr.split(separator: "\n")
         XCTAssertEqual(lines.count, 1, "stderr: \(r.stderr)", file: file, line: line)
@@ -62,7 +64,7 @@ final class CLITests: XCTestCase {
     }
 
     func testUsageErrorsAreOneLine() throws {
-        try assertOneLineError(["who"], contains: "Missing expected argument '<file>'")
+        try assertOneLineError(["who"], contains: "Missing expected argument '<file>'", status: 2)
         try assertOneLineError(["nat", "x.db", "--at"], contains: "Missing value for '--at")
         try assertOneLineError(["processes", "x.db", "--format", "xml"], contains: "'xml' is invalid for '--format")
         try assertOneLineError(["frobnicate"], contains: "Unexpected argument 'frobnicate'")
@@ -71,9 +73,37 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(help.stdout.contains("USAGE:"), help.stdout)
     }
 
+    /// Arguments that once crashed the analyzer or were misread: each is one line, exit 2
+    /// (a usage error, as conntrack's), and a time outside the capture quotes its span.
+    func testCraftedArgumentsAreUsageErrors() throws {
+        let db = FixtureTests.fixtures.appendingPathComponent("processes.db").path
+        let who = ["who", db, "--addr", "10.0.0.1:80"]
+        try assertOneLineError(who + ["--at", "9999-12-31T23:59:59Z"], contains: "outside the times nettrail reads", status: 2)
+        try assertOneLineError(who + ["--at", "0000-01-01T00:00:00Z"], contains: "outside the times nettrail reads", status: 2)
+        try assertOneLineError(who + ["--at", "2026-02-30T00:00:00Z"], contains: "2026-02 has no day 30", status: 2)
+        try assertOneLineError(who + ["--at", "-5"], contains: "invalid time '-5'", status: 2)
+        try assertOneLineError(who + ["--at", "+1", "--slack", "1e308"], contains: "--slack must be", status: 2)
+        try assertOneLineError(who + ["--at", "+1", "--slack", "-1"], contains: "--slack must be", status: 2)
+        try assertOneLineError(who + ["--at", "+1", "--slack", "nan"], contains: "--slack must be", status: 2)
+        try assertOneLineError(who + ["--at", "+8999999999"], contains: "is after the capture, which runs from 2026-", status: 2)
+        try assertOneLineError(who + ["--at", "1970-01-01T00:00:00Z"], contains: "is before the capture, which runs from", status: 2)
+        try assertOneLineError(["who", db, "--at", "+1", "--addr", "nowhere"], contains: "--addr nowhere", status: 2)
+        try assertOneLineError(["processes", db, "--pid", "-1"], contains: "'-1' is invalid for '--pid", status: 2)
+        try assertOneLineError(["processes", db, "--from", "+8999999999"], contains: "is after the capture", status: 2)
+        try assertOneLineError(["timeline", db, "--to", "1000"], contains: "is before the capture", status: 2)
+        try assertOneLineError(["nat", db, "--addr", "10.0.0.1", "--proto", "carrier-pigeon"], contains: "unknown protocol", status: 2)
+        try assertOneLineError(["dns", db, "--addr", "10.0.0.1:53"], contains: "not an IP address", status: 2)
+        try assertOneLineError(["connections", db, "--remote", "x:y:z:"], contains: "--remote", status: 2)
+
+        // A window reaching past the capture is answered for the part recorded, and says so.
+        let late = try Self.run(["processes", db, "--pid", "1", "--to", "+8999999999"])
+        XCTAssertEqual(late.status, 0, late.stderr)
+        XCTAssertTrue(late.stdout.contains("note: --to +8999999999 is after the capture, which runs from"), late.stdout)
+    }
+
     func testBadTimesAreRejected() throws {
-        // Any file will do: time parsing needs a capture, so use a foreign one to check ordering of errors too.
+        // A time's form is an argument's: refused before the file is even looked at.
         try assertOneLineError(["processes", dir.appendingPathComponent("x.db").path, "--from", "yesterday"],
-                               contains: "no such file")
+                               contains: "--from: invalid time 'yesterday'", status: 2)
     }
 }

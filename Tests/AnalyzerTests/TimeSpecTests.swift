@@ -17,6 +17,18 @@ final class TimeSpecTests: XCTestCase {
         }
     }
 
+    func testRefusesImpossibleMomentsAndSaturates() {
+        for bad in ["2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "9999-12-31T23:59:59Z",
+                    "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2262-04-12T00:00:00Z"] {
+            XCTAssertThrowsError(try TimeSpec.parse(bad, captureStartWall: 0), bad)
+        }
+        XCTAssertEqual(try TimeSpec.parse("2024-02-29T00:00:00Z", captureStartWall: 0), 1_709_164_800_000_000_000)
+        XCTAssertEqual(try TimeSpec.parse("1970-01-01T00:00:00Z", captureStartWall: 0), 0)
+        XCTAssertEqual(try TimeSpec.parse("+8999999999", captureStartWall: 1_795_729_166_000_000_000), .max)
+        XCTAssertEqual(TimeSpec.format(.min), "1677-09-21T00:12:43.145224192Z")
+        XCTAssertEqual(TimeSpec.format(.max), "2262-04-11T23:47:16.854775807Z")
+    }
+
     func testFormatsWithNanoseconds() {
         XCTAssertEqual(TimeSpec.format(1_795_729_166_079_477_458), "2026-11-26T21:39:26.079477458Z")
         XCTAssertEqual(TimeSpec.format(1_795_729_166_000_000_001), "2026-11-26T21:39:26.000000001Z")

@@ -107,3 +107,46 @@ final class TimelineTests: XCTestCase {
         do { try TimelineReader(path: path).check(); return nil } catch { return "\(error)" }
     }
 }
+
+/// --force: a capture or an empty file is replaced; a directory, another file or a
+/// directory standing where a side file would be, never.
+final class WriterForceTests: XCTestCase {
+    func testForceReplacesOnlyACaptureOrAnEmptyFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-force-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fm = FileManager.default
+
+        let capture = dir.appendingPathComponent("c.db").path
+        try TimelineWriter(path: capture, force: false).close()
+        XCTAssertEqual(TimelineWriter.existing(capture), .replaceable)
+        try TimelineWriter(path: capture, force: true).close()
+
+        let empty = dir.appendingPathComponent("empty.db").path
+        fm.createFile(atPath: empty, contents: Data())
+        XCTAssertEqual(TimelineWriter.existing(empty), .replaceable)
+        try TimelineWriter(path: empty, force: true).close()
+
+        let folder = dir.appendingPathComponent("folder").path
+        try fm.createDirectory(atPath: folder + "/inside", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try TimelineWriter(path: folder, force: true)) {
+            XCTAssertTrue("\($0)".contains("is a directory"), "\($0)")
+        }
+        XCTAssertTrue(fm.fileExists(atPath: folder + "/inside"))
+
+        let text = dir.appendingPathComponent("text.db").path
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: text))
+        XCTAssertThrowsError(try TimelineWriter(path: text, force: true))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: text)).count, 4096)
+
+        // A case is not a capture: the recorder does not replace the analyzer's file.
+        let aCase = dir.appendingPathComponent("x.case").path
+        try TimelineWriter(path: aCase, force: false, kind: .caseDatabase).close()
+        XCTAssertEqual(TimelineWriter.existing(aCase), .notReplaceable("not a nettrail capture"))
+
+        // A directory where the WAL would be is left alone (unlink, not a recursive removal).
+        try fm.createDirectory(atPath: capture + "-wal/kept", withIntermediateDirectories: true)
+        _ = try? TimelineWriter(path: capture, force: true)
+        XCTAssertTrue(fm.fileExists(atPath: capture + "-wal/kept"))
+    }
+}
