@@ -49,6 +49,9 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not record conntrack mappings.")
     var noConntrack = false
 
+    @Flag(name: .long, help: "Do not probe resolver libraries (no DNS names): every exec of a dynamically linked program then skips the uprobe installation into its libc, about 0.15x of a bare exec's CPU (README).")
+    var noResolver = false
+
     @Option(name: .long, help: .hidden)
     var onlySource: [String] = []
 
@@ -89,6 +92,7 @@ struct RecordCommand: ParsableCommand {
         options.maxBytes = maxSize.map { $0 << 20 }
         options.minFreeBytes = minFree << 20
         options.conntrack.enabled = !noConntrack
+        options.resolver.enabled = !noResolver
         options.conntrack.source = conntrackSource
         options.conntrack.netnsPaths = netns
         options.conntrack.allNetns = allNetns
