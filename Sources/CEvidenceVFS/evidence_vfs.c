@@ -18,16 +18,21 @@ static sqlite3_vfs *root;
 
 #define REAL(f) (((struct ev_file *)(f))->real)
 
-static int ev_close(sqlite3_file *f)
+static void free_regions(struct ev_file *p)
 {
-	struct ev_file *p = (struct ev_file *)f;
-	int rc = p->real->pMethods ? p->real->pMethods->xClose(p->real) : SQLITE_OK;
-
 	for (int i = 0; i < p->nregions; i++)
 		free(p->regions[i]);
 	free(p->regions);
 	p->regions = 0;
 	p->nregions = 0;
+}
+
+static int ev_close(sqlite3_file *f)
+{
+	struct ev_file *p = (struct ev_file *)f;
+	int rc = p->real->pMethods ? p->real->pMethods->xClose(p->real) : SQLITE_OK;
+
+	free_regions(p);
 	return rc;
 }
 
@@ -131,14 +136,8 @@ static void ev_shm_barrier(sqlite3_file *f)
 
 static int ev_shm_unmap(sqlite3_file *f, int delete_flag)
 {
-	struct ev_file *p = (struct ev_file *)f;
-
 	(void)delete_flag;
-	for (int i = 0; i < p->nregions; i++)
-		free(p->regions[i]);
-	free(p->regions);
-	p->regions = 0;
-	p->nregions = 0;
+	free_regions((struct ev_file *)f);
 	return SQLITE_OK;
 }
 
