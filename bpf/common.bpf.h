@@ -55,8 +55,8 @@ static __always_inline bool nt_output(void *ring, void *e, __u64 size)
  *
  * They load through an untrusted copy of the task pointer (bpf_rdonly_cast):
  * for every load through a trusted pointer the verifier looks up up to four
- * "<type>__safe_*" names by a linear scan of the kernel's BTF, which made
- * half of the recorder's start-up CPU (perf: btf_find_by_name_kind under
+ * "<type>__safe_*" names by a linear scan of the kernel's BTF: half of a
+ * start-up's CPU otherwise (perf: btf_find_by_name_kind under
  * btf_nested_type_is_trusted). The loads are the same fault-safe ones. */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 

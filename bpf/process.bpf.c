@@ -43,8 +43,8 @@ int BPF_PROG(nt_fork, struct task_struct *parent, struct task_struct *child)
 
 /* An exec record is built here and written to the ring only as long as its
  * argv: a reserved record is always the whole struct, 1,488 bytes, where a
- * typical exec needs a few hundred, and the unused tail carried whatever the
- * ring held before into the capture. */
+ * typical exec needs a few hundred, and its unused tail would carry whatever
+ * the ring held before into the capture. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

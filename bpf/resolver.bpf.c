@@ -193,10 +193,10 @@ int BPF_KPROBE(nt_gai_enter, const char *node, const char *service, const void *
 	return call_enter(NT_DNS_GETADDRINFO, node, res);
 }
 
-/* The addrinfo walk, one entry a call of bpf_loop: written as a bounded loop
- * the verifier walked every one of the 48 iterations through every branch of
- * add_addr, and this one program took most of the recorder's start-up (2.7 s
- * of verification under load); a loop body is verified as one. */
+/* The addrinfo walk, one entry a call of bpf_loop: a bounded loop is verified
+ * iteration by iteration through every branch of add_addr (2.7 s for this one
+ * program on a loaded host, most of a start-up); a bpf_loop body is verified
+ * as one. */
 struct gai_walk {
 	struct nt_dns_event *e;
 	struct nt_dns_addr last;

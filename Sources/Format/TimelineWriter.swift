@@ -334,9 +334,9 @@ public final class TimelineWriter: @unchecked Sendable {
     }
 
     /// Commits, indexes a case, and leaves a single self-contained file (no -wal) so
-    /// it can be copied as is. A capture gets no index: it is only ever read whole,
-    /// into a case, which has its own; on a short capture the empty indexes' pages
-    /// were a quarter of the file.
+    /// it can be copied as is. A capture gets no index (kind.indexes): it is only ever
+    /// read whole, into a case, which has its own, and the empty indexes' pages would be
+    /// a quarter of a short capture's file.
     public func close() throws {
         try commit()
         for sql in kind.indexes { try db.execute(sql) }

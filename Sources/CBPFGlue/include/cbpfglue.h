@@ -34,7 +34,7 @@ int nt_open_in_root(int dirfd, const char *path);
 /* A BPF ring buffer read through one mapping of its data pages (ring.c).
  * libbpf's ring_buffer maps them twice, back to back, so that a record that
  * wraps reads as one piece; every page of both mappings is resident from mmap
- * on, so each ring counted twice in the recorder's resident size. Here a
+ * on, so each ring would count twice in the recorder's resident size. Here a
  * record that wraps is copied into `scratch` instead (records are a few KB). */
 struct nt_ring {
 	int map_fd;
