@@ -349,14 +349,10 @@ struct StatusReporter {
         var counts = [Int](repeating: 0, count: names.count)
         for (k, n) in kindCounts.enumerated() where k < sourceOfKind.count { if let i = sourceOfKind[k] { counts[i] += n } }
         let dt = Double(now &- last.ts) / 1e9
-        let size = [path, path + "-wal"].reduce(Int64(0)) { sum, p in
-            var st = stat()
-            return sum + (stat(p, &st) == 0 ? Int64(st.st_size) : 0)
-        }
         report(RecordStatus(seconds: Double(now &- start) / 1e9,
                             events: zip(names, counts).map { ($0, $1) },
                             rates: names.indices.map { (names[$0], Double(counts[$0] - last.counts[$0]) / dt) },
-                            lost: lost, fileBytes: size))
+                            lost: lost, fileBytes: Int64(Footprint.bytes(path))))
         last = (now, counts)
     }
 }
@@ -367,14 +363,18 @@ struct Footprint {
     let maxBytes: UInt64?
     let minFree: UInt64
 
+    /// The capture and its WAL, in bytes.
+    static func bytes(_ path: String) -> UInt64 {
+        [path, path + "-wal"].reduce(UInt64(0)) { sum, p in
+            var st = stat()
+            return sum + (stat(p, &st) == 0 ? UInt64(st.st_size) : 0)
+        }
+    }
+
     /// Why recording must stop now, or nil.
     func limitReached() -> String? {
         if let maxBytes {
-            let size = [path, path + "-wal"].reduce(UInt64(0)) { sum, p in
-                var st = stat()
-                return sum + (stat(p, &st) == 0 ? UInt64(st.st_size) : 0)
-            }
-            if size >= maxBytes { return "the capture reached its size limit (\(maxBytes >> 20) MiB)" }
+            if Self.bytes(path) >= maxBytes { return "the capture reached its size limit (\(maxBytes >> 20) MiB)" }
         }
         var fs = statvfs()
         let dir = (path as NSString).deletingLastPathComponent
