@@ -31,22 +31,22 @@ static __always_inline void nt_count_loss(__u32 kind)
 /* Ring records wake the reader only once this share of the ring waits (1/64):
  * a wakeup per record costs the recorder a context switch per event under
  * load, and it polls every ring at least every 100 ms regardless. */
+static __always_inline __u64 nt_wakeup(void *ring)
+{
+	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= (bpf_ringbuf_query(ring, BPF_RB_RING_SIZE) >> 6)
+		? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void nt_submit(void *ring, void *e)
 {
-	__u64 size = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE);
-
-	bpf_ringbuf_submit(e, bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= (size >> 6)
-			      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, nt_wakeup(ring));
 }
 
 /* As nt_submit, for a record built elsewhere (a per-CPU scratch) and copied
  * into the ring at the length it has: false if the ring had no room. */
 static __always_inline bool nt_output(void *ring, void *e, __u64 size)
 {
-	__u64 ring_size = bpf_ringbuf_query(ring, BPF_RB_RING_SIZE);
-
-	return bpf_ringbuf_output(ring, e, size, bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= (ring_size >> 6)
-				  ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP) == 0;
+	return bpf_ringbuf_output(ring, e, size, nt_wakeup(ring)) == 0;
 }
 
 /* The task readers below are plain loads through BTF pointers, which the
