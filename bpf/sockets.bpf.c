@@ -15,9 +15,9 @@
  *   - TCP close runs in any context (often softirq): the owner comes from the
  *     per-socket state recorded above, never from `current`.
  *   - UDP: sock_send_length / sock_recv_length run inside the send/recv call
- *     of the owner. An unconnected send's destination is the route lookup
- *     udp_sendmsg makes in the sender's context (fib_table_lookup /
- *     fib6_table_lookup); a receive's peer comes from the datagram's headers,
+ *     of the owner. An unconnected send's destination comes from the cgroup
+ *     sendmsg hook udp_sendmsg runs in the sender's context; a receive's peer
+ *     comes from the datagram's headers,
  *     read when it was queued (sk_data_ready) and taken in queue order.
  * No syscall tracepoint: attaching any of them puts every system call of
  * every task on the host onto the tracing slow path. (BPF LSM and fentry
@@ -428,14 +428,12 @@ static __always_inline void nt_udp_flow(const struct sock *sk, struct nt_sock_tu
 	nt_submit(&sock_events, e);
 }
 
-/* udp_sendmsg on an unconnected socket looks the route up for this very
- * datagram, in the sender's context, with its ports: the destination, kept
- * for the sock_send_length that follows (which checks the source port).
- * Output lookups carry the loopback ifindex as input interface; a received
- * or forwarded packet's lookup (softirq, on whatever task it interrupted)
- * carries its real input device and is skipped. */
-#define LOOPBACK_IFINDEX_ 1
-static __always_inline void nt_stash_dst(const void *daddr, __u32 len, __u16 family, __be16 dport, __be16 sport)
+/* An unconnected send's destination, from the cgroup hook udp_sendmsg and
+ * udpv6_sendmsg run for it in the sender's context (after the source port is
+ * bound), kept for the sock_send_length that follows (which checks the source
+ * port). A hook at the root of the cgroup hierarchy runs only for such sends;
+ * a route-lookup tracepoint would also run for every packet the host routes. */
+static __always_inline void nt_stash_dst(const __u32 *daddr, __u32 len, __u16 family, __u32 dport_be, __u16 sport)
 {
 	struct udp_pending *p;
 
@@ -443,35 +441,47 @@ static __always_inline void nt_stash_dst(const void *daddr, __u32 len, __u16 fam
 	if (!p)
 		return;
 	__builtin_memset(p->dst, 0, 16);
-	if (len == 4)
-		__builtin_memcpy(p->dst, daddr, 4);
-	else
-		__builtin_memcpy(p->dst, daddr, 16);
-	p->dport = bpf_ntohs(dport);
-	p->sport = bpf_ntohs(sport);
+	if (len == 4) {
+		*(__u32 *)p->dst = daddr[0];
+	} else {
+		((__u32 *)p->dst)[0] = daddr[0];
+		((__u32 *)p->dst)[1] = daddr[1];
+		((__u32 *)p->dst)[2] = daddr[2];
+		((__u32 *)p->dst)[3] = daddr[3];
+	}
+	p->dport = bpf_ntohs((__u16)dport_be);
+	p->sport = sport;
 	p->dfamily = family;
 	p->flags |= UP_DST;
 }
 
-SEC("tp_btf/fib_table_lookup")
-int BPF_PROG(nt_fib4_lookup, u32 tb_id, const struct flowi4 *flp, const struct fib_nh_common *nhc, int err)
+#define NT_SOCK_ADDR_ALLOW 1
+
+SEC("cgroup/sendmsg4")
+int nt_udp_dst4(struct bpf_sock_addr *ctx)
 {
-	if (flp->__fl_common.flowic_proto != IPPROTO_UDP_ || flp->uli.ports.sport == 0 ||
-	    flp->__fl_common.flowic_iif != LOOPBACK_IFINDEX_)
-		return 0;
-	nt_stash_dst(&flp->daddr, 4, AF_INET, flp->uli.ports.dport, flp->uli.ports.sport);
-	return 0;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 dst = ctx->user_ip4;
+
+	if (sk && ctx->protocol == IPPROTO_UDP_)
+		nt_stash_dst(&dst, 4, AF_INET, ctx->user_port, sk->src_port);
+	return NT_SOCK_ADDR_ALLOW;
 }
 
-SEC("tp_btf/fib6_table_lookup")
-int BPF_PROG(nt_fib6_lookup, const struct net *net, const struct fib6_result *res, struct fib6_table *table,
-	     const struct flowi6 *flp)
+SEC("cgroup/sendmsg6")
+int nt_udp_dst6(struct bpf_sock_addr *ctx)
 {
-	if (flp->__fl_common.flowic_proto != IPPROTO_UDP_ || flp->uli.ports.sport == 0 ||
-	    flp->__fl_common.flowic_iif != LOOPBACK_IFINDEX_)
-		return 0;
-	nt_stash_dst(&flp->daddr, 16, AF_INET6, flp->uli.ports.dport, flp->uli.ports.sport);
-	return 0;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 dst[4];
+
+	if (!sk || ctx->protocol != IPPROTO_UDP_)
+		return NT_SOCK_ADDR_ALLOW;
+	dst[0] = ctx->user_ip6[0];
+	dst[1] = ctx->user_ip6[1];
+	dst[2] = ctx->user_ip6[2];
+	dst[3] = ctx->user_ip6[3];
+	nt_stash_dst(dst, 16, AF_INET6, ctx->user_port, sk->src_port);
+	return NT_SOCK_ADDR_ALLOW;
 }
 
 SEC("tp_btf/sock_send_length")

@@ -57,15 +57,25 @@ final class BPFObject {
     }
 
     /// Attaches every loaded program whose section libbpf knows how to attach,
-    /// except iterators (run on demand) and those `skip` names.
+    /// except iterators (run on demand) and those `skip` names; cgroup programs
+    /// at the root of the cgroup2 hierarchy.
     func attachAll(skip: Set<String> = []) throws {
         var failure: RecorderError?
+        var cgroupFD: Int32 = -1
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
         forEachProgram { prog, pname in
             guard failure == nil, bpf_program__autoload(prog), !skip.contains(pname) else { return }
             let section = String(cString: bpf_program__section_name(prog))
             if section.hasPrefix("iter") || section.hasPrefix("netfilter") { return }
             nt_log_reset()
-            guard let link = bpf_program__attach(prog) else {
+            if section.hasPrefix("cgroup/") && cgroupFD < 0 {
+                do { cgroupFD = try CgroupRoot.open() } catch {
+                    failure = .bpfAttach(object: name, program: pname, reason: "\(error)")
+                    return
+                }
+            }
+            let attached = section.hasPrefix("cgroup/") ? bpf_program__attach_cgroup(prog, cgroupFD) : bpf_program__attach(prog)
+            guard let link = attached else {
                 failure = .bpfAttach(object: name, program: pname, reason: Self.reason(errno))
                 return
             }
