@@ -20,7 +20,7 @@
 /* The layout version of every record below. Captures store it with their raw
  * records; an analyzer decodes only the versions it knows and refuses others
  * by name. Any change to a record struct, a kind or a field's meaning bumps it. */
-#define NT_ABI_VERSION 2
+#define NT_ABI_VERSION 3
 
 #define NT_COMM_LEN 16
 #define NT_FILENAME_MAX 256
@@ -46,7 +46,8 @@ enum nt_kind {
 	NT_KIND_MAP_FULL = 14,   /* a map update failed: the event was not lost, state was */
 	NT_KIND_DNS_LIB = 15,    /* a resolver library was mapped while not probed (bpf/resolver.bpf.c) */
 	NT_KIND_EXEC_NOTICE = 16, /* an exec, told to the resolver's arming thread only (bpf/resolver.bpf.c) */
-	NT_KIND_MAX = 17,
+	NT_KIND_TCP_SPAN = 17,   /* a TCP connection's open and close in one record (since ABI 3) */
+	NT_KIND_MAX = 18,
 };
 
 /* Flags on process events. */
@@ -201,13 +202,33 @@ struct nt_tcp_event {
 	__u32 oldstate;             /* CLOSE: the state the socket left for TCP_CLOSE */
 };
 
-/* The owner recorded in process context, kept per socket until TCP_CLOSE. */
+/* TCP_SPAN: a connection whose open (the CONNECT or ACCEPT it would have
+ * written) was still unwritten when it closed: the close, and the open as it
+ * would have been written. An open is written on its own only when the
+ * recorder's once-a-second sweep finds the connection still open, so a
+ * connection open at any sweep, or when the recording stops, is in the capture. */
+struct nt_tcp_span {
+	struct nt_tcp_event close;  /* close.kind = NT_KIND_TCP_SPAN */
+	__u64 open_ts;
+	__u32 open_kind;            /* NT_KIND_TCP_CONNECT or NT_KIND_TCP_ACCEPT */
+	__u32 open_flags;           /* the open's flags (NT_SF_OWNER, NT_SF_NO_STATE) */
+	__s32 open_result;          /* CONNECT's result */
+	__u32 _pad;
+};
+
+/* The owner recorded in process context, kept per socket until TCP_CLOSE,
+ * and the open not yet written (see nt_tcp_span). */
 struct nt_sock_state {
 	__u64 start_ts;
 	__u64 cookie;
 	__u32 flags;                /* NT_SF_OWNER once an owner is known; NT_SF_ESTABLISHED */
 	__u32 _pad;
 	struct nt_task task;
+	__u64 open_ts;
+	__u32 open_kind;
+	__u32 open_flags;
+	__s32 open_result;
+	__u32 open_pending;         /* 1 while the open is unwritten: taken by exchange, by the close or the sweep */
 };
 
 /* UDP_FLOW: the first datagram of a flow (5-tuple + netns + process). */

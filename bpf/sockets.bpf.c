@@ -69,6 +69,15 @@ struct {
 	__type(value, struct nt_sock_state);
 } snap_socks SEC(".maps");
 
+/* Network namespaces holding a connection whose open is unwritten, each with
+ * a process that was in it: the sweep's to-do list (it deletes what it takes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} sweep_netns SEC(".maps");
+
 /* A UDP send in progress, per thread. */
 #define UP_DST   (1u << 0) /* dst/dport: an unconnected send's destination, for source port sport */
 struct udp_pending {
@@ -168,18 +177,22 @@ static __always_inline struct nt_sock_state *nt_state(const struct sock *sk, __u
 	return bpf_sk_storage_get(&socks, (struct sock *)sk, 0, flags);
 }
 
-/* Writes a TCP event; `owner` (in-context task) or `st` (remembered owner) or neither. */
-static __always_inline void nt_tcp_emit(__u32 kind, const struct sock *sk, __u64 cookie, __u64 start_ts,
-					__u32 flags, struct task_struct *owner,
-					const struct nt_sock_state *st, __s32 result, __u32 oldstate)
+/* Writes a TCP record at `ts`; `owner` (in-context task) or `st` (remembered
+ * owner) or neither. A span (close + the unwritten open) when `span`. */
+static __always_inline void nt_tcp_emit_at(__u64 ts, __u32 kind, const struct sock *sk, __u64 cookie,
+					   __u64 start_ts, __u32 flags, struct task_struct *owner,
+					   const struct nt_sock_state *st, __s32 result, __u32 oldstate, bool span)
 {
-	struct nt_tcp_event *e = bpf_ringbuf_reserve(&sock_events, sizeof(*e), 0);
-	if (!e) {
-		nt_count_loss(kind);
+	struct nt_tcp_span *rec = bpf_ringbuf_reserve(&sock_events, span ? sizeof(struct nt_tcp_span)
+										: sizeof(struct nt_tcp_event), 0);
+	struct nt_tcp_event *e = &rec->close;
+
+	if (!rec) {
+		nt_count_loss(span ? NT_KIND_TCP_SPAN : kind);
 		return;
 	}
-	e->ts = bpf_ktime_get_boot_ns();
-	e->kind = kind;
+	e->ts = ts;
+	e->kind = span ? NT_KIND_TCP_SPAN : kind;
 	if (owner) {
 		nt_fill_task(&e->task, owner);
 		flags |= NT_SF_OWNER;
@@ -208,7 +221,49 @@ static __always_inline void nt_tcp_emit(__u32 kind, const struct sock *sk, __u64
 		e->bytes_received = 0;
 		e->total_retrans = 0;
 	}
-	nt_submit(&sock_events, e);
+	if (span) {
+		rec->open_ts = st->open_ts;
+		rec->open_kind = st->open_kind;
+		rec->open_flags = st->open_flags;
+		rec->open_result = st->open_result;
+		rec->_pad = 0;
+	}
+	nt_submit(&sock_events, rec);
+}
+
+static __always_inline void nt_tcp_emit(__u32 kind, const struct sock *sk, __u64 cookie, __u64 start_ts,
+					__u32 flags, struct task_struct *owner,
+					const struct nt_sock_state *st, __s32 result, __u32 oldstate)
+{
+	nt_tcp_emit_at(bpf_ktime_get_boot_ns(), kind, sk, cookie, start_ts, flags, owner, st, result, oldstate, false);
+}
+
+/* An open kept for the close to write with it (a span), unless a sweep finds
+ * the connection still open first. Set last: whoever takes it reads the rest.
+ * The socket's namespace is marked for the sweep (which walks one namespace's
+ * sockets at a time), with a process to enter it through. */
+static __always_inline void nt_keep_open(struct nt_sock_state *st, const struct sock *sk, __u32 kind, __u32 flags,
+					 __s32 result)
+{
+	__u32 ns = nt_sk_netns(sk);
+
+	if (!bpf_map_lookup_elem(&sweep_netns, &ns)) {
+		__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+		if (bpf_map_update_elem(&sweep_netns, &ns, &pid, BPF_ANY))
+			nt_count_loss(NT_KIND_MAP_FULL);
+	}
+	st->open_ts = bpf_ktime_get_boot_ns();
+	st->open_kind = kind;
+	st->open_flags = flags;
+	st->open_result = result;
+	__sync_lock_test_and_set(&st->open_pending, 1);
+}
+
+/* True if the caller took the unwritten open (then it must write it). */
+static __always_inline bool nt_take_open(struct nt_sock_state *st)
+{
+	return st->open_pending && __sync_lock_test_and_set(&st->open_pending, 0);
 }
 
 /* A passive socket worked by `current` from a system call: its owner, if it
@@ -217,7 +272,6 @@ static __always_inline void nt_tcp_emit(__u32 kind, const struct sock *sk, __u64
 static __always_inline void nt_tcp_owner_seen(const struct sock *sk)
 {
 	struct nt_sock_state *st = nt_state(sk, BPF_SK_STORAGE_GET_F_CREATE);
-	__u64 cookie, start = 0;
 	__u32 flags = 0;
 	int state;
 
@@ -237,18 +291,15 @@ static __always_inline void nt_tcp_owner_seen(const struct sock *sk)
 	state = sk->__sk_common.skc_state;
 	if (state == TCP_LISTEN_ || state == TCP_CLOSE_ || state == TCP_SYN_SENT_)
 		return;
-	if (st->flags & ST_SEEN) {
-		cookie = st->cookie;
-		start = st->start_ts;
-	} else {
-		cookie = sk->__sk_common.skc_cookie.counter;
+	if (!(st->flags & ST_SEEN)) {
 		flags |= NT_SF_NO_STATE;
-		st->cookie = cookie;
+		st->cookie = sk->__sk_common.skc_cookie.counter;
+		st->start_ts = 0;
 		st->flags = NT_SF_ESTABLISHED | ST_SEEN;
 	}
 	st->flags |= NT_SF_OWNER;
 	nt_fill_current(&st->task);
-	nt_tcp_emit(NT_KIND_TCP_ACCEPT, sk, cookie, start, flags, 0, st, 0, TCP_ESTABLISHED_);
+	nt_keep_open(st, sk, NT_KIND_TCP_ACCEPT, flags | NT_SF_OWNER, 0);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -300,7 +351,7 @@ int BPF_PROG(nt_sock_state, const struct sock *sk, int oldstate, int newstate)
 			st->flags |= NT_SF_ESTABLISHED;
 		else
 			result = sk->sk_err ? -sk->sk_err : -1;
-		nt_tcp_emit(NT_KIND_TCP_CONNECT, sk, st->cookie, st->start_ts, 0, 0, st, result, oldstate);
+		nt_keep_open(st, sk, NT_KIND_TCP_CONNECT, st->flags & NT_SF_OWNER, result);
 		goto close;
 	}
 
@@ -348,7 +399,8 @@ close:
 			cookie = bpf_get_socket_cookie((void *)sk);
 			st = 0;
 		}
-		nt_tcp_emit(NT_KIND_TCP_CLOSE, sk, cookie, start, flags, 0, st, 0, oldstate);
+		nt_tcp_emit_at(bpf_ktime_get_boot_ns(), NT_KIND_TCP_CLOSE, sk, cookie, start, flags, 0, st, 0, oldstate,
+			       st && nt_take_open(st));
 		/* A socket reconnected after tcp_disconnect() starts over at SYN_SENT. */
 		if (st)
 			st->flags = 0;
@@ -684,6 +736,36 @@ int BPF_PROG(nt_sock_recv, struct sock *sk, int ret, int flags)
 		}
 	}
 	nt_udp_flow(sk, &t, ret, f, nt_is_zero6(bound.laddr));
+	return 0;
+}
+
+/* ---- the once-a-second sweep ---------------------------------------------- */
+
+/* Writes the open of every connection still open whose open is unwritten.
+ * The recorder runs it about once a second, and when it stops, in each
+ * namespace sweep_netns lists (a TCP iterator walks the namespace it is
+ * created in): a connection that outlives a sweep is in the capture even if
+ * its close never comes. (An iterator over the socket storage itself would
+ * walk only our sockets, but map-element iterators do not load on this kernel.) */
+SEC("iter/tcp")
+int nt_sock_sweep(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct nt_sock_state *st;
+	struct tcp_sock *tp;
+	struct sock *sk;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	sk = (struct sock *)tp;
+	st = bpf_sk_storage_get(&socks, sk, 0, 0);
+	if (!st || !nt_take_open(st))
+		return 0;
+	nt_tcp_emit_at(st->open_ts, st->open_kind, sk, st->cookie, st->start_ts, st->open_flags, 0, st,
+		       st->open_result, st->open_kind == NT_KIND_TCP_CONNECT ? TCP_SYN_SENT_ : TCP_ESTABLISHED_, false);
 	return 0;
 }
 

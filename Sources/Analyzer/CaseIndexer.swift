@@ -31,9 +31,10 @@ enum CaseIndexer {
         guard segments > 0 else { return }
         let ours = Dictionary(RecordDecoders.layoutRows().map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
         let abi = meta["abi_version"].flatMap(Int.init)
-        guard abi == Int(NT_ABI_VERSION) else {
+        guard let abi, RecordDecoders.abiVersions.contains(abi) else {
+            let known = RecordDecoders.abiVersions
             throw CaseBuildError.abi(evidence.path,
-                "its records use event ABI version \(meta["abi_version"] ?? "unknown"); this nettrail decodes version \(NT_ABI_VERSION)")
+                "its records use event ABI version \(meta["abi_version"] ?? "unknown"); this nettrail decodes versions \(known.lowerBound) to \(known.upperBound)")
         }
         for k in try evidence.recordKinds() {
             guard let mine = ours[k.kind] else { continue }
@@ -83,8 +84,10 @@ enum CaseIndexer {
                         do {
                             try decoders.write(p, size: size, into: w)
                             switch RecordDecoders.kind(p, size) ?? 0 {
-                            case NT_KIND_TCP_CONNECT.rawValue, NT_KIND_TCP_ACCEPT.rawValue, NT_KIND_TCP_CLOSE.rawValue:
-                                try connections.add(SocketRecords.tcpRow(p, kind: RecordDecoders.kind(p, size)!, addresses: addresses))
+                            case let k where SocketRecords.isTcp(k):
+                                try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
+                                    try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
+                                }
                             case NT_KIND_CT_NEW.rawValue, NT_KIND_CT_END.rawValue:
                                 try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
                             default: break

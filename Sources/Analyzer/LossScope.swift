@@ -21,7 +21,7 @@ public enum LossScope: CaseIterable, Sendable {
     var kinds: Set<String>? {
         switch self {
         case .process: return ["fork", "exec", "exit", "cgroup_mkdir", "cgroup_attach"]
-        case .sockets: return ["tcp_connect", "tcp_accept", "tcp_close", "udp_flow", "map_full"]
+        case .sockets: return ["tcp_connect", "tcp_accept", "tcp_close", "tcp_span", "udp_flow", "map_full"]
         case .conntrack: return nil
         case .resolver: return ["dns", "dns_lib", "dns_arming", "exec_notice"]
         }

@@ -20,6 +20,7 @@ public enum EventKind {
         case NT_KIND_MAP_FULL.rawValue: return "map_full"
         case NT_KIND_DNS_LIB.rawValue: return "dns_lib"
         case NT_KIND_EXEC_NOTICE.rawValue: return "exec_notice"
+        case NT_KIND_TCP_SPAN.rawValue: return "tcp_span"
         default: return "kind\(kind)"
         }
     }

@@ -36,6 +36,10 @@ public final class RecordDecoders {
         [ProcessRecords.decoder, SocketRecords.decoder, ConntrackRecords.decoder, DNSRecords.decoder]
     }
 
+    /// The ABI versions whose records these decoders read. Version 3 added a kind
+    /// (TCP_SPAN) and changed no other: a version 2 capture is read as it is.
+    public static let abiVersions: ClosedRange<Int> = 2...Int(NT_ABI_VERSION)
+
     /// This build's layouts of every archived kind, as a capture describes them (record_kind).
     public static func layoutRows() -> [RecordKindRow] {
         all().flatMap { d in

@@ -7,6 +7,7 @@ final class BPFObject {
     private let obj: OpaquePointer
     private var links: [OpaquePointer] = []
     private var rawLinkFDs: [Int32] = []
+    private var iterLinks: [String: OpaquePointer] = [:]
 
     /// Opens and loads the object; `ringSizes` overrides ring buffer sizes by map name.
     init(_ embedded: EmbeddedObject, ringSizes: [String: UInt32] = [:], autoload: Set<String>? = nil) throws {
@@ -44,6 +45,7 @@ final class BPFObject {
 
     deinit {
         for l in links { bpf_link__destroy(l) }
+        for l in iterLinks.values { bpf_link__destroy(l) }
         for fd in rawLinkFDs { close(fd) }
         bpf_object__close(obj)
     }
@@ -138,15 +140,22 @@ final class BPFObject {
         return out
     }
 
-    /// Runs an iterator program and returns everything it wrote.
+    /// Runs an iterator program and returns everything it wrote. The link is kept
+    /// for the next run (an iterator of sockets walks the namespace each run is made in).
     func runIterator(_ program: String) throws -> [UInt8] {
-        guard let prog = bpf_object__find_program_by_name(obj, program) else {
-            throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
+        let link: OpaquePointer
+        if let l = iterLinks[program] {
+            link = l
+        } else {
+            guard let prog = bpf_object__find_program_by_name(obj, program) else {
+                throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
+            }
+            guard let attached = bpf_program__attach_iter(prog, nil) else {
+                throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno))
+            }
+            iterLinks[program] = attached
+            link = attached
         }
-        guard let link = bpf_program__attach_iter(prog, nil) else {
-            throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno))
-        }
-        defer { bpf_link__destroy(link) }
         let fd = bpf_iter_create(bpf_link__fd(link))
         guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno)) }
         defer { close(fd) }

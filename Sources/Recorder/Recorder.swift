@@ -201,6 +201,7 @@ public final class Recorder: @unchecked Sendable {
                 // Sealed on the archive's thread; inserted below once back, at the latest on the next turn.
                 archive.flush()
                 try lossTracker.sample(into: writer, now: now)
+                for s in sources { try s.sweep?(s.object) }
                 for s in sources { try s.tick?(s.object, writer, now, false) }
             }
             let inserted = try archive.insertSealed(into: writer)
@@ -215,7 +216,12 @@ public final class Recorder: @unchecked Sendable {
                 lastAnchor = now
             }
         }
-        // Whatever the kernel wrote before we stopped is still ours to keep.
+        // Whatever the kernel wrote before we stopped is still ours to keep, and what it held back.
+        if firstError == nil {
+            for s in sources {
+                do { try s.sweep?(s.object) } catch { firstError = error; break }
+            }
+        }
         reader.drain()
         try archive.finish(into: writer)
         if let firstError { throw firstError }

@@ -12,6 +12,7 @@ enum SocketEvents {
     /// `udpFlowTableSize` overrides the flow map's size (tests use a small one to provoke evictions).
     static func source(udpFlowTableSize: UInt32? = nil) throws -> Source {
         let flows = UDPFlowTracker()
+        let sweep = SocketSweep()
         let object = try BPFObject(EmbeddedBPF.sockets, ringSizes: udpFlowTableSize.map { ["udp_flows": $0] } ?? [:])
         return Source(
             name: "sockets", object: object,
@@ -21,6 +22,7 @@ enum SocketEvents {
                 try flows.started(data.assumingMemoryBound(to: nt_udp_event.self), into: w)
             }],
             snapshot: { object, w in try snapshot(object, into: w) },
+            sweep: { object in try sweep.run(object) },
             tick: { object, w, now, final in try flows.retire(object, into: w, now: now, all: final) })
     }
 

@@ -16,6 +16,9 @@ struct Source {
     var attach: (BPFObject) throws -> Void = { try $0.attachAll() }
     /// Runs once after attaching (e.g. a snapshot of kernel state); returns rows written.
     var snapshot: ((BPFObject, TimelineWriter) throws -> Int)? = nil
+    /// Runs about once a second, and once more before the rings are read for the last
+    /// time: asks the kernel side to write what it holds back (e.g. opens of connections).
+    var sweep: ((BPFObject) throws -> Void)? = nil
     /// Runs about once a second on the recording thread (now = boot ns), and once
     /// more with `final` = true before the capture closes (e.g. retiring flow state).
     var tick: ((BPFObject, TimelineWriter, UInt64, Bool) throws -> Void)? = nil

@@ -11,7 +11,8 @@ final class KilledRecorderTests: XCTestCase {
     static let analyzer = URL(fileURLWithPath: packageRoot).appendingPathComponent(".build/debug/nettrail").path
 
     /// Records until SIGKILL in `dir`; returns the capture's path and the pids of 20 execs
-    /// made more than a second before the kill.
+    /// made more than a second before the kill. A TCP connection is opened 2.5 s before
+    /// the kill and still open at it (its pid and client port logged in held.log).
     func killedCapture(in dir: URL) throws -> (db: String, early: [UInt32]) {
         let db = dir.appendingPathComponent("killed.db").path
         let log = dir.appendingPathComponent("rec.log").path
@@ -23,6 +24,17 @@ final class KilledRecorderTests: XCTestCase {
         // Early execs: more than a second before the kill, so committed.
         let early = dir.appendingPathComponent("early.pids").path
         try sh("for i in $(seq 20); do /bin/true & echo $! >> \(early); done; wait")
+        let held = dir.appendingPathComponent("held.log").path
+        let holder = try Child(["/usr/bin/python3", "-c", """
+            import os, socket, time
+            srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+            c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
+            c.send(b"x"); a.recv(1)
+            open("\(held).tmp", "w").write("%d %d\\n" % (os.getpid(), c.getsockname()[1])); os.rename("\(held).tmp", "\(held)")
+            time.sleep(60)
+            """])
+        defer { holder.stop() }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: held) { Thread.sleep(forTimeInterval: 0.05) }
         Thread.sleep(forTimeInterval: 2.5)
         // Late execs: a moment before the kill, so possibly not yet committed: either way, no damage.
         try sh("for i in $(seq 20); do /bin/true; done")
@@ -56,6 +68,20 @@ final class KilledRecorderTests: XCTestCase {
         }
         let info = try InfoQuery.run(capture).render(.table)
         XCTAssertTrue(info.contains("not closed cleanly"), info)
+
+        // The connection open at the kill: its open, held back for a close that never
+        // came, was written by a sweep while it was open; both ends, with their owner.
+        let f = try String(contentsOfFile: dir.appendingPathComponent("held.log").path, encoding: .utf8)
+            .split(whereSeparator: \.isWhitespace).compactMap { UInt32($0) }
+        XCTAssertEqual(f.count, 2)
+        let conns = try ConnectionIndex(capture).connections.filter {
+            $0.proto == .tcp && ($0.tuple.lport == f[1] || $0.tuple.rport == f[1]) && $0.tuple.laddr == "127.0.0.1"
+        }
+        XCTAssertEqual(conns.count, 2, "\(conns)")
+        for c in conns {
+            XCTAssertEqual(c.owner?.pid, f[0], "\(c)")
+            XCTAssertNil(c.end, "\(c)")
+        }
     }
 
     /// As a responder would have it: FILE and FILE-wal copied (no -shm), on a read-only mount,

@@ -104,6 +104,44 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(st.int(6), 77)
     }
 
+    /// A span is the connect it stands for and the close: two rows, the open's own
+    /// time, flags and result, the close's counters; the socket fields shared.
+    func testTCPSpanRecordBecomesItsOpenAndClose() throws {
+        var s = nt_tcp_span()
+        s.close.ts = 9_000
+        s.close.kind = NT_KIND_TCP_SPAN.rawValue
+        s.close.flags = NT_SF_OWNER | NT_SF_ESTABLISHED
+        s.close.cookie = 78
+        s.close.start_ts = 4_000
+        s.close.task.pid = 8
+        s.close.tuple.family = 2
+        s.close.tuple.lport = 40_001
+        s.close.tuple.rport = 443
+        s.close.bytes_acked = 1_234
+        s.close.oldstate = 4
+        withUnsafeMutableBytes(of: &s.close.tuple.laddr) { $0.copyBytes(from: [10, 0, 0, 1]) }
+        withUnsafeMutableBytes(of: &s.close.tuple.raddr) { $0.copyBytes(from: [10, 0, 0, 3]) }
+        s.open_ts = 5_000
+        s.open_kind = NT_KIND_TCP_CONNECT.rawValue
+        s.open_flags = NT_SF_OWNER
+        s.open_result = -111
+        let (r, errors) = try decode([bytes(&s)])
+        XCTAssertEqual(errors, 0)
+        let st = try r.db.prepare("SELECT ts, kind, flags, pid, lport, rport, cookie, start_ts, result, bytes_acked FROM tcp_event ORDER BY ts")
+        XCTAssertTrue(try st.step())
+        XCTAssertEqual([st.int(0), st.int(1), st.int(2), st.int(3), st.int(4), st.int(5), st.int(6), st.int(7), st.int(8)],
+                       [5_000, TcpEventKind.connect.rawValue, Int(NT_SF_OWNER), 8, 40_001, 443, 78, 4_000, -111])
+        XCTAssertTrue(st.isNull(9) || st.int(9) == 0)
+        XCTAssertTrue(try st.step())
+        XCTAssertEqual([st.int(0), st.int(1), st.int(3), st.int(6), st.int(9)],
+                       [9_000, TcpEventKind.close.rawValue, 8, 78, 1_234])
+        XCTAssertFalse(try st.step())
+
+        // Shorter than a span: an error, not half a connection.
+        let short = Array(bytes(&s).prefix(MemoryLayout<nt_tcp_event>.size))
+        XCTAssertEqual(try decode([short]).errors, 1)
+    }
+
     /// A record too short for its kind, of a kind no decoder has, or shorter than its
     /// header is a decode error: counted, never a trap and never a row.
     func testMalformedRecordsAreErrorsNotRows() throws {

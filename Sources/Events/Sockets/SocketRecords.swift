@@ -7,9 +7,17 @@ public enum SocketRecords {
         RecordLayout(NT_KIND_TCP_CONNECT, nt_tcp_event.self, "nt_tcp_event"),
         RecordLayout(NT_KIND_TCP_ACCEPT, nt_tcp_event.self, "nt_tcp_event"),
         RecordLayout(NT_KIND_TCP_CLOSE, nt_tcp_event.self, "nt_tcp_event"),
+        RecordLayout(NT_KIND_TCP_SPAN, nt_tcp_span.self, "nt_tcp_span"),
         RecordLayout(NT_KIND_UDP_FLOW, nt_udp_event.self, "nt_udp_event"),
     ]
     public static var kinds: [nt_kind] { layouts.map(\.kind) }
+
+    /// A record of a TCP connection (what the case joins into connections).
+    @inline(__always)
+    public static func isTcp(_ kind: UInt32) -> Bool {
+        kind == NT_KIND_TCP_CONNECT.rawValue || kind == NT_KIND_TCP_ACCEPT.rawValue
+            || kind == NT_KIND_TCP_CLOSE.rawValue || kind == NT_KIND_TCP_SPAN.rawValue
+    }
 
     public static var decoder: RecordDecoder {
         let text = SocketText()
@@ -24,6 +32,40 @@ public enum SocketRecords {
         let r = p + MemoryLayout<nt_sock_tuple>.offset(of: \nt_sock_tuple.raddr)!
         return SocketTuple(family: t.family, laddr: SocketTuple.address(family: t.family, l), lport: t.lport,
                            raddr: SocketTuple.address(family: t.family, r), rport: t.rport)
+    }
+
+    /// A span's open, as the CONNECT or ACCEPT record it stands for would have been
+    /// written (bpf/sockets.bpf.c nt_sock_sweep): the close's socket fields, the open's own.
+    static func openOfSpan(_ data: UnsafeRawPointer) -> nt_tcp_event {
+        let span = data.loadUnaligned(as: nt_tcp_span.self)
+        var e = span.close
+        e.ts = span.open_ts
+        e.kind = span.open_kind == NT_KIND_TCP_ACCEPT.rawValue ? NT_KIND_TCP_ACCEPT.rawValue : NT_KIND_TCP_CONNECT.rawValue
+        e.flags = span.open_flags
+        if span.open_flags & UInt32(NT_SF_OWNER) == 0 { e.task = nt_task() }
+        e.result = span.open_result
+        e.oldstate = e.kind == NT_KIND_TCP_CONNECT.rawValue ? tcpSynSent : tcpEstablished
+        e.bytes_acked = 0
+        e.bytes_received = 0
+        e.total_retrans = 0
+        return e
+    }
+    private static let tcpEstablished: UInt32 = 1, tcpSynSent: UInt32 = 2
+
+    /// The TCP records one record stands for, in time order, each an nt_tcp_event: a span
+    /// is its open and its close, any other TCP kind (or 0, the snapshot) itself.
+    @inline(__always)
+    public static func forEachTcpRecord(_ data: UnsafeRawPointer, size: Int, kind: UInt32,
+                                        _ body: (UnsafeRawPointer, UInt32) throws -> Void) throws {
+        guard kind == NT_KIND_TCP_SPAN.rawValue else {
+            guard size >= MemoryLayout<nt_tcp_event>.size else { throw DecodeError.short(kind, size) }
+            return try body(data, kind)
+        }
+        guard size >= MemoryLayout<nt_tcp_span>.size else { throw DecodeError.short(kind, size) }
+        var open = openOfSpan(data)
+        let openKind = open.kind
+        try withUnsafeBytes(of: &open) { try body($0.baseAddress!, openKind) }
+        try body(data, NT_KIND_TCP_CLOSE.rawValue)
     }
 
     /// The row `write` stores for a TCP record (kind 0 or a TCP kind, at least an
@@ -51,6 +93,10 @@ public enum SocketRecords {
     public static func write(_ data: UnsafeRawPointer, size: Int, kind: UInt32, into w: TimelineWriter,
                              text: SocketText? = nil) throws {
         switch kind {
+        case NT_KIND_TCP_SPAN.rawValue:
+            try forEachTcpRecord(data, size: size, kind: kind) { p, k in
+                try write(p, size: MemoryLayout<nt_tcp_event>.size, kind: k, into: w, text: text)
+            }
         case 0, NT_KIND_TCP_CONNECT.rawValue, NT_KIND_TCP_ACCEPT.rawValue, NT_KIND_TCP_CLOSE.rawValue:
             guard size >= MemoryLayout<nt_tcp_event>.size else { throw DecodeError.short(kind, size) }
             let e = data.assumingMemoryBound(to: nt_tcp_event.self)
