@@ -137,22 +137,30 @@ static __always_inline bool nt_ct_tcp_header(struct sk_buff *skb, __u8 l3, __u8 
 	return true;
 }
 
+/* The kernel's BTF id of struct nf_conn, set by the recorder before loading:
+ * bpf_core_type_id_kernel() cannot tell it from its flavor nf_conn___init. */
+const volatile __u32 nt_nf_conn_type = 0;
+
 SEC("netfilter")
 int nt_ct_hook(struct bpf_nf_ctx *ctx)
 {
 	struct sk_buff *skb = ctx->skb;
 	unsigned long nfct = skb->_nfct; /* ctx->skb is a trusted pointer: a plain load */
-	struct nf_conn *ct = (struct nf_conn *)(nfct & ~NT_NFCT_INFOMASK);
 	__u32 ctinfo = nfct & NT_NFCT_INFOMASK;
+	/* The entry's fields are plain (fault-safe) loads through an untrusted typed
+	 * pointer: a bpf_probe_read_kernel call per field cost more than the rest of
+	 * the established-flow path, which runs for every packet. */
+	struct nf_conn *ct;
 	struct nt_ct_tcp_seen *seen, fresh = {};
 	__u32 status, seq = 0;
-	__u8 l4, l3, state, tflags = 0, tcpb[4];
+	__u8 l4, l3, state, tflags = 0, tcpb[4] = {};
 	__u64 key, ts;
 
-	if (!ct || ctinfo == NT_IP_CT_UNTRACKED)
+	if (!(nfct & ~NT_NFCT_INFOMASK) || ctinfo == NT_IP_CT_UNTRACKED)
 		return NF_ACCEPT;
-	status = BPF_CORE_READ(ct, status);
-	l4 = BPF_CORE_READ(ct, tuplehash[0].tuple.dst.protonum);
+	ct = bpf_rdonly_cast((void *)(nfct & ~NT_NFCT_INFOMASK), nt_nf_conn_type);
+	status = ct->status;
+	l4 = ct->tuplehash[0].tuple.dst.protonum;
 
 	if (!(status & NT_IPS_CONFIRMED)) {
 		/* New: this packet created the entry and NAT is settled. */
@@ -176,9 +184,9 @@ int nt_ct_hook(struct bpf_nf_ctx *ctx)
 	if (l4 != 6)
 		return NF_ACCEPT;
 
-	/* state, last_dir, retrans, last_index: adjacent bytes of struct ip_ct_tcp. */
-	bpf_core_read(tcpb, sizeof(tcpb), &ct->proto.tcp.state);
-	state = tcpb[0];
+	state = ct->proto.tcp.state;
+	tcpb[1] = ct->proto.tcp.last_dir;
+	tcpb[3] = ct->proto.tcp.last_index;
 	/* Conntrack notes the flags class and direction of the last packet it took (or
 	 * ignored): a SYN it ignored on an entry in any state leaves last_index SYN and
 	 * last_dir ORIGINAL. Anything else, unless the state is one a connection starts

@@ -117,3 +117,52 @@ int nt_eventfd(void)
 	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
+
+int nt_kernel_struct_id(const char *name)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int id;
+
+	if (!vmlinux)
+		return -errno;
+	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_STRUCT);
+	btf__free(vmlinux);
+	return id;
+}
+
+int nt_set_rodata_u32(struct bpf_object *obj, const char *var, uint32_t value)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	struct bpf_map *map;
+	size_t size = 0;
+	char *data;
+	int id, i;
+
+	if (!btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	bpf_object__for_each_map(map, obj) {
+		if (bpf_map__is_internal(map) && strstr(bpf_map__name(map), ".rodata"))
+			break;
+	}
+	if (!map)
+		return -ENOENT;
+	data = bpf_map__initial_value(map, &size);
+	vs = btf_var_secinfos(sec);
+	for (i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *v = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, v->name_off), var) != 0)
+			continue;
+		if (!data || vs->size != sizeof(value) || vs->offset + sizeof(value) > size)
+			return -EINVAL;
+		memcpy(data + vs->offset, &value, sizeof(value));
+		return 0;
+	}
+	return -ENOENT;
+}

@@ -9,8 +9,10 @@ final class BPFObject {
     private var rawLinkFDs: [Int32] = []
     private var iterLinks: [String: OpaquePointer] = [:]
 
-    /// Opens and loads the object; `ringSizes` overrides ring buffer sizes by map name.
-    init(_ embedded: EmbeddedObject, ringSizes: [String: UInt32] = [:], autoload: Set<String>? = nil) throws {
+    /// Opens and loads the object; `ringSizes` overrides ring buffer sizes by map name,
+    /// `constants` sets read-only globals (`const volatile __u32`) by name.
+    init(_ embedded: EmbeddedObject, ringSizes: [String: UInt32] = [:], constants: [String: UInt32] = [:],
+         autoload: Set<String>? = nil) throws {
         name = embedded.name
         nt_log_install()
         nt_log_reset()
@@ -22,6 +24,11 @@ final class BPFObject {
         for (map, size) in ringSizes {
             guard let m = bpf_object__find_map_by_name(obj, map) else { throw RecorderError.bpfMap(object: name, map: map) }
             bpf_map__set_max_entries(m, size)
+        }
+        for (variable, value) in constants {
+            let rc = nt_set_rodata_u32(obj, variable, value)
+            // deinit closes obj: every stored property is set, so Swift runs it on this throw.
+            guard rc == 0 else { throw RecorderError.bpfOpen(object: name, reason: "\(variable): \(Self.reason(-rc))") }
         }
         if let autoload {
             forEachProgram { prog, pname in bpf_program__set_autoload(prog, autoload.contains(pname)) }

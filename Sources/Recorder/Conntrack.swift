@@ -72,7 +72,16 @@ final class ConntrackTracker {
         do {
             // The Netlink fallback loads no program (kernels before 6.4 have no netfilter programs);
             // the object still owns the maps the recorder reads (ring, losses).
-            object = try BPFObject(EmbeddedBPF.conntrack, ringSizes: rings,
+            var constants: [String: UInt32] = [:]
+            if options.source == .bpf {
+                let nfConn = nt_kernel_struct_id("nf_conn")
+                guard nfConn > 0 else {
+                    throw RecorderError.system("the kernel's BTF has no struct nf_conn (nf_conntrack as a module is not supported): "
+                                               + "--conntrack-source netlink uses conntrack events instead, or --no-conntrack")
+                }
+                constants["nt_nf_conn_type"] = UInt32(nfConn)
+            }
+            object = try BPFObject(EmbeddedBPF.conntrack, ringSizes: rings, constants: constants,
                                    autoload: options.source == .netlink ? [] : nil)
         } catch let e as RecorderError {
             guard options.source == .bpf, case .bpfLoad = e else { throw e }

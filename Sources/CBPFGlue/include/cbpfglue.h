@@ -21,6 +21,14 @@ struct bpf_object *nt_object_open_mem(const void *buf, size_t size, const char *
  * a link fd or -errno. */
 int nt_netfilter_link(int prog_fd, uint32_t pf, uint32_t hooknum, int32_t priority, uint32_t flags);
 
+/* The kernel's BTF id of the struct named exactly `name` (CO-RE would also take
+ * its flavors, e.g. nf_conn___init for nf_conn), or -errno. */
+int nt_kernel_struct_id(const char *name);
+
+/* Sets the read-only global `var` (a 32-bit value in .rodata) of an object
+ * opened and not yet loaded: the verifier then knows it as a constant. 0 or -errno. */
+int nt_set_rodata_u32(struct bpf_object *obj, const char *var, uint32_t value);
+
 /* Resolver probes (Sources/Recorder/Resolver.swift): a uprobe (or uretprobe)
  * on `func` (or, when func is NULL, at file offset `offset`) in the ELF file at
  * `path`, for every process. NULL + errno on failure. */
