@@ -189,6 +189,14 @@ public final class TimelineWriter: @unchecked Sendable {
         rowsSinceCommit = 0
     }
 
+    /// Abandons the open transaction (after a failed commit, e.g. a full disk).
+    public func rollback() {
+        guard inTransaction else { return }
+        try? db.execute("ROLLBACK")
+        inTransaction = false
+        rowsSinceCommit = 0
+    }
+
     public func setMeta(_ key: String, _ value: String) throws {
         let st = try statement("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
         st.bind(1, key); st.bind(2, value)

@@ -107,6 +107,8 @@ public final class Recorder: @unchecked Sendable {
         // However this ends (a throw included), sources' threads are stopped before we return.
         defer { for s in sources { s.finish?() } }
         let writer = try TimelineWriter(path: options.dbPath, force: options.force)
+        let reserve = DiskReserve(beside: options.dbPath)
+        defer { reserve.release() }
         let checkpointer = WALCheckpointer(path: options.dbPath)
         checkpointer.start()
         defer { checkpointer.stop() }
@@ -179,51 +181,73 @@ public final class Recorder: @unchecked Sendable {
         var statusReporter = options.status.map {
             StatusReporter(report: $0, every: options.statusSeconds, since: started.boot, path: options.dbPath, sources: sources)
         }
+        var diskFull = false
         while !stopFlag.load(ordering: .relaxed), firstError == nil {
-            // A ring wakes its reader when a record lands in it empty: read at once, every few records
-            // would cost a wakeup and a loop turn. Reading at most every readIntervalNs lets what
-            // arrives meanwhile wait in the ring (no wakeup while it is not empty) and be read in one go.
-            let since = Clock.boot &- lastRead
-            if since < Self.readIntervalNs { usleep(UInt32((Self.readIntervalNs - since) / 1000)) }
-            reader.poll(timeoutMs: 100)
-            lastRead = Clock.boot
-            // Producers batch their wakeups: what they wrote without one is read here, at least every 100 ms.
-            reader.drain()
-            let now = Clock.boot
-            if let deadline, now >= deadline { break }
-            for s in sources { try s.poll?(writer, now) }
-            let second = now - lastCommit >= 1_000_000_000
-            if second, let why = footprint.limitReached() {
-                stopReason = why
+            do {
+                // A ring wakes its reader when a record lands in it empty: read at once, every few records
+                // would cost a wakeup and a loop turn. Reading at most every readIntervalNs lets what
+                // arrives meanwhile wait in the ring (no wakeup while it is not empty) and be read in one go.
+                let since = Clock.boot &- lastRead
+                if since < Self.readIntervalNs { usleep(UInt32((Self.readIntervalNs - since) / 1000)) }
+                reader.poll(timeoutMs: 100)
+                lastRead = Clock.boot
+                // Producers batch their wakeups: what they wrote without one is read here, at least every 100 ms.
+                reader.drain()
+                let now = Clock.boot
+                if let deadline, now >= deadline { break }
+                for s in sources { try s.poll?(writer, now) }
+                let second = now - lastCommit >= 1_000_000_000
+                if second, let why = footprint.limitReached() {
+                    stopReason = why
+                    break
+                }
+                if second {
+                    // Sealed on the archive's thread; inserted below once back, at the latest on the next turn.
+                    archive.flush()
+                    try lossTracker.sample(into: writer, now: now)
+                    for s in sources { try s.sweep?(s.object) }
+                    for s in sources { try s.tick?(s.object, writer, now, false) }
+                }
+                let inserted = try archive.insertSealed(into: writer)
+                if second || inserted > 0 {
+                    try writer.commit()
+                    archive.committed()
+                    if second { lastCommit = now }
+                }
+                statusReporter?.maybeReport(now: now, kindCounts: counts.byKind, lost: writer.lossTotals.values.reduce(0, +))
+                if now - lastAnchor >= 5_000_000_000 {
+                    let a = Clock.anchor()
+                    try writer.clockAnchor(bootNs: a.boot, wallNs: a.wall)
+                    lastAnchor = now
+                }
+            } catch let e as SQLiteError where e.isDiskFull {
+                diskFull = true
                 break
             }
-            if second {
-                // Sealed on the archive's thread; inserted below once back, at the latest on the next turn.
-                archive.flush()
-                try lossTracker.sample(into: writer, now: now)
-                for s in sources { try s.sweep?(s.object) }
-                for s in sources { try s.tick?(s.object, writer, now, false) }
-            }
-            let inserted = try archive.insertSealed(into: writer)
-            if second || inserted > 0 {
-                try writer.commit()
-                if second { lastCommit = now }
-            }
-            statusReporter?.maybeReport(now: now, kindCounts: counts.byKind, lost: writer.lossTotals.values.reduce(0, +))
-            if now - lastAnchor >= 5_000_000_000 {
-                let a = Clock.anchor()
-                try writer.clockAnchor(bootNs: a.boot, wallNs: a.wall)
-                lastAnchor = now
-            }
+        }
+        if let e = firstError as? SQLiteError, e.isDiskFull {
+            diskFull = true
+            firstError = nil
+        }
+        if diskFull {
+            // What was read and not committed is lost, and whatever the rings still hold:
+            // the space set aside is given back to say so and to finish the capture.
+            let reserved = reserve.isHeld
+            reserve.release()
+            writer.rollback()
+            let (lost, since) = archive.uncommitted()
+            try writer.loss(LossRow(source: "recorder", kind: "disk_full", count: UInt64(lost),
+                                    fromNs: min(since ?? lastCommit, lastCommit), toNs: Clock.boot))
+            stopReason = "the capture's file system is full" + (reserved ? "" : " (no space could be set aside to finish it)")
         }
         // Whatever the kernel wrote before we stopped is still ours to keep, and what it held back.
-        if firstError == nil {
+        if firstError == nil && !diskFull {
             for s in sources {
                 do { try s.sweep?(s.object) } catch { firstError = error; break }
             }
+            reader.drain()
+            try archive.finish(into: writer)
         }
-        reader.drain()
-        try archive.finish(into: writer)
         if let firstError { throw firstError }
         let end = Clock.anchor()
         try lossTracker.sample(into: writer, now: end.boot)

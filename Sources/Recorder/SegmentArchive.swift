@@ -67,11 +67,27 @@ final class SegmentArchive: @unchecked Sendable {
             return s
         }
         for s in done {
+            uncommittedHeaders.append(s.header)
             try w.segment(s)
             storedBytes += s.stored.count
         }
         segments += done.count
         return done.count
+    }
+
+    /// The segments inserted since the last commit, which a failed commit takes with it.
+    private var uncommittedHeaders: [SegmentHeader] = []
+
+    /// The writer committed: what was inserted is in the capture.
+    func committed() { uncommittedHeaders.removeAll(keepingCapacity: true) }
+
+    /// After a commit failed (the disk is full): every record read that the capture does
+    /// not hold, sealed now and never inserted, and the oldest one's time.
+    func uncommitted() -> (records: Int, firstTs: UInt64?) {
+        flush()
+        sealQueue.sync {}
+        let all = uncommittedHeaders + sealed.withLock { $0.map(\.header) }
+        return (all.reduce(0) { $0 + $1.records }, all.map(\.firstTs).min())
     }
 
     /// Seals everything left and waits for it: the end of the recording.

@@ -28,6 +28,38 @@ final class FootprintTests: XCTestCase {
         XCTAssertTrue(info.contains("free space on the capture's file system fell below 16 MiB"), info)
     }
 
+    /// A disk that fills anyway (another writer, a floor of 0): the recorder gives back the
+    /// space it set aside, writes what was lost and when, and finishes the capture.
+    func testFullDiskIsALossWindowAndTheCaptureIsFinished() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-full-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer {
+            _ = try? sh("umount \(dir) 2>/dev/null; true")
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        // 17 MiB free: the 16 MiB reserve, and one for the capture.
+        try sh("mount -t tmpfs -o size=40m tmpfs \(dir) && dd if=/dev/zero of=\(dir)/fill bs=1M count=23 status=none")
+        let db = dir + "/c.db"
+        let rec = try Child([Self.recorder, "--db", db, "--min-free", "0", "--quiet"], stdout: dir + "/rec.out")
+        defer { rec.stop() }
+        let load = try Child(["/bin/bash", "-c", "while :; do /bin/true; done"])
+        defer { load.stop() }
+        let code = try rec.wait(timeout: 240)
+        load.stop()
+        let out = (try? String(contentsOfFile: dir + "/rec.out", encoding: .utf8)) ?? ""
+        XCTAssertEqual(code, 0, out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db + "-reserve"), "the reserve is given back")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db + "-wal"), "finished: checkpointed, out of WAL mode")
+        let capture = try Capture(path: db, casePath: FileManager.default.temporaryDirectory
+            .appendingPathComponent("full-\(UUID().uuidString).case").path, progress: false)
+        try capture.load()
+        XCTAssertNotNil(capture.endBoot, "closed cleanly")
+        XCTAssertEqual(capture.meta["stop_reason"], "the capture's file system is full")
+        let info = try InfoQuery.run(capture).render(.table)
+        XCTAssertTrue(info.contains("lost.recorder.disk_full"), info)
+        XCTAssertFalse(info.contains("lost nothing"), info)
+    }
+
     func testSizeCapStopsTheRecordingCleanly() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-cap-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
