@@ -295,7 +295,8 @@ public enum WhoQuery {
         }
         table.notes += imageLoss.notes(capture)
         table.notes += ConnectionsQuery.lossNotes(capture, from: at.saturatingSub(slack), to: at.saturatingAdd(slack))
-        if !translations.isEmpty {
+        // A mapping lost is a translation the walk cannot find: noted whether or not it found any.
+        if nat != nil {
             table.notes += LossNote.notes(capture, .conntrack, from: at.saturatingSub(slack), to: at.saturatingAdd(slack),
                                           consequence: "the NAT walk may miss a mapping or use a wrong interval")
         }
