@@ -213,6 +213,12 @@ public enum WhoQuery {
                                  "pid", "process_start", "tid", "comm", "exe", "container", "runtime", "parents", "argv",
                                  "resolved_name"]
 
+    /// A socket's tuple but its local address (which may be the wildcard).
+    struct SocketKey: Hashable {
+        var lport: UInt16, raddr: String, rport: UInt16
+        init(_ lport: UInt16, _ raddr: String, _ rport: UInt16) { self.lport = lport; self.raddr = raddr; self.rport = rport }
+    }
+
     /// One connection the address leads to at the moment, and how.
     struct Candidate {
         var connection: Connection
@@ -237,10 +243,14 @@ public enum WhoQuery {
         for p in proto.map({ [$0] }) ?? [.tcp, .udp] {
             translations += nat?.inside(proto: p, outside: addr, at: at, slack: slack) ?? []
         }
-        let endpoints = [addr] + translations.map(\.inside)
+        var endpoints = Array(Set([addr] + translations.map(\.inside)))
+        // A busy NAT address stood for thousands of sockets within the slack: reading
+        // their addresses whole keeps the query small (each socket is matched exactly below).
+        if endpoints.count > maxEndpoints { endpoints = Set(endpoints.map(\.ip)).map { Endpoint(ip: $0, port: nil) } }
         let index = try ConnectionIndex(capture, ConnectionSelection(
             endpoints: endpoints.map { NATEndpoint(addr: $0.ip, port: $0.port) },
             from: at.saturatingSub(slack), to: at.saturatingAdd(slack)))
+        let bySocket = Dictionary(grouping: translations) { SocketKey($0.inside.port ?? 0, $0.peer.ip, $0.peer.port ?? 0) }
         var candidates: [Candidate] = []
         for c in index.connections {
             if let p = proto, c.proto != p { continue }
@@ -253,7 +263,8 @@ public enum WhoQuery {
                 continue
             }
             // Through NAT the chain holds only while both the mapping and the socket do.
-            if let best = translations.filter({ $0.isSocket(of: c) }).map({ ($0, $0.proximity.and(own)) }).min(by: { $0.1 < $1.1 }),
+            let mine = (bySocket[SocketKey(c.tuple.lport, c.tuple.raddr, c.tuple.rport)] ?? []).filter { $0.isSocket(of: c) }
+            if let best = mine.map({ ($0, $0.proximity.and(own)) }).min(by: { $0.1 < $1.1 }),
                best.1.within(slack) {
                 candidates.append(Candidate(connection: c, side: .local, via: best.0, proximity: best.1))
             }
@@ -302,6 +313,9 @@ public enum WhoQuery {
         }
         return table
     }
+
+    /// How many endpoints one connection query names before it reads whole addresses.
+    static let maxEndpoints = 200
 
     /// How many connections not live at the moment are listed per side, nearest first.
     static let nearbyShown = 5
