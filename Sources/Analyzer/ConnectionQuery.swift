@@ -3,8 +3,8 @@ import Format
 /// The one place `who` and `connections` walk NAT. The conntrack tracker
 /// (issue 3) implements it; without one, only addresses seen on the host match.
 public protocol NATResolver {
-    /// The inside endpoints that `outside` (an address seen outside the host) stood for at `t`.
-    /// Inside endpoints `outside` stood for at some moment within `at` ± `slack`.
+    /// The sockets `outside` (an address seen outside the host) stood for at some moment
+    /// within `at` ± `slack`, each with how its mapping stands to `at`.
     func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation]
     /// How the connection looked outside the host, if it was translated ("1.2.3.4:5 -> 6.7.8.9:10").
     func translation(of c: Connection) -> String?
@@ -16,12 +16,25 @@ extension NATResolver {
     public func prepare(for connections: [Connection]) {}
 }
 
+/// One mapping's inside end: the socket tuple the host had behind the address asked about.
 public struct NATTranslation: Sendable, Hashable {
-    /// The endpoint as the host's sockets saw it.
+    /// The socket's local end, as the host's socket saw it.
     public var inside: Endpoint
+    /// The socket's remote end, as the host's socket saw it.
+    public var peer: Endpoint
     /// Human-readable: which conntrack entry, which direction.
     public var note: String
-    public init(inside: Endpoint, note: String) { self.inside = inside; self.note = note }
+    /// How the mapping's interval stands to the moment asked.
+    public var proximity: Proximity
+    public init(inside: Endpoint, peer: Endpoint, note: String, proximity: Proximity = .exact) {
+        self.inside = inside; self.peer = peer; self.note = note; self.proximity = proximity
+    }
+
+    /// Whether `c` is the socket this mapping translated: the whole tuple, not one end.
+    public func isSocket(of c: Connection) -> Bool {
+        c.tuple.lport == inside.port && (c.tuple.laddr == inside.ip || Connection.isWildcard(c.tuple.laddr))
+            && c.tuple.rport == peer.port && c.tuple.raddr == peer.ip
+    }
 }
 
 /// What the analyzer can say about a connection's owner.
@@ -36,20 +49,8 @@ struct OwnerInfo {
     var container: Value = .null
     var runtime: Value = .null
 
-    /// The program a process ran at `t`: its own last exec, or (forked without
-    /// exec) the image its parent ran when it forked, and so on up.
-    static func image(of key: ProcessKey, at t: UInt64, _ procs: ProcessIndex) -> ExecRecord? {
-        var k = key, at = t
-        for _ in 0..<64 {
-            guard let r = procs[k] else { return nil }
-            if let i = r.execs.last(where: { $0.ts <= at }) { return i }
-            if r.fromSnapshot, let i = r.execs.first { return i }
-            at = r.forkTs ?? r.key.startNs
-            guard r.parent != k else { return nil }
-            k = r.parent
-        }
-        return nil
-    }
+    /// The owner's image when a lost exec may have replaced it (exe and argv then stay empty).
+    var uncertainImage: ImageAt?
 
     init(_ c: Connection, _ capture: Capture, _ procs: ProcessIndex) {
         guard let key = c.owner else { return }
@@ -59,13 +60,16 @@ struct OwnerInfo {
         tid = .int(Int64(c.ownerTid))
         comm = .text(c.ownerComm)
         let rec = procs[key]
-        if let image = Self.image(of: key, at: at, procs) {
-            exe = .text(image.filename)
-            argv = .list(image.argv)
+        let image = procs.image(of: key, at: at)
+        if let known = image.known {
+            exe = .text(known.filename)
+            argv = .list(known.argv)
+        } else if !image.lost.isEmpty {
+            uncertainImage = image
         }
         let chain = procs.ancestors(of: key)
         if !chain.isEmpty {
-            parents = .list(chain.map { "\($0.key.pid)(\(Self.image(of: $0.key, at: at, procs)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm))" })
+            parents = .list(chain.map { "\($0.key.pid)(\(procs.image(of: $0.key, at: at).known?.filename.split(separator: "/").last.map(String.init) ?? $0.comm))" })
         } else if let rec {
             parents = .list(["\(rec.parent.pid)"])
         }
@@ -74,6 +78,37 @@ struct OwnerInfo {
             container = .text(ident.id)
             runtime = .text(ident.runtime.rawValue)
         }
+    }
+}
+
+/// What answers say about owners whose image a lost exec may have replaced: never the
+/// image shown as fact, always which loss and from when.
+struct ImageLossNotes {
+    private var items: [(ProcessKey, ImageAt)] = []
+    private var seen = Set<ProcessKey>()
+
+    mutating func add(_ owner: ProcessKey?, _ o: OwnerInfo) {
+        guard let owner, let image = o.uncertainImage, seen.insert(owner).inserted else { return }
+        items.append((owner, image))
+    }
+
+    func notes(_ capture: Capture) -> [String] {
+        guard !items.isEmpty else { return [] }
+        let lost = LossNote.text(capture, items.flatMap(\.1.lost),
+                                 scope: .image, consequence: "exe and argv are left empty where they may be stale") ?? ""
+        if items.count > 5 {
+            let pids = items.prefix(10).map { String($0.0.pid) }.joined(separator: ", ")
+            return ["exec lost: the image of \(items.count) owner(s) (pids \(pids)\(items.count > 10 ? ", …" : "")) is unknown after their last recorded exec, if any; \(lost)"]
+        }
+        var out = items.map { key, image in
+            guard let e = image.exec else {
+                return "exec lost: the image of pid \(key.pid) (started \(capture.wallText(key.startNs))) is unknown: no exec of it or its parents was recorded"
+            }
+            let after = e.fromSnapshot ? "the recording's start" : capture.wallText(e.ts)
+            return "exec lost: the image of pid \(key.pid) (started \(capture.wallText(key.startNs))) is unknown after \(after) (last recorded: \(TimelineQuery.execText(e)))"
+        }
+        out.append(lost)
+        return out
     }
 }
 
@@ -105,6 +140,7 @@ public enum ConnectionsQuery {
         table.notes += capture.missingSourceNotes("sockets")
         let capEnd = capture.endBoot ?? .max
         var unowned = 0, evicted = 0
+        var imageLoss = ImageLossNotes()
         for c in index.connections {
             if let p = f.proto, c.proto != p { continue }
             if let to = f.to, c.start > to { continue }
@@ -116,6 +152,7 @@ public enum ConnectionsQuery {
                 guard case .text(let id) = o.container, ContainerID.matches(id, prefix: want) else { continue }
             }
             if c.owner == nil { unowned += 1 }
+            imageLoss.add(c.owner, o)
             if c.endReason == UdpFlowEndReason.evicted.description { evicted += 1 }
             if c.sharedBy.count > 1 {
                 table.notes.append("\(c.tuple.localText) -> \(c.tuple.remoteText) was open in \(c.sharedBy.count) processes at start (pids \(c.sharedBy.map { String($0.pid) }.joined(separator: ", "))): no single owner")
@@ -128,7 +165,12 @@ public enum ConnectionsQuery {
         if evicted > 0 {
             table.notes.append("\(evicted) UDP flow(s) evicted: the recorder's flow table was full; each ended at some time before the end shown, and its byte counts are lost")
         }
+        table.notes += imageLoss.notes(capture)
         table.notes += lossNotes(capture, from: f.from, to: f.to)
+        if nat != nil {
+            table.notes += LossNote.notes(capture, .conntrack, from: f.from, to: f.to,
+                                          consequence: "a connection's NAT translation may be missing")
+        }
         return table
     }
 
@@ -162,80 +204,145 @@ public enum ConnectionsQuery {
     }
 
     static func lossNotes(_ capture: Capture, from: UInt64?, to: UInt64?) -> [String] {
-        let lost = capture.losses(.sockets, from: from, to: to)
-        guard !lost.isEmpty else { return [] }
-        let by = Dictionary(grouping: lost, by: \.kind).map { "\($0.key) \($0.value.reduce(0) { $0 + $1.count })" }.sorted()
-        return ["the recorder lost socket events in this window (\(by.joined(separator: ", "))): this list may be incomplete"]
+        LossNote.notes(capture, .sockets, from: from, to: to, consequence: "this list may be incomplete")
     }
 }
 
 public enum WhoQuery {
-    public static let columns = ["match", "proto", "direction", "local", "remote", "netns", "start", "end",
+    public static let columns = ["match", "timing", "proto", "direction", "local", "remote", "netns", "start", "end",
                                  "pid", "process_start", "tid", "comm", "exe", "container", "runtime", "parents", "argv",
                                  "resolved_name"]
 
-    /// Connections owning `addr` at `at` (± slack). The address may be a
-    /// socket's local or remote end, or (with a resolver) an address seen
-    /// outside the host. Every match is listed; more than one owner is
-    /// reported as ambiguous, never resolved by a guess.
+    /// A socket's tuple but its local address (which may be the wildcard).
+    struct SocketKey: Hashable {
+        var lport: UInt16, raddr: String, rport: UInt16
+        init(_ lport: UInt16, _ raddr: String, _ rport: UInt16) { self.lport = lport; self.raddr = raddr; self.rport = rport }
+    }
+
+    /// One connection the address leads to at the moment, and how.
+    struct Candidate {
+        var connection: Connection
+        var side: Connection.Side
+        var via: NATTranslation?
+        var proximity: Proximity
+    }
+
+    /// Connections owning `addr` at `at`. The address may be a socket's local or remote
+    /// end, or (with a resolver) an address seen outside the host. A connection live at
+    /// that moment (through a mapping live then, when NAT is walked) outranks those the
+    /// slack reaches; one owner live is the answer and the rest are listed as nearby;
+    /// several owners live at once are reported as ambiguous, never resolved by a guess.
     public static func run(_ capture: Capture, at: UInt64, addr: Endpoint, proto: Connection.Proto?,
                            slack: UInt64 = 1_000_000_000, nat: NATResolver? = nil) throws -> ResultTable {
         let dns = try? DNSIndex(capture)
         let capEnd = capture.endBoot ?? .max
         var table = ResultTable(columns: columns)
         table.notes += capture.missingSourceNotes("sockets")
-        // The address itself, plus whatever it stood for behind NAT.
-        var targets: [(Endpoint, String)] = [(addr, "")]
+        // Whatever the address stood for behind NAT: the inside sockets' own tuples.
+        var translations: [NATTranslation] = []
         for p in proto.map({ [$0] }) ?? [.tcp, .udp] {
-            for t in nat?.inside(proto: p, outside: addr, at: at, slack: slack) ?? [] where t.inside != addr {
-                targets.append((t.inside, t.note))
-            }
+            translations += nat?.inside(proto: p, outside: addr, at: at, slack: slack) ?? []
         }
+        var endpoints = Array(Set([addr] + translations.map(\.inside)))
+        // A busy NAT address stood for thousands of sockets within the slack: reading
+        // their addresses whole keeps the query small (each socket is matched exactly below).
+        if endpoints.count > maxEndpoints { endpoints = Set(endpoints.map(\.ip)).map { Endpoint(ip: $0, port: nil) } }
         let index = try ConnectionIndex(capture, ConnectionSelection(
-            endpoints: targets.map { NATEndpoint(addr: $0.0.ip, port: $0.0.port) },
+            endpoints: endpoints.map { NATEndpoint(addr: $0.ip, port: $0.port) },
             from: at.saturatingSub(slack), to: at.saturatingAdd(slack)))
-        let procs = try capture.processes(pids: Set(index.connections.compactMap { $0.owner?.pid }))
-        // The owners of sockets whose local end is the address answer the question;
-        // a remote-end match is the peer (on this host) and answers only if nothing is local.
-        var localOwners = Set<ProcessKey?>(), remoteOwners = Set<ProcessKey?>()
-        var n = 0
+        let bySocket = Dictionary(grouping: translations) { SocketKey($0.inside.port ?? 0, $0.peer.ip, $0.peer.port ?? 0) }
+        var candidates: [Candidate] = []
         for c in index.connections {
             if let p = proto, c.proto != p { continue }
-            guard c.active(at: at, until: capEnd, slack: slack) else { continue }
-            for (ep, note) in targets {
-                let side: Connection.Side?
-                if let port = ep.port { side = c.matches(ip: ep.ip, port: port) }
-                else { side = c.tuple.laddr == ep.ip ? .local : c.tuple.raddr == ep.ip ? .remote : nil }
-                guard let side else { continue }
-                let o = OwnerInfo(c, capture, procs)
-                let how = note.isEmpty ? side.rawValue : "\(side.rawValue) via NAT (\(note))"
-                table.append([.text(how), .text(c.proto.rawValue), .text(c.directionText),
-                              .text(c.tuple.localText), .text(c.tuple.remoteText), .int(Int64(c.netns)),
-                              .text(capture.wallText(c.start)), c.end.map { .text(capture.wallText($0)) } ?? .null,
-                              o.pid, o.start, o.tid, o.comm, o.exe, o.container, o.runtime, o.parents, o.argv,
-                              ConnectionsQuery.resolvedName(c, dns)])
-                if side == .local { localOwners.insert(c.owner) } else { remoteOwners.insert(c.owner) }
-                n += 1
-                break
+            let own = Proximity.of(start: c.start, end: c.end ?? capEnd, at: at)
+            let side: Connection.Side?
+            if let port = addr.port { side = c.matches(ip: addr.ip, port: port) }
+            else { side = c.tuple.laddr == addr.ip ? .local : c.tuple.raddr == addr.ip ? .remote : nil }
+            if let side {
+                if own.within(slack) { candidates.append(Candidate(connection: c, side: side, via: nil, proximity: own)) }
+                continue
+            }
+            // Through NAT the chain holds only while both the mapping and the socket do.
+            let mine = (bySocket[SocketKey(c.tuple.lport, c.tuple.raddr, c.tuple.rport)] ?? []).filter { $0.isSocket(of: c) }
+            if let best = mine.map({ ($0, $0.proximity.and(own)) }).min(by: { $0.1 < $1.1 }),
+               best.1.within(slack) {
+                candidates.append(Candidate(connection: c, side: .local, via: best.0, proximity: best.1))
             }
         }
-        if n == 0 {
+        // The owners of sockets whose local end is the address answer the question;
+        // a remote-end match is the peer (on this host) and answers only if nothing is local.
+        let local = candidates.filter { $0.side == .local }, remote = candidates.filter { $0.side == .remote }
+        let answering = local.isEmpty ? remote : local
+        // Every live connection is shown; of the rest, the nearest few: a busy tuple may
+        // have been used a hundred times within the slack.
+        var hidden = 0
+        func shown(_ group: [Candidate]) -> [Candidate] {
+            let sorted = group.sorted { $0.proximity < $1.proximity }
+            let keep = sorted.filter(\.proximity.live).count + nearbyShown
+            hidden += max(0, sorted.count - keep)
+            return Array(sorted.prefix(keep))
+        }
+        let ordered = shown(answering) + (local.isEmpty ? [] : shown(remote))
+        let procs = try capture.processes(pids: Set(ordered.compactMap { $0.connection.owner?.pid }))
+        var imageLoss = ImageLossNotes()
+        for cand in ordered {
+            let c = cand.connection
+            let o = OwnerInfo(c, capture, procs)
+            imageLoss.add(c.owner, o)
+            let how = cand.via.map { "\(cand.side.rawValue) via NAT (\($0.note))" } ?? cand.side.rawValue
+            table.append([.text(how), .text(cand.proximity.text), .text(c.proto.rawValue), .text(c.directionText),
+                          .text(c.tuple.localText), .text(c.tuple.remoteText), .int(Int64(c.netns)),
+                          .text(capture.wallText(c.start)), c.end.map { .text(capture.wallText($0)) } ?? .null,
+                          o.pid, o.start, o.tid, o.comm, o.exe, o.container, o.runtime, o.parents, o.argv,
+                          ConnectionsQuery.resolvedName(c, dns)])
+        }
+        if candidates.isEmpty {
             table.notes.append("no connection matches \(addr) at \(capture.wallText(at))"
                                + (nat == nil ? " (NAT not consulted: no conntrack resolver)" : ""))
         }
-        let owners = localOwners.isEmpty ? remoteOwners : localOwners
-        if owners.count > 1 {
-            table.notes.append("AMBIGUOUS: \(n) connections with \(owners.count) different owners match; not choosing")
-        } else if owners.contains(nil) {
-            let shared = index.connections.filter { c in c.sharedBy.count > 1 && c.active(at: at, until: capEnd, slack: slack)
-                && targets.contains { t in t.0.port.map { c.matches(ip: t.0.ip, port: $0) != nil } ?? false } }
-            if let c = shared.first {
-                table.notes.append("AMBIGUOUS: the socket was open in \(c.sharedBy.count) processes when the recording started (pids \(c.sharedBy.map { String($0.pid) }.joined(separator: ", "))); not choosing")
-            } else {
-                table.notes.append("the owner of this connection is unknown (socket predates the recording or was never accepted)")
-            }
+        table.notes += verdictNotes(answering, slack: slack)
+        if hidden > 0 {
+            table.notes.append("\(hidden) more connection(s) within the slack were not live at that moment and are not listed (the nearest are); a smaller --slack lists fewer")
         }
+        table.notes += imageLoss.notes(capture)
         table.notes += ConnectionsQuery.lossNotes(capture, from: at.saturatingSub(slack), to: at.saturatingAdd(slack))
+        // A mapping lost is a translation the walk cannot find: noted whether or not it found any.
+        if nat != nil {
+            table.notes += LossNote.notes(capture, .conntrack, from: at.saturatingSub(slack), to: at.saturatingAdd(slack),
+                                          consequence: "the NAT walk may miss a mapping or use a wrong interval")
+        }
         return table
+    }
+
+    /// How many endpoints one connection query names before it reads whole addresses.
+    static let maxEndpoints = 200
+
+    /// How many connections not live at the moment are listed per side, nearest first.
+    static let nearbyShown = 5
+
+    static func ownerText(_ k: ProcessKey?) -> String { k.map { "pid \($0.pid)" } ?? "owner unknown" }
+
+    /// What the ranking of the answering candidates allows to say.
+    static func verdictNotes(_ answering: [Candidate], slack: UInt64) -> [String] {
+        switch Attribution.decide(answering.map { (owner: $0.connection.owner, proximity: $0.proximity) }, slack: slack) {
+        case .none:
+            return []
+        case .ambiguous(let owners):
+            let live = answering.filter { $0.proximity.live }.count
+            return ["AMBIGUOUS: \(live) connections with \(owners.count) different owners were live at that moment; not choosing"]
+        case .nearestOnly(let owners, let nearest):
+            let list = answering.sorted { $0.proximity < $1.proximity }.prefix(4)
+                .map { "\(ownerText($0.connection.owner)) \($0.proximity.edgeText)" }.joined(separator: ", ")
+            let head = owners.count > 1 ? "AMBIGUOUS: " : ""
+            return ["\(head)no matching connection was live at that moment; the nearest \(nearest.edgeText) (\(list))"
+                    + (owners.count > 1 ? "; not choosing" : "")]
+        case .exact(let owner, _):
+            guard owner == nil else { return [] }
+            let shared = answering.first { $0.proximity.live && $0.connection.sharedBy.count > 1 }?.connection
+            if let c = shared {
+                return ["AMBIGUOUS: the socket was open in \(c.sharedBy.count) processes when the recording started (pids \(c.sharedBy.map { String($0.pid) }.joined(separator: ", "))); not choosing"]
+            }
+            return ["the owner of this connection is unknown (socket predates the recording or was never accepted)"]
+        }
     }
 }

@@ -49,8 +49,10 @@ public enum TimelineQuery {
             }
         }
         nat?.prepare(for: conns)
+        var imageLoss = ImageLossNotes()
         for c in conns {
             let o = OwnerInfo(c, capture, procs)
+            imageLoss.add(c.owner, o)
             var cid: String? = nil
             if case .text(let s) = o.container { cid = s }
             let verb: String
@@ -84,7 +86,14 @@ public enum TimelineQuery {
         var table = ResultTable(columns: columns)
         table.notes += capture.missingSourceNotes("process", "sockets")
         table.rows = items.map(\.row)
+        table.notes += LossNote.notes(capture, .process, from: from, to: to,
+                                      consequence: "forks, execs or exits of this window may be missing")
+        table.notes += imageLoss.notes(capture)
         table.notes += ConnectionsQuery.lossNotes(capture, from: from, to: to)
+        if nat != nil {
+            table.notes += LossNote.notes(capture, .conntrack, from: from, to: to,
+                                          consequence: "a connection's NAT translation may be missing")
+        }
         return table
     }
 

@@ -55,6 +55,7 @@ public enum DNSQuery {
         var table = ResultTable(columns: columns)
         table.notes += capture.missingSourceNotes("resolver")
         let want = f.addr.map(canonical)
+        var imageLost: [LossRow] = []
         for r in index.rows {
             if let from = f.from, r.task.ts < from { continue }
             if let to = f.to, r.callTs > to { continue }
@@ -62,7 +63,9 @@ public enum DNSQuery {
             if let p = f.name, fnmatch(p.lowercased(), r.name.lowercased(), 0) != 0 { continue }
             if let want, !r.addresses.contains(want) { continue }
             let key = ProcessKey(pid: r.task.pid, startNs: r.task.startNs)
-            let exe = capture.processes[key]?.image(at: r.callTs)?.filename
+            let image = capture.processes.image(of: key, at: r.callTs)
+            let exe = image.known?.filename
+            imageLost += image.lost
             let cont = capture.cgroups.container(v2: r.task.cgroupID, v1: r.task.cgroupV1ID)
             var flags: [String] = []
             if r.flags.contains(.nameTruncated) { flags.append("name_truncated") }
@@ -76,6 +79,10 @@ public enum DNSQuery {
             ])
         }
         table.notes += notes(capture, index, from: f.from, to: f.to)
+        if let n = LossNote.text(capture, imageLost, scope: .image,
+                                 consequence: "exe is left empty where an exec lost may have replaced it") {
+            table.notes.append("exec lost: " + n)
+        }
         return table
     }
 
@@ -111,8 +118,7 @@ public enum DNSQuery {
         }
         if !refused.isEmpty { out.append("\(refused.count) resolver library file(s) not probed: " + Set(refused.map(\.detail)).sorted().joined(separator: "; ")) }
         if !stat.isEmpty { out.append("\(stat.count) exec(s) of statically linked programs: no resolver library to probe") }
-        let lost = capture.losses(.resolver, from: from, to: to)
-        if !lost.isEmpty { out.append("the recorder lost \(lost.reduce(0) { $0 + $1.count }) resolver event(s) in this window") }
+        out += LossNote.notes(capture, .resolver, from: from, to: to, consequence: "lookups may be missing")
         return out
     }
 }

@@ -6,11 +6,13 @@ import Format
 /// of the scope's source was damaged, or when records could not be decoded.
 public enum LossScope: CaseIterable, Sendable {
     case process, sockets, conntrack, resolver
+    /// The process source's execs alone: what "which image did a process run" rests on.
+    case image
 
     /// The `loss.source` values of this scope.
     var sources: Set<String> {
         switch self {
-        case .process: return ["process"]
+        case .process, .image: return ["process"]
         case .sockets: return ["sockets"]
         case .conntrack: return ["conntrack", "conntrack-netlink"]
         case .resolver: return ["resolver"]
@@ -24,6 +26,18 @@ public enum LossScope: CaseIterable, Sendable {
         case .sockets: return ["tcp_connect", "tcp_accept", "tcp_close", "tcp_span", "udp_flow", "map_full"]
         case .conntrack: return nil
         case .resolver: return ["dns", "dns_lib", "dns_arming", "exec_notice"]
+        case .image: return ["exec"]
+        }
+    }
+
+    /// How answers name the events of this scope.
+    var noun: String {
+        switch self {
+        case .process: return "process/cgroup"
+        case .sockets: return "socket"
+        case .conntrack: return "conntrack"
+        case .resolver: return "resolver"
+        case .image: return "exec"
         }
     }
 
@@ -43,5 +57,28 @@ extension Capture {
         ((try? reader.losses()) ?? []).filter {
             scope.covers($0) && $0.toNs >= (from ?? 0) && $0.fromNs <= (to ?? .max)
         }
+    }
+}
+
+/// The note an answer carries for the losses it rests on: which events, how many, and
+/// over what window (a loss is counted per interval between the recorder's samples, so
+/// the window is all that is known of when).
+public enum LossNote {
+    /// One note for the losses of `scope` meeting [from, to], or none.
+    public static func notes(_ capture: Capture, _ scope: LossScope, from: UInt64?, to: UInt64?,
+                             consequence: String) -> [String] {
+        text(capture, capture.losses(scope, from: from, to: to), scope: scope, consequence: consequence).map { [$0] } ?? []
+    }
+
+    /// "the recorder lost socket events (tcp_connect 12) between A and B: CONSEQUENCE".
+    public static func text(_ capture: Capture, _ rows: [LossRow], scope: LossScope, consequence: String) -> String? {
+        // Answers gather the losses of each row they show: one loss counts once.
+        var unique: [LossRow] = []
+        for r in rows where !unique.contains(r) { unique.append(r) }
+        let rows = unique
+        guard let from = rows.map(\.fromNs).min(), let to = rows.map(\.toNs).max() else { return nil }
+        let by = Dictionary(grouping: rows, by: { scope.sources.contains($0.source) ? $0.kind : "\($0.source) \($0.kind)" })
+            .map { "\($0.key) \($0.value.reduce(0) { $0 + $1.count })" }.sorted()
+        return "the recorder lost \(scope.noun) events (\(by.joined(separator: ", "))) between \(capture.wallText(from)) and \(capture.wallText(to)): \(consequence)"
     }
 }

@@ -101,6 +101,13 @@ public final class NATIndex {
     public var natCount: Int { mappings.filter(\.isNAT).count }
 }
 
+extension NATMapping {
+    /// How this mapping's interval stands to `t`: it ends when its entry is replaced or destroyed.
+    public func proximity(at t: UInt64) -> Proximity {
+        .of(start: start, end: end, endExclusive: true, at: t)
+    }
+}
+
 extension NATEndpoint {
     /// "IP:PORT", "[IPv6]:PORT", a bare IPv4/IPv6 address (any port); the
     /// address canonicalized the way the connection index spells it.
@@ -137,15 +144,21 @@ public enum NATQuery {
 
     public static func ep(_ a: String, _ p: UInt16) -> String { NATEndpoint(addr: a, port: p).description }
 
-    public static let columns = ["start", "end", "start_kind", "end_kind", "end_reason", "netns", "proto", "matched",
+    public static let columns = ["timing", "start", "end", "start_kind", "end_kind", "end_reason", "netns", "proto", "matched",
                                  "original_src", "original_dst", "translated_src", "translated_dst",
                                  "answer", "cgroup_id"]
 
-    public static func run(_ capture: Capture, index: NATIndex, endpoint: NATEndpoint, at: UInt64?,
+    /// The mappings of `endpoint` at `at` (any time when nil). Those live at that moment
+    /// come first and are the answer; others within `slack` of it are listed as nearby,
+    /// with their distance from it.
+    public static func run(_ capture: Capture, index: NATIndex, endpoint: NATEndpoint, at: UInt64?, slack: UInt64 = 0,
                            proto: UInt8?, includeUntranslated: Bool = false) -> ResultTable {
         var t = ResultTable(columns: columns)
         t.notes += capture.missingSourceNotes("conntrack")
-        for (m, side) in index.lookup(endpoint, at: at, proto: proto, includeUntranslated: includeUntranslated) {
+        let hits = index.lookup(endpoint, at: at, slack: slack, proto: proto, includeUntranslated: includeUntranslated)
+            .map { (m: $0.mapping, side: $0.side, p: at.map($0.mapping.proximity) ?? .exact) }
+            .enumerated().sorted { ($0.element.p, $0.offset) < ($1.element.p, $1.offset) }.map(\.element)
+        for (m, side, p) in hits {
             let answer: NATSide
             switch side {
             case .originalSource: answer = .translatedSource
@@ -155,6 +168,7 @@ public enum NATQuery {
             }
             func text(_ s: NATSide) -> Value { .text(m.endpoint(s).description) }
             t.append([
+                at == nil ? .null : .text(p.text),
                 .text(m.startKind == .snapshot ? "before " + capture.wallText(m.start) : capture.wallText(m.start)),
                 m.end.map { .text(capture.wallText($0)) } ?? .null,
                 .text(m.startKind.rawValue),
@@ -165,11 +179,15 @@ public enum NATQuery {
                 text(answer), .int(Int64(bitPattern: m.cgroupID)),
             ])
         }
-        if t.rows.count > 1 {
-            t.notes.append("\(t.rows.count) mappings match: the address is on more than one side or in more than one namespace")
+        let live = hits.filter { $0.p.live }.count
+        if live > 1 {
+            t.notes.append("\(live) mappings match\(at == nil ? "" : " live at that moment"): the address is on more than one side or in more than one namespace")
+        } else if live == 0, let nearest = hits.first {
+            t.notes.append("no mapping of \(endpoint.description) was live at that moment; the nearest \(nearest.p.edgeText)")
         }
-        if let at, !capture.losses(.conntrack, from: at, to: at).isEmpty {
-            t.notes.append("conntrack events were lost around that time: the answer may be incomplete")
+        if let at {
+            t.notes += LossNote.notes(capture, .conntrack, from: at.saturatingSub(slack), to: at.saturatingAdd(slack),
+                                      consequence: "a mapping may be missing or its interval wrong")
         }
         return t
     }

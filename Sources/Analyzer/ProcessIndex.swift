@@ -9,6 +9,17 @@ public struct ExecRecord: Sendable {
     public var fromSnapshot = false
 }
 
+/// Which program a process ran at a moment, as far as the capture can tell.
+public struct ImageAt: Sendable {
+    /// The last exec recorded for it (its own, or an ancestor's it inherited by fork).
+    public var exec: ExecRecord?
+    /// Exec events lost after that exec and by the moment: it may have run something else.
+    public var lost: [LossRow]
+
+    /// The image to show as fact: none while a lost exec may have replaced it.
+    public var known: ExecRecord? { lost.isEmpty ? exec : nil }
+}
+
 /// One process's life as the capture saw it.
 public struct ProcessRecord: Sendable {
     public var key: ProcessKey
@@ -35,9 +46,6 @@ public struct ProcessRecord: Sendable {
     public var exitCode: Int? { exitStatus.map { $0 & 0x7f == 0 ? Int(($0 >> 8) & 0xff) : -1 } }
     public var exitSignal: Int? { exitStatus.flatMap { $0 & 0x7f != 0 ? Int($0 & 0x7f) : nil } }
 
-    /// The exec image current at `t` (the last exec at or before it).
-    public func image(at t: UInt64) -> ExecRecord? { execs.last(where: { $0.ts <= t }) ?? execs.first }
-
     public func cgroup(at t: UInt64) -> (v2: UInt64, v1: UInt64)? {
         let c = cgroups.last(where: { $0.ts <= t }) ?? cgroups.first
         return c.map { ($0.v2, $0.v1) }
@@ -51,6 +59,8 @@ public struct ProcessIndex: Sendable {
     public private(set) var records: [ProcessKey: ProcessRecord] = [:]
     /// pid → identities that used it, oldest first (pid reuse).
     public private(set) var byPid: [UInt32: [ProcessKey]] = [:]
+    /// Lost exec events, whose windows make an image uncertain (see `image(of:at:)`).
+    public private(set) var execLosses: [LossRow] = []
 
     static let empty = ProcessIndex()
     private init() {}
@@ -58,6 +68,7 @@ public struct ProcessIndex: Sendable {
     /// Every process of the capture.
     init(_ capture: Capture) throws {
         try load(capture, pids: nil)
+        execLosses = capture.losses(.image)
     }
 
     /// The processes that used these pids (every incarnation), and their ancestors as far
@@ -69,6 +80,7 @@ public struct ProcessIndex: Sendable {
             loaded.formUnion(want)
             want = Set(records.values.map(\.parent.pid)).subtracting(loaded)
         }
+        execLosses = capture.losses(.image)
     }
 
     private mutating func load(_ capture: Capture, pids: Set<UInt32>?) throws {
@@ -154,6 +166,26 @@ public struct ProcessIndex: Sendable {
     }
 
     public subscript(key: ProcessKey) -> ProcessRecord? { records[key] }
+
+    /// The one rule for which program process `key` ran at `t`: its own last exec at or
+    /// before `t`, or (forked without exec since) the image its parent ran when it forked,
+    /// and so on up. An exec lost between that exec and `t` may have replaced it: then
+    /// the image is unknown after that exec, and the losses say why.
+    public func image(of key: ProcessKey, at t: UInt64) -> ImageAt {
+        var k = key, at = t
+        var found: ExecRecord?
+        for _ in 0..<64 {
+            guard let r = records[k] else { break }
+            if let i = r.execs.last(where: { $0.ts <= at }) { found = i; break }
+            if r.fromSnapshot, let i = r.execs.first { found = i; break }
+            at = r.forkTs ?? r.key.startNs
+            guard r.parent != k else { break }
+            k = r.parent
+        }
+        let since = found?.ts ?? key.startNs
+        let lost = execLosses.filter { $0.toNs > since && $0.fromNs <= t }
+        return ImageAt(exec: found, lost: lost)
+    }
 
     /// The incarnation of `pid` alive at `t`, if the capture knows exactly one.
     public func alive(pid: UInt32, at t: UInt64) -> [ProcessRecord] {

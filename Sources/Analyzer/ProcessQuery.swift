@@ -59,7 +59,7 @@ public enum ProcessQuery {
                 guard let c = container, ContainerID.matches(c.id, prefix: want) else { continue }
             }
             let parents = Value.list(index.ancestors(of: r.key).map {
-                "\($0.key.pid):\($0.image(at: last)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)"
+                "\($0.key.pid):\(index.image(of: $0.key, at: last).known?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)"
             })
             // Each image runs from its exec to the next exec (or the end).
             var images: [(ExecRecord?, UInt64)] = []
@@ -92,11 +92,8 @@ public enum ProcessQuery {
             }
         }
         if truncated > 0 { table.notes.append("\(truncated) argv truncated at 1024 bytes by the recorder") }
-        let lostHere = capture.losses(.process, from: lo, to: hi)
-        if !lostHere.isEmpty {
-            let n = lostHere.reduce(0) { $0 + $1.count }
-            table.notes.append("the recorder lost \(n) process/cgroup events in this window: this list may be incomplete")
-        }
+        table.notes += LossNote.notes(capture, .process, from: lo, to: hi,
+                                      consequence: "this list may be incomplete, and a process may have run an image not listed")
         return table
     }
 }

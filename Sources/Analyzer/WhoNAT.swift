@@ -36,17 +36,23 @@ public final class ConntrackNATResolver: NATResolver {
         guard let index = try? NATIndex(reader: reader, touching: ep, from: t.saturatingSub(slack), to: t.saturatingAdd(slack)) else { return [] }
         let hits = index.lookup(ep, at: t, slack: slack, proto: Self.number(proto))
         for (m, side) in hits {
+            // The socket's whole tuple, ports included even when the question named none: a
+            // mapping explains the one socket it translated, not every socket of its address.
             switch side {
             case .translatedSource:
                 // Outbound through SNAT/MASQUERADE: the outside saw the translated source; the
-                // initiating socket had the original one.
-                out.append(NATTranslation(inside: Endpoint(ip: m.orig.src, port: outside.port == nil ? nil : m.orig.sport),
-                                          note: "SNAT \(Self.text(m.orig)) seen as \(Self.text(m.translated)), netns \(m.netns)"))
+                // initiating socket had the original tuple.
+                out.append(NATTranslation(inside: Endpoint(ip: m.orig.src, port: m.orig.sport),
+                                          peer: Endpoint(ip: m.orig.dst, port: m.orig.dport),
+                                          note: "SNAT \(Self.text(m.orig)) seen as \(Self.text(m.translated)), netns \(m.netns)",
+                                          proximity: m.proximity(at: t)))
             case .originalDestination:
                 // Inbound through DNAT (port publishing): the client dialed the original
-                // destination; the serving socket has the reply's source.
-                out.append(NATTranslation(inside: Endpoint(ip: m.reply.src, port: outside.port == nil ? nil : m.reply.sport),
-                                          note: "DNAT \(Self.text(m.orig)) to \(Self.text(m.reply.inverted)), netns \(m.netns)"))
+                // destination; the serving socket has the reply's tuple, reversed.
+                out.append(NATTranslation(inside: Endpoint(ip: m.reply.src, port: m.reply.sport),
+                                          peer: Endpoint(ip: m.reply.dst, port: m.reply.dport),
+                                          note: "DNAT \(Self.text(m.orig)) to \(Self.text(m.reply.inverted)), netns \(m.netns)",
+                                          proximity: m.proximity(at: t)))
             case .originalSource, .translatedDestination:
                 break // already an address some socket on the host has
             }

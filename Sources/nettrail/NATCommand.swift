@@ -25,6 +25,10 @@ struct NATCommand: ParsableCommand {
     @Option(name: .long, help: "tcp, udp, icmp, icmpv6 or a protocol number (default: any).")
     var proto: String?
 
+    @Option(name: .long, parsing: .unconditional,
+            help: "With --at: also list mappings this many seconds from it, as nearby (at most \(Int(WhoCommand.maxSlack))).")
+    var slack: Double = 1
+
     @Flag(name: .long, help: "Also list conntrack entries that were not translated.")
     var includeUntranslated = false
 
@@ -32,6 +36,9 @@ struct NATCommand: ParsableCommand {
         try validateTime(at, "--at")
         guard NATEndpoint.parse(addr) != nil else { throw ValidationError("--addr \(addr): not IP:PORT, [IPv6]:PORT or IP") }
         if let proto, NATQuery.protoNumber(proto) == nil { throw ValidationError("--proto \(proto): unknown protocol") }
+        guard slack >= 0, slack <= WhoCommand.maxSlack else {
+            throw ValidationError("--slack must be a number of seconds from 0 to \(Int(WhoCommand.maxSlack))")
+        }
     }
 
     func run() {
@@ -39,9 +46,10 @@ struct NATCommand: ParsableCommand {
         let ep = NATEndpoint.parse(addr)!
         let p = proto.flatMap(NATQuery.protoNumber)
         do {
-            let at = try self.at.map { try c.moment($0) }
-            let index = try NATIndex(reader: c.reader, touching: ep, from: at, to: at)
-            emit(NATQuery.run(c, index: index, endpoint: ep, at: at, proto: p,
+            let slackNs = UInt64((slack * 1e9).rounded())
+            let at = try self.at.map { try c.moment($0, slack: slackNs) }
+            let index = try NATIndex(reader: c.reader, touching: ep, from: at?.saturatingSub(slackNs), to: at?.saturatingAdd(slackNs))
+            emit(NATQuery.run(c, index: index, endpoint: ep, at: at, slack: slackNs, proto: p,
                               includeUntranslated: includeUntranslated), capture.format, capture: c)
         } catch { fail(error) }
     }

@@ -8,8 +8,9 @@ struct WhoCommand: ParsableCommand {
         abstract: "Which process owned the connection with this address at that moment.",
         discussion: """
             The address may be a socket's local end, its remote end, or the translated \
-            address seen outside the host (walked back through the captured conntrack entries). Every \
-            matching connection is listed; several owners are reported as ambiguous.
+            address seen outside the host (walked back through the captured conntrack entries). The \
+            connection live at that moment is the answer; others within --slack are listed as nearby, \
+            with their distance from it; several owners live at once are reported as ambiguous.
             """)
 
     @OptionGroup var capture: CaptureOptions
