@@ -60,13 +60,12 @@ struct OwnerInfo {
         tid = .int(Int64(c.ownerTid))
         comm = .text(c.ownerComm)
         let rec = procs[key]
-        let image = procs.image(of: key, at: at)
+        let image = procs.image(of: key, at: at, comm: c.ownerComm)
         if let known = image.known {
             exe = .text(known.filename)
             argv = .list(known.argv)
-        } else if !image.lost.isEmpty {
-            uncertainImage = image
         }
+        if !image.lost.isEmpty { uncertainImage = image }
         let chain = procs.ancestors(of: key)
         if !chain.isEmpty {
             parents = .list(chain.map { "\($0.key.pid)(\(procs.image(of: $0.key, at: at).known?.filename.split(separator: "/").last.map(String.init) ?? $0.comm))" })
@@ -95,12 +94,25 @@ struct ImageLossNotes {
     func notes(_ capture: Capture) -> [String] {
         guard !items.isEmpty else { return [] }
         let lost = LossNote.text(capture, items.flatMap(\.1.lost),
-                                 scope: .image, consequence: "exe and argv are left empty where they may be stale") ?? ""
+                                 scope: .image, consequence: "exe and argv are left empty where the comm shows the image changed") ?? ""
         if items.count > 5 {
-            let pids = items.prefix(10).map { String($0.0.pid) }.joined(separator: ", ")
-            return ["exec lost: the image of \(items.count) owner(s) (pids \(pids)\(items.count > 10 ? ", …" : "")) is unknown after their last recorded exec, if any; \(lost)"]
+            func pids(_ some: [(ProcessKey, ImageAt)]) -> String {
+                some.prefix(10).map { String($0.0.pid) }.joined(separator: ", ") + (some.count > 10 ? ", …" : "")
+            }
+            let unknown = items.filter { !$0.1.possiblyStale }, stale = items.filter { $0.1.possiblyStale }
+            var said: [String] = []
+            if !unknown.isEmpty {
+                said.append("exec lost: the image of \(unknown.count) owner(s) (pids \(pids(unknown))) is unknown after their last recorded exec, if any")
+            }
+            if !stale.isEmpty {
+                said.append("exec possibly lost: \(stale.count) owner(s) (pids \(pids(stale))) are shown running their last recorded exec, whose name their comm still had")
+            }
+            return [(said + [lost]).joined(separator: "; ")]
         }
         var out = items.map { key, image in
+            if image.possiblyStale, let e = image.known {
+                return "exec possibly lost: pid \(key.pid) (started \(capture.wallText(key.startNs))) is shown running its last recorded exec (\(TimelineQuery.execText(e))), whose name its comm still had; an exec lost since cannot be ruled out"
+            }
             guard let e = image.exec else {
                 return "exec lost: the image of pid \(key.pid) (started \(capture.wallText(key.startNs))) is unknown: no exec of it or its parents was recorded"
             }

@@ -63,7 +63,7 @@ public enum DNSQuery {
             if let p = f.name, fnmatch(p.lowercased(), r.name.lowercased(), 0) != 0 { continue }
             if let want, !r.addresses.contains(want) { continue }
             let key = ProcessKey(pid: r.task.pid, startNs: r.task.startNs)
-            let image = capture.processes.image(of: key, at: r.callTs)
+            let image = capture.processes.image(of: key, at: r.callTs, comm: r.task.comm)
             let exe = image.known?.filename
             imageLost += image.lost
             let cont = capture.cgroups.container(v2: r.task.cgroupID, v1: r.task.cgroupV1ID)

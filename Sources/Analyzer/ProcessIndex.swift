@@ -15,9 +15,28 @@ public struct ImageAt: Sendable {
     public var exec: ExecRecord?
     /// Exec events lost after that exec and by the moment: it may have run something else.
     public var lost: [LossRow]
+    /// The comm the process had at the moment, read in its own context (an event's task).
+    public var observedComm: String?
 
-    /// The image to show as fact: none while a lost exec may have replaced it.
-    public var known: ExecRecord? { lost.isEmpty ? exec : nil }
+    /// The image to show: none while a lost exec may have replaced it, unless the comm
+    /// seen at the moment is the one that exec gave it (an exec sets the comm to its
+    /// file's name): then it is shown, and `possiblyStale` says an exec cannot be ruled out.
+    public var known: ExecRecord? {
+        guard !lost.isEmpty else { return exec }
+        guard let exec, !exec.fromSnapshot, let observedComm, Self.comm(after: exec) == observedComm else { return nil }
+        return exec
+    }
+
+    /// Shown, though an exec was lost in between (its comm agrees).
+    public var possiblyStale: Bool { !lost.isEmpty && known != nil }
+
+    /// The comm an exec gives a task: its file name's last component, cut to 15 bytes.
+    static func comm(after e: ExecRecord) -> String {
+        let base = e.filename.split(separator: "/").last.map(String.init) ?? e.filename
+        var bytes = Array(base.utf8.prefix(15))
+        while !bytes.isEmpty, String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }
 
 /// One process's life as the capture saw it.
@@ -171,7 +190,7 @@ public struct ProcessIndex: Sendable {
     /// before `t`, or (forked without exec since) the image its parent ran when it forked,
     /// and so on up. An exec lost between that exec and `t` may have replaced it: then
     /// the image is unknown after that exec, and the losses say why.
-    public func image(of key: ProcessKey, at t: UInt64) -> ImageAt {
+    public func image(of key: ProcessKey, at t: UInt64, comm: String? = nil) -> ImageAt {
         var k = key, at = t
         var found: ExecRecord?
         for _ in 0..<64 {
@@ -184,7 +203,7 @@ public struct ProcessIndex: Sendable {
         }
         let since = found?.ts ?? key.startNs
         let lost = execLosses.filter { $0.toNs > since && $0.fromNs <= t }
-        return ImageAt(exec: found, lost: lost)
+        return ImageAt(exec: found, lost: lost, observedComm: comm)
     }
 
     /// The incarnation of `pid` alive at `t`, if the capture knows exactly one.
