@@ -9,6 +9,12 @@ public enum InfoQuery {
         return "\(name)-wal is missing: the recorder did not finish, and only what it had checkpointed into \(name) can be read (copy \(name)-wal along with it)"
     }
 
+    /// Said wherever a capture's WAL holds commits past a damaged frame.
+    public static func walDamageNote(_ path: String, _ d: WALDamage) -> String {
+        let name = (path as NSString).lastPathComponent
+        return "\(name)-wal is damaged at frame \(d.frame) (byte \(d.offset)): \(d.commitsAfter) committed transaction(s) after it (\(d.framesAfter) frames) cannot be read; what they held is missing from every answer"
+    }
+
     public static func run(_ capture: Capture) throws -> ResultTable {
         var t = ResultTable(columns: ["field", "value"])
         let m = capture.meta
@@ -44,6 +50,10 @@ public enum InfoQuery {
         if let ev = capture.evidence, ev.walMissing {
             t.append([.text("evidence"), .text(Self.walMissingNote(ev.path))])
             t.notes.append(Self.walMissingNote(ev.path))
+        }
+        if let ev = capture.evidence, let d = ev.walDamage {
+            t.append([.text("evidence"), .text(Self.walDamageNote(ev.path, d))])
+            t.notes.append(Self.walDamageNote(ev.path, d))
         }
         // Every event table the capture has, including those of newer sources.
         let tables: [String] = try capture.reader.db.column(

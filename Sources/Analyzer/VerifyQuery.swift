@@ -50,6 +50,10 @@ public enum VerifyQuery {
             t.notes.append("the capture was not closed cleanly: it ends at its last commit")
         }
         if ev.walMissing { t.notes.append(InfoQuery.walMissingNote(ev.path)) }
+        if let d = ev.walDamage {
+            damaged += 1
+            t.notes.append(InfoQuery.walDamageNote(ev.path, d))
+        }
         return Result(table: t, damaged: damaged)
     }
 }

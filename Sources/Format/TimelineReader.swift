@@ -33,6 +33,8 @@ public final class TimelineReader {
     /// The file says it was left in WAL mode (a recorder that did not finish) and no FILE-wal
     /// is beside it: only what was checkpointed into FILE can be read.
     public let walMissing: Bool
+    /// Committed transactions in FILE-wal that SQLite will not read (past a damaged frame).
+    public let walDamage: WALDamage?
 
     /// `kind` is what the file must be; a capture is checked structurally (a case is
     /// the analyzer's own, checked by what built it).
@@ -45,6 +47,7 @@ public final class TimelineReader {
         }
         guard access(path, R_OK) == 0 else { throw TimelineOpenError.unreadable(path, String(cString: strerror(errno))) }
         walMissing = kind == .capture && Database.walMissing(path)
+        walDamage = kind == .capture ? WALScan.damage(path + "-wal") : nil
         do {
             db = try Database(path: path, mode: .readOnly)
         } catch {
