@@ -137,15 +137,18 @@ public enum NATQuery {
 
     public static func ep(_ a: String, _ p: UInt16) -> String { NATEndpoint(addr: a, port: p).description }
 
-    public static let columns = ["start", "end", "start_kind", "end_kind", "end_reason", "netns", "proto", "matched",
-                                 "original_src", "original_dst", "translated_src", "translated_dst",
-                                 "answer", "cgroup_id"]
+    public static let columns = Columns.nat
 
+    /// Mappings of `endpoint` live at `at`, or (no `at`) overlapping [from, to], oldest first.
     public static func run(_ capture: Capture, index: NATIndex, endpoint: NATEndpoint, at: UInt64?,
+                           from: UInt64? = nil, to: UInt64? = nil,
                            proto: UInt8?, includeUntranslated: Bool = false) -> ResultTable {
         var t = ResultTable(columns: columns)
         t.notes += capture.missingSourceNotes("conntrack")
-        for (m, side) in index.lookup(endpoint, at: at, proto: proto, includeUntranslated: includeUntranslated) {
+        let found = index.lookup(endpoint, at: at, proto: proto, includeUntranslated: includeUntranslated)
+            .filter { m, _ in at != nil || ((from.map { (m.end ?? .max) >= $0 } ?? true) && (to.map { m.start <= $0 } ?? true)) }
+            .sorted { ($0.0.start, $0.0.netns) < ($1.0.start, $1.0.netns) }
+        for (m, side) in found {
             let answer: NATSide
             switch side {
             case .originalSource: answer = .translatedSource
