@@ -16,7 +16,7 @@ public enum Columns {
         Column("signal", "the signal that killed it, when one did"),
         Column("seen", "snapshot: alive at start (start time from /proc); live: its fork was seen"),
         Column("comm", "the kernel's 16-byte task name", shown: true),
-        Column("parents", "ancestors, nearest first, as pid(program)"),
+        Column("parents", "ancestors, nearest first, as pid:program"),
         Column("exe", "the program file it exec'd"),
         Column("argv", "arguments as run, shell-quoted in tables", shown: true),
     ]
@@ -61,7 +61,7 @@ public enum Columns {
         Column("exe", "the program the owner was running"),
         Column("container", "the owner's container", shown: true),
         Column("runtime", "the container's runtime"),
-        Column("parents", "the owner's ancestors, nearest first, as pid(program)", shown: true),
+        Column("parents", "the owner's ancestors, nearest first, as pid:program", shown: true),
         Column("argv", "the owner's arguments"),
         Column("resolved_name", "the name the owner itself resolved to the remote address before connecting"),
     ]
@@ -74,7 +74,7 @@ public enum Columns {
         Column("end_reason", "observed (TCP close seen), destroyed (left the conntrack table), superseded (a later mapping took the tuple), open (no end seen)"),
         Column("netns", "network namespace inode of the conntrack table"),
         Column("proto", "tcp, udp, icmp, icmpv6, sctp or a protocol number", shown: true),
-        Column("matched", "which of the four endpoints the address is", shown: true),
+        Column("matched", "which of the four endpoints the address is"),
         Column("original_src", "source before NAT (the inside client for SNAT/MASQUERADE)", shown: true),
         Column("original_dst", "destination before NAT (the published address for DNAT)", shown: true),
         Column("translated_src", "source after NAT (what the outside saw)", shown: true),

@@ -65,7 +65,7 @@ struct OwnerInfo {
         }
         let chain = procs.ancestors(of: key)
         if !chain.isEmpty {
-            parents = .list(chain.map { "\($0.key.pid)(\(Self.image(of: $0.key, at: at, procs)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm))" })
+            parents = .list(chain.map { "\($0.key.pid):\(Self.image(of: $0.key, at: at, procs)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)" })
         } else if let rec {
             parents = .list(["\(rec.parent.pid)"])
         }

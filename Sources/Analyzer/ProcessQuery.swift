@@ -58,7 +58,7 @@ public enum ProcessQuery {
                 guard let c = container, ContainerID.matches(c.id, prefix: want) else { continue }
             }
             let parents = Value.list(index.ancestors(of: r.key).map {
-                "\($0.key.pid)(\($0.image(at: last)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm))"
+                "\($0.key.pid):\($0.image(at: last)?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)"
             })
             // Each image runs from its exec to the next exec (or the end).
             var images: [(ExecRecord?, UInt64)] = []
