@@ -1,6 +1,17 @@
 /// Every answer's columns, in output order: one declaration per subcommand, read by the
 /// queries (row order), the table (default set), `--help` and the README.
 public enum Columns {
+    /// Each subcommand with its columns, in the order the README documents them.
+    public static var bySubcommand: [(String, [Column])] {
+        [("info", info), ("containers", containers), ("processes", processes), ("connections", connections),
+         ("who", who), ("nat", nat), ("timeline", timeline), ("dns", dns), ("verify", verify)]
+    }
+
+    /// The README's column reference.
+    public static var markdown: String {
+        bySubcommand.map { "### \($0.0)\n\n\($0.1.markdown)" }.joined(separator: "\n")
+    }
+
     public static let processes: [Column] = [
         Column("pid", "process id (on the host's pid namespace)", shown: true),
         Column("start", "when the process began (its task start time), RFC 3339 UTC", shown: true),
