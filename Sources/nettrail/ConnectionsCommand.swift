@@ -14,7 +14,7 @@ struct ConnectionsCommand: ParsableCommand {
         discussion: helpText(examples: [
             "nettrail connections capture.db --container demo-web --remote 10.201.2.2:80",
             "nettrail connections capture.db --port 53 --proto udp --last 10m",
-            "nettrail connections capture.db --comm curl -o start,local,remote,pid,state,nat",
+            "nettrail connections capture.db --comm curl -o start,local,remote,pid,nat",
         ], columns: ConnectionsQuery.columns))
 
     @OptionGroup var capture: CaptureOptions

@@ -7,7 +7,7 @@ struct DNSCommand: ParsableCommand {
         abstract: "Names processes asked their resolver library for (getaddrinfo, gethostbyname*), with the addresses returned.",
         discussion: helpText(examples: [
             "nettrail dns capture.db --name '*.example.com'",
-            "nettrail dns capture.db --addr 203.0.113.7                # who resolved the name behind an address",
+            "nettrail dns capture.db --addr 203.0.113.7",
             "nettrail dns capture.db --container demo-web --last 10m",
         ], columns: DNSQuery.columns))
 

@@ -6,7 +6,7 @@ struct InfoCommand: ParsableCommand {
         commandName: "info", abstract: "Capture metadata, time span, event counts and loss windows.",
         discussion: helpText(examples: [
             "nettrail info capture.db",
-            "nettrail info capture.db --format json | jq -r 'select(.field == \"duration_s\").value'",
+            "nettrail info capture.db --format json | jq 'select(.field == \"duration_s\")'",
         ], columns: Columns.info))
 
     @OptionGroup var capture: CaptureOptions

@@ -7,7 +7,7 @@ struct NATCommand: ParsableCommand {
         commandName: "nat",
         abstract: "Translate an address through the NAT mappings live at a moment, in either direction.",
         discussion: helpText(examples: [
-            "nettrail nat capture.db --at +12.5 --addr 10.201.2.1:27650       # translated -> original, and back",
+            "nettrail nat capture.db --at +12.5 --addr 10.201.2.1:27650",
             "nettrail nat capture.db --addr 203.0.113.7:443 --proto tcp --from -5m",
             "nettrail nat capture.db --addr 10.201.2.2 --include-untranslated --wide",
         ], columns: NATQuery.columns, more: """

@@ -6,8 +6,8 @@ struct ProcessesCommand: ParsableCommand {
         commandName: "processes",
         abstract: "Process lifetimes with identity, parent, container, exe, argv and exit.",
         discussion: helpText(examples: [
-            "nettrail processes capture.db --container demo-web          # what ran in a container",
-            "nettrail processes capture.db --name 'curl' --last 5m        # glob on exe, argv[0] or comm",
+            "nettrail processes capture.db --container demo-web",
+            "nettrail processes capture.db --name 'curl' --last 5m",
             "nettrail processes capture.db --pid 5150 -o pid,start,end,parents,argv",
         ], columns: ProcessQuery.columns))
 

@@ -7,8 +7,8 @@ struct WhoCommand: ParsableCommand {
         commandName: "who",
         abstract: "Which process owned the connection with this address at that moment.",
         discussion: helpText(examples: [
-            "nettrail who capture.db --at +12.5 --addr 10.201.2.1:27650     # -> connection, process, parents, container",
-            "nettrail who capture.db --at '2026-12-02 05:41:10' --addr 203.0.113.7:443 --slack 5s",
+            "nettrail who capture.db --at +12.5 --addr 10.201.2.1:27650",
+            "nettrail who capture.db --at '2026-12-02 05:41:10' --addr 203.0.113.7:443",
             "nettrail who capture.db --at -1m --addr 10.201.2.2 --wide",
         ], columns: WhoQuery.columns, more: """
             The address may be a socket's local end, its remote end, or the translated \
