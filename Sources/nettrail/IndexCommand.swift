@@ -16,6 +16,8 @@ struct IndexCommand: ParsableCommand {
     @Flag(name: .long, help: "Rebuild the case even if it is current.")
     var rebuild = false
 
+    func validate() throws { try capture.validate(Columns.info) }
+
     func run() {
         let c = capture.open(rebuild: rebuild)
         var t = ResultTable(columns: ["field", "value"])
