@@ -38,7 +38,7 @@ public struct TableLayout: Sendable {
     /// Columns asked for by name (`-o`); nil: the table's default set, or every column when `wide`.
     public var columns: [String]?
     public var wide: Bool
-    /// At most this many display columns per line (nil: no limit).
+    /// At most this many display columns per line (nil, or `wide`: no limit).
     public var width: Int?
 
     public init(columns: [String]? = nil, wide: Bool = false, width: Int? = nil) {

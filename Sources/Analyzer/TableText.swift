@@ -32,7 +32,7 @@ enum TableText {
             cells.append(r); cellWidths.append(w)
         }
         var limits = widths
-        if let max = layout.width, !keep.isEmpty { limits = fit(widths, header: header.map(width), into: max) }
+        if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header.map(width), into: max) }
 
         var out: [UInt8] = []
         out.reserveCapacity((widths.reduce(0, +) + 2 * keep.count + 1) * (cells.count + 1))
