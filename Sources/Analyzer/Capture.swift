@@ -43,9 +43,22 @@ public final class Capture {
     public var endBoot: UInt64? { meta["end_boot_ns"].flatMap(UInt64.init) }
     public var startWall: Int64 { clock.wall(fromBoot: startBoot) }
 
-    /// A user-typed time as boot ns.
+    /// Where a wall time typed without a zone is: seconds east of UTC, and its name (--tz).
+    public var zone: (offset: Int, name: String) = (0, "UTC")
+
+    /// A user-typed time as boot ns ("-5m" counts back from the capture's end).
     public func bootTime(_ text: String) throws -> UInt64 {
-        clock.boot(fromWall: try TimeSpec.parse(text, captureStartWall: startWall))
+        let end = (endBoot.flatMap { $0 >= startBoot ? $0 : nil }).map { clock.wall(fromBoot: $0) }
+        return clock.boot(fromWall: try TimeSpec.parse(text, captureStartWall: startWall, captureEndWall: end,
+                                                       zoneOffset: zone.offset))
+    }
+
+    /// What an answer says about the times it was given: a wall time without a zone.
+    public func timeNotes(_ texts: [String?]) -> [String] {
+        let zoneless = texts.compactMap { $0 }.filter(TimeSpec.isZoneless)
+        guard !zoneless.isEmpty else { return [] }
+        return ["\(zoneless.joined(separator: ", ")) \(zoneless.count == 1 ? "has" : "have") no zone: read as \(zone.name)"
+                + (zone.name == "UTC" ? " (--tz to choose another)" : "")]
     }
 
     public func wallText(_ boot: UInt64) -> String { TimeSpec.format(clock.wall(fromBoot: boot)) }

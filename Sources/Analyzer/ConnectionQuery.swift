@@ -68,7 +68,7 @@ struct OwnerInfo {
         if !image.lost.isEmpty { uncertainImage = image }
         let chain = procs.ancestors(of: key)
         if !chain.isEmpty {
-            parents = .list(chain.map { "\($0.key.pid)(\(procs.image(of: $0.key, at: at).known?.filename.split(separator: "/").last.map(String.init) ?? $0.comm))" })
+            parents = .list(chain.map { "\($0.key.pid):\(procs.image(of: $0.key, at: at).known?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)" })
         } else if let rec {
             parents = .list(["\(rec.parent.pid)"])
         }
@@ -130,17 +130,19 @@ public struct ConnectionFilter: Sendable {
     public var container: String?
     public var pid: UInt32?
     public var remote: Endpoint?
+    public var local: Endpoint?
+    /// Either end's port.
+    public var port: UInt16?
     public var proto: Connection.Proto?
     public init(from: UInt64? = nil, to: UInt64? = nil, container: String? = nil, pid: UInt32? = nil,
-                remote: Endpoint? = nil, proto: Connection.Proto? = nil) {
-        self.from = from; self.to = to; self.container = container; self.pid = pid; self.remote = remote; self.proto = proto
+                remote: Endpoint? = nil, local: Endpoint? = nil, port: UInt16? = nil, proto: Connection.Proto? = nil) {
+        self.from = from; self.to = to; self.container = container; self.pid = pid; self.remote = remote
+        self.local = local; self.port = port; self.proto = proto
     }
 }
 
 public enum ConnectionsQuery {
-    public static let columns = ["proto", "direction", "start", "end", "duration_ms", "local", "remote", "netns",
-                                 "pid", "process_start", "comm", "exe", "container", "result", "state",
-                                 "bytes_sent", "bytes_received", "retransmits", "nat", "argv", "resolved_name"]
+    public static let columns = Columns.connections
 
     public static func run(_ capture: Capture, _ f: ConnectionFilter, nat: NATResolver? = nil) throws -> ResultTable {
         let index = try ConnectionIndex(capture, ConnectionSelection(
@@ -159,6 +161,8 @@ public enum ConnectionsQuery {
             if let from = f.from, (c.end ?? capEnd) < from { continue }
             if let pid = f.pid, c.owner?.pid != pid { continue }
             if let r = f.remote, c.tuple.raddr != r.ip || (r.port.map { $0 != c.tuple.rport } ?? false) { continue }
+            if let l = f.local, c.tuple.laddr != l.ip || (l.port.map { $0 != c.tuple.lport } ?? false) { continue }
+            if let p = f.port, c.tuple.lport != p && c.tuple.rport != p { continue }
             let o = OwnerInfo(c, capture, procs)
             if let want = f.container {
                 guard case .text(let id) = o.container, ContainerID.matches(id, prefix: want) else { continue }
@@ -221,9 +225,7 @@ public enum ConnectionsQuery {
 }
 
 public enum WhoQuery {
-    public static let columns = ["match", "timing", "proto", "direction", "local", "remote", "netns", "start", "end",
-                                 "pid", "process_start", "tid", "comm", "exe", "container", "runtime", "parents", "argv",
-                                 "resolved_name"]
+    public static let columns = Columns.who
 
     /// A socket's tuple but its local address (which may be the wildcard).
     struct SocketKey: Hashable {

@@ -2,10 +2,20 @@ import Format
 
 /// A chronological, readable replay of process and network events.
 public enum TimelineQuery {
-    public static let columns = ["time", "event", "pid", "comm", "container", "detail"]
+    public static let columns = Columns.timeline
+
+    /// `--kind` names, each for the events it selects.
+    static let kindEvents: KeyValuePairs<String, [String]> = [
+        "process": ["fork", "exec", "exit"], "fork": ["fork"], "exec": ["exec"], "exit": ["exit"],
+        "tcp": ["tcp connect", "tcp accept", "tcp open", "tcp open at start", "tcp close"],
+        "udp": ["udp flow (send)", "udp flow (recv)", "udp flow end"],
+        "connect": ["tcp connect", "udp flow (send)"], "accept": ["tcp accept", "udp flow (recv)"],
+        "close": ["tcp close", "udp flow end"],
+    ]
+    public static var kinds: [String] { kindEvents.map(\.key) }
 
     public static func run(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
-                           nat: NATResolver? = nil) throws -> ResultTable {
+                           kinds: Set<String>? = nil, nat: NATResolver? = nil) throws -> ResultTable {
         struct Item { var ts: UInt64; var order: Int; var row: [Value] }
         var items: [Item] = []
         let lo = from ?? 0, hi = to ?? .max
@@ -81,6 +91,10 @@ public enum TimelineQuery {
                 items.append(Item(ts: end, order: 2, row: [.text(capture.wallText(end)),
                                                          .text(c.proto == .tcp ? "tcp close" : "udp flow end"), pid, comm, cval(cid), .text(d)]))
             }
+        }
+        if let kinds {
+            let events = Set(kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
+            items.removeAll { if case .text(let e) = $0.row[1] { return !events.contains(e) }; return true }
         }
         items.sort { ($0.ts, $0.order) < ($1.ts, $1.order) }
         var table = ResultTable(columns: columns)

@@ -47,8 +47,7 @@ public struct DNSFilter: Sendable {
 }
 
 public enum DNSQuery {
-    public static let columns = ["time", "pid", "process_start", "tid", "comm", "exe", "container", "function", "name",
-                                 "result", "addresses", "duration_us", "flags"]
+    public static let columns = Columns.dns
 
     public static func run(_ capture: Capture, _ f: DNSFilter) throws -> ResultTable {
         let index = try DNSIndex(capture)

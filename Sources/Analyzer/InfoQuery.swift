@@ -16,7 +16,7 @@ public enum InfoQuery {
     }
 
     public static func run(_ capture: Capture) throws -> ResultTable {
-        var t = ResultTable(columns: ["field", "value"])
+        var t = ResultTable(columns: Columns.info)
         let m = capture.meta
         for key in ["host_name", "kernel_release", "machine", "boot_id", "recorder_version", "command_line", "sources"] {
             if let v = m[key] { t.append([.text(key), .text(v)]) }
@@ -28,7 +28,7 @@ public enum InfoQuery {
             t.append([.text("segment_events"), .int(Int64(seg.records))])
             t.append([.text("segment_bytes"), .int(Int64(seg.storedBytes))])
             if seg.records > 0 {
-                t.append([.text("bytes_per_event"), .text(String(format: "%.1f", Double(seg.storedBytes) / Double(seg.records)))])
+                t.append([.text("bytes_per_event"), .double((Double(seg.storedBytes) / Double(seg.records) * 10).rounded() / 10)])
             }
             if let p = capture.casePath { t.append([.text("case"), .text(p)]) }
         } else {
@@ -41,7 +41,7 @@ public enum InfoQuery {
                 t.append([.text("stopped"), .text(why)])
                 t.notes.append("the recorder stopped early: \(why)")
             }
-            t.append([.text("duration_s"), .text(String(format3(Double(end - capture.startBoot) / 1e9)))])
+            t.append([.text("duration_s"), .double(Double((end - capture.startBoot) / 1_000_000) / 1000)])
         } else if let end = capture.endBoot {
             t.append([.text("end"), .text("damaged: \(capture.wallText(end)), before the start")])
         } else {
@@ -79,11 +79,5 @@ public enum InfoQuery {
             t.notes.append("events were lost: answers touching those windows may be incomplete")
         }
         return t
-    }
-
-    static func format3(_ v: Double) -> String {
-        let ms = Int64((v * 1000).rounded())
-        let frac = String(ms % 1000)
-        return "\(ms / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
     }
 }

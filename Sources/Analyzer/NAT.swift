@@ -144,20 +144,24 @@ public enum NATQuery {
 
     public static func ep(_ a: String, _ p: UInt16) -> String { NATEndpoint(addr: a, port: p).description }
 
-    public static let columns = ["timing", "start", "end", "start_kind", "end_kind", "end_reason", "netns", "proto", "matched",
-                                 "original_src", "original_dst", "translated_src", "translated_dst",
-                                 "answer", "cgroup_id"]
+    public static let columns = Columns.nat
 
-    /// The mappings of `endpoint` at `at` (any time when nil). Those live at that moment
-    /// come first and are the answer; others within `slack` of it are listed as nearby,
-    /// with their distance from it.
+    /// The mappings of `endpoint` at `at`, or (no `at`) overlapping [from, to] in time
+    /// order. At a moment, those live then come first and are the answer; others within
+    /// `slack` of it are listed as nearby, with their distance from it.
     public static func run(_ capture: Capture, index: NATIndex, endpoint: NATEndpoint, at: UInt64?, slack: UInt64 = 0,
+                           from: UInt64? = nil, to: UInt64? = nil,
                            proto: UInt8?, includeUntranslated: Bool = false) -> ResultTable {
         var t = ResultTable(columns: columns)
         t.notes += capture.missingSourceNotes("conntrack")
-        let hits = index.lookup(endpoint, at: at, slack: slack, proto: proto, includeUntranslated: includeUntranslated)
+        let found = index.lookup(endpoint, at: at, slack: slack, proto: proto, includeUntranslated: includeUntranslated)
+            .filter { f in
+                at != nil || ((from.map { (f.mapping.end ?? .max) >= $0 } ?? true) && (to.map { f.mapping.start <= $0 } ?? true))
+            }
             .map { (m: $0.mapping, side: $0.side, p: at.map($0.mapping.proximity) ?? .exact) }
-            .enumerated().sorted { ($0.element.p, $0.offset) < ($1.element.p, $1.offset) }.map(\.element)
+        let hits = at != nil
+            ? found.enumerated().sorted { ($0.element.p, $0.offset) < ($1.element.p, $1.offset) }.map(\.element)
+            : found.sorted { ($0.m.start, $0.m.netns) < ($1.m.start, $1.m.netns) }
         for (m, side, p) in hits {
             let answer: NATSide
             switch side {

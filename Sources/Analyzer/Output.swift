@@ -5,6 +5,7 @@ public enum Value: Sendable, Equatable {
     case text(String)
     case int(Int64)
     case bool(Bool)
+    case double(Double)
     case list([String])
     case null
 
@@ -12,6 +13,7 @@ public enum Value: Sendable, Equatable {
         switch self {
         case .text(let s): return s
         case .int(let i): return String(i)
+        case .double(let d): return d.isFinite ? String(d) : "-"
         case .bool(let b): return b ? "true" : "false"
         case .list(let l): return l.map(Value.shellWord).joined(separator: " ")
         case .null: return "-"
@@ -22,6 +24,7 @@ public enum Value: Sendable, Equatable {
         switch self {
         case .text(let s): return Value.jsonString(s)
         case .int(let i): return String(i)
+        case .double(let d): return d.isFinite ? String(d) : "null"
         case .bool(let b): return b ? "true" : "false"
         case .list(let l): return "[" + l.map(Value.jsonString).joined(separator: ",") + "]"
         case .null: return "null"
@@ -86,44 +89,48 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 /// Rows with named columns, rendered as an aligned table, JSON Lines or CSV.
 public struct ResultTable: Sendable {
     public var columns: [String]
+    /// The columns the default table shows (nil: all of them).
+    public var defaultColumns: [String]?
     public var rows: [[Value]] = []
-    /// Lines printed after a table (and as `{"note": …}` objects in JSON): what the answer cannot be sure of.
+    /// What the answer cannot be sure of, or why it is empty. A table prints them after its rows;
+    /// JSON and CSV carry data only, and the command writes these on stderr.
     public var notes: [String] = []
 
     public init(columns: [String]) { self.columns = columns }
+    public init(columns: [Column]) {
+        self.columns = columns.names
+        defaultColumns = columns.defaultNames
+    }
 
     public mutating func append(_ row: [Value]) { rows.append(row) }
 
-    public func render(_ format: OutputFormat) -> String {
+    /// Keeps the first `n` rows, and says how many there were.
+    public mutating func limit(_ n: Int) {
+        guard rows.count > n else { return }
+        notes.insert("showing the first \(n) of \(rows.count) rows (--limit)", at: 0)
+        rows.removeLast(rows.count - n)
+    }
+
+    public func render(_ format: OutputFormat, _ layout: TableLayout = .all) -> String {
         switch format {
         case .json:
-            var lines = rows.map { row in
-                "{" + zip(columns, row).map { Value.jsonString($0) + ":" + $1.json }.joined(separator: ",") + "}"
+            let keep = layout.columns.map { $0.compactMap { columns.firstIndex(of: $0) } } ?? Array(columns.indices)
+            var out = ""
+            for row in rows {
+                out += "{" + keep.map { Value.jsonString(columns[$0]) + ":" + ($0 < row.count ? row[$0].json : "null") }
+                    .joined(separator: ",") + "}\n"
             }
-            lines += notes.map { "{\"note\":\(Value.jsonString($0))}" }
-            return lines.map { $0 + "\n" }.joined()
+            return out
         case .csv:
+            let keep = layout.columns.map { $0.compactMap { columns.firstIndex(of: $0) } } ?? Array(columns.indices)
             func cell(_ s: String) -> String {
                 s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
             }
-            let lines = [columns.map(cell).joined(separator: ",")]
-                + rows.map { $0.map { $0 == .null ? "" : cell($0.plain) }.joined(separator: ",") }
+            let lines = [keep.map { cell(columns[$0]) }.joined(separator: ",")]
+                + rows.map { row in keep.map { $0 < row.count && row[$0] != .null ? cell(row[$0].plain) : "" }.joined(separator: ",") }
             return lines.map { $0 + "\r\n" }.joined()
         case .table:
-            // A column with no value in any row is noise on a terminal; JSON and CSV keep it.
-            let keep = columns.indices.filter { i in rows.isEmpty || rows.contains { i < $0.count && $0[i] != .null } }
-            let header = keep.map { Value.terminalSafe(columns[$0].uppercased()) }
-            let cells = rows.map { row in keep.map { Value.terminalSafe(row[$0].plain) } }
-            var widths = header.map(\.count)
-            for r in cells { for (i, c) in r.enumerated() where i < widths.count - 1 { widths[i] = max(widths[i], c.count) } }
-            func line(_ r: [String]) -> String {
-                r.enumerated().map { i, c in i == r.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count) }
-                    .joined(separator: "  ")
-            }
-            var out = ([header] + cells).map { line($0) + "\n" }.joined()
-            if rows.isEmpty { out += "(no rows)\n" }
-            for n in notes { out += "note: \(Value.terminalSafe(n))\n" }
-            return out
+            return TableText.render(self, layout)
         }
     }
 }

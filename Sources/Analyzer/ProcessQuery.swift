@@ -30,8 +30,7 @@ public struct ProcessFilter: Sendable {
 
 public enum ProcessQuery {
     // argv last: it is the one column whose width has no bound.
-    public static let columns = ["pid", "start", "exec", "end", "ppid", "parent_start", "container", "runtime", "pod",
-                                 "uid", "exit_code", "signal", "seen", "comm", "parents", "exe", "argv"]
+    public static let columns = Columns.processes
 
     /// One row per program a process ran (each exec image) in the window,
     /// oldest first; a process that never exec'd gets one row with no exe.

@@ -13,6 +13,7 @@ public struct TimeWindow: Sendable {
     public var to: UInt64?
     /// A bound that lies outside the capture: the answer can only cover the part recorded.
     public var notes: [String] = []
+    public init(from: UInt64? = nil, to: UInt64? = nil) { self.from = from; self.to = to }
 }
 
 extension Capture {
@@ -40,6 +41,7 @@ extension Capture {
     /// outside the capture is kept (the window is what was asked) and noted.
     public func window(from: String?, to: String?) throws -> TimeWindow {
         var w = TimeWindow(from: try from.map(bootTime), to: try to.map(bootTime))
+        w.notes += timeNotes([from, to])
         if let f = w.from, let t = w.to, f > t { throw TimeRangeError(text: "--from is after --to") }
         if let t = w.to, t < startBoot {
             throw TimeRangeError(text: "--to \(to ?? "") is before the capture, which runs \(spanText)")

@@ -11,7 +11,7 @@ public enum VerifyQuery {
 
     public static func run(path: String) throws -> Result {
         let ev = try TimelineReader(path: path)
-        var t = ResultTable(columns: ["segment", "source", "ring", "first", "last", "records", "problem"])
+        var t = ResultTable(columns: Columns.verify)
         guard ev.isSegmented else {
             t.notes.append("schema version \(ev.schemaVersion) holds decoded rows, not segments: nothing to verify beyond SQLite's own check")
             return Result(table: t, damaged: 0)

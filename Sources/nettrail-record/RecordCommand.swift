@@ -9,6 +9,12 @@ struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nettrail-record",
         abstract: "Record process, cgroup and network events from eBPF into one SQLite capture.",
+        discussion: """
+            Examples:
+              nettrail-record --db capture.db                  # until Ctrl-C
+              nettrail-record --db capture.db --all-netns --duration 600 --max-size 2048
+              nettrail-record --db /mnt/usb/host1.db --no-resolver --quiet &
+            """,
         version: Recorder.version
     )
 

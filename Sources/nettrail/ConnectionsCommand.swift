@@ -10,38 +10,55 @@ enum ProtoOption: String, ExpressibleByArgument, CaseIterable {
 struct ConnectionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "connections",
-        abstract: "TCP connections and UDP flows with their owning process, container, bytes and duration.")
+        abstract: "TCP connections and UDP flows with their owning process, container, bytes and duration.",
+        discussion: helpText(examples: [
+            "nettrail connections capture.db --container demo-web --remote 10.201.2.2:80",
+            "nettrail connections capture.db --port 53 --proto udp --last 10m",
+            "nettrail connections capture.db --comm curl -o start,local,remote,pid,nat",
+        ], columns: ConnectionsQuery.columns))
 
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var window: WindowOptions
 
-    @Option(name: .long, help: "Container ID, or a prefix of 12 or more characters.")
+    @Option(name: .long, help: FilterHelp.container)
     var container: String?
 
-    @Option(name: .long, parsing: .unconditional, help: "Only connections owned by this pid (every incarnation of it).")
+    @Option(name: .long, parsing: .unconditional, help: FilterHelp.pid)
     var pid: UInt32?
+
+    @Option(name: .long, help: FilterHelp.comm)
+    var comm: String?
 
     @Option(name: .long, help: "Remote end: IP, IP:PORT or [IPv6]:PORT.")
     var remote: String?
+
+    @Option(name: .long, help: "Local end: IP, IP:PORT or [IPv6]:PORT.")
+    var local: String?
+
+    @Option(name: .long, help: "Either end's port.")
+    var port: UInt16?
 
     @Option(name: .long, help: "tcp or udp.")
     var proto: ProtoOption?
 
     func validate() throws {
-        if let remote, Endpoint.parse(remote) == nil {
-            throw ValidationError("--remote \(remote): not IP, IP:PORT or [IPv6]:PORT")
+        try capture.validate(ConnectionsQuery.columns)
+        for (name, v) in [("--remote", remote), ("--local", local)] {
+            if let v, Endpoint.parse(v) == nil { throw ValidationError("\(name) \(v): not IP, IP:PORT or [IPv6]:PORT") }
         }
     }
 
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        let ep = remote.flatMap { Endpoint.parse($0) }
         do {
-            let t = try ConnectionsQuery.run(c, ConnectionFilter(from: w.from, to: w.to, container: container, pid: pid,
-                                                                 remote: ep, proto: proto?.proto),
+            var t = try ConnectionsQuery.run(c, ConnectionFilter(from: w.from, to: w.to, container: container, pid: pid,
+                                                                 remote: remote.flatMap { Endpoint.parse($0) },
+                                                                 local: local.flatMap { Endpoint.parse($0) }, port: port,
+                                                                 proto: proto?.proto),
                                              nat: try? ConntrackNATResolver(c))
-            emit(t, capture.format, capture: c, notes: w.notes)
+            RowFilter(comm: comm).apply(&t)
+            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(container))
         } catch { fail(error) }
     }
 }

@@ -5,12 +5,18 @@ import Foundation
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
-        abstract: "Decode a capture's raw records once into its case (done on first query anyway).")
+        abstract: "Decode a capture's raw records once into its case (done on first query anyway).",
+        discussion: helpText(examples: [
+            "nettrail index capture.db",
+            "nettrail index capture.db --case /cases/host1.case --rebuild",
+        ]))
 
     @OptionGroup var capture: CaptureOptions
 
     @Flag(name: .long, help: "Rebuild the case even if it is current.")
     var rebuild = false
+
+    func validate() throws { try capture.validate(Columns.info) }
 
     func run() {
         let c = capture.open(rebuild: rebuild)
@@ -19,21 +25,25 @@ struct IndexCommand: ParsableCommand {
         if let s = c.indexed {
             t.append([.text("segments"), .int(Int64(s.segments))])
             t.append([.text("events"), .int(Int64(s.records))])
-            t.append([.text("seconds"), .text(String(format: "%.3f", s.seconds))])
+            t.append([.text("seconds"), .double((s.seconds * 1000).rounded() / 1000)])
             t.append([.text("events_per_s"), .int(Int64(Double(s.records) / max(s.seconds, 1e-6)))])
             if s.damaged > 0 { t.notes.append("\(s.damaged) damaged segments: see nettrail verify") }
             if s.malformed > 0 { t.notes.append("\(s.malformed) records could not be decoded") }
         } else if c.casePath != nil {
             t.notes.append("the case was already current")
         }
-        emit(t, capture.format)
+        emit(t, capture)
     }
 }
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check every segment's digest chain and framing; exit 1 if any is damaged.")
+        abstract: "Check every segment's digest chain and framing; exit 1 if any is damaged.",
+        discussion: helpText(examples: [
+            "nettrail verify capture.db",
+            "nettrail verify capture.db --format json",
+        ], columns: Columns.verify))
 
     @Argument(help: "A capture written by nettrail-record.")
     var file: String

@@ -6,18 +6,23 @@ struct NATCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nat",
         abstract: "Translate an address through the NAT mappings live at a moment, in either direction.",
-        discussion: """
+        discussion: helpText(examples: [
+            "nettrail nat capture.db --at +12.5 --addr 10.201.2.1:27650",
+            "nettrail nat capture.db --addr 203.0.113.7:443 --proto tcp --from -5m",
+            "nettrail nat capture.db --addr 10.201.2.2 --include-untranslated --wide",
+        ], columns: NATQuery.columns, more: """
             Given an address as seen outside (a translated source after SNAT/MASQUERADE, or a \
             published address before DNAT), prints the original inside tuple and its network \
             namespace; given an inside address, prints its translation. Each row gives the \
             mapping's interval and whether its start and end were observed or inferred.
-            """)
+            """))
 
     @OptionGroup var capture: CaptureOptions
 
-    @Option(name: .long, parsing: .unconditional,
-            help: "The moment: RFC 3339, Unix seconds, or +SECONDS from capture start (default: any time).")
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("The moment: \(timeForms) (default: any time).", valueName: "time"))
     var at: String?
+
+    @OptionGroup var window: WindowOptions
 
     @Option(name: .long, help: "IP:PORT, [IPv6]:PORT, or IP (any port). ICMP: the echo id in place of the port.")
     var addr: String
@@ -26,17 +31,23 @@ struct NATCommand: ParsableCommand {
     var proto: String?
 
     @Option(name: .long, parsing: .unconditional,
-            help: "With --at: also list mappings this many seconds from it, as nearby (at most \(Int(WhoCommand.maxSlack))).")
-    var slack: Double = 1
+            help: ArgumentHelp("With --at: also list mappings this far from it, as nearby: seconds or a duration (500ms, 5s; at most \(Int(WhoCommand.maxSlack)) s).", valueName: "duration"))
+    var slack: String = "1"
+
+    var slackNs: UInt64? { TimeSpec.durationNs(slack).flatMap { $0 >= 0 && $0 <= Int64(WhoCommand.maxSlack * 1e9) ? UInt64($0) : nil } }
 
     @Flag(name: .long, help: "Also list conntrack entries that were not translated.")
     var includeUntranslated = false
 
     func validate() throws {
+        try capture.validate(NATQuery.columns)
         try validateTime(at, "--at")
+        if at != nil, window.from != nil || window.to != nil || window.last != nil {
+            throw ValidationError("--at and a window (--from/--to/--last) both choose the time: give one")
+        }
         guard NATEndpoint.parse(addr) != nil else { throw ValidationError("--addr \(addr): not IP:PORT, [IPv6]:PORT or IP") }
         if let proto, NATQuery.protoNumber(proto) == nil { throw ValidationError("--proto \(proto): unknown protocol") }
-        guard slack >= 0, slack <= WhoCommand.maxSlack else {
+        guard slackNs != nil else {
             throw ValidationError("--slack must be a number of seconds from 0 to \(Int(WhoCommand.maxSlack))")
         }
     }
@@ -46,11 +57,13 @@ struct NATCommand: ParsableCommand {
         let ep = NATEndpoint.parse(addr)!
         let p = proto.flatMap(NATQuery.protoNumber)
         do {
-            let slackNs = UInt64((slack * 1e9).rounded())
+            let slackNs = self.slackNs!
             let at = try self.at.map { try c.moment($0, slack: slackNs) }
-            let index = try NATIndex(reader: c.reader, touching: ep, from: at?.saturatingSub(slackNs), to: at?.saturatingAdd(slackNs))
-            emit(NATQuery.run(c, index: index, endpoint: ep, at: at, slack: slackNs, proto: p,
-                              includeUntranslated: includeUntranslated), capture.format, capture: c)
+            let w = at == nil ? window.resolve(c) : TimeWindow(from: at?.saturatingSub(slackNs), to: at?.saturatingAdd(slackNs))
+            let index = try NATIndex(reader: c.reader, touching: ep, from: w.from, to: w.to)
+            emit(NATQuery.run(c, index: index, endpoint: ep, at: at, slack: slackNs, from: w.from, to: w.to, proto: p,
+                              includeUntranslated: includeUntranslated), capture, capture: c,
+                 notes: c.timeNotes([self.at]) + w.notes)
         } catch { fail(error) }
     }
 }

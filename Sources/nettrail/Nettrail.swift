@@ -1,6 +1,10 @@
 import Analyzer
 import ArgumentParser
 import Foundation
+import Format
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Nettrail: ParsableCommand {
@@ -16,6 +20,7 @@ struct Nettrail: ParsableCommand {
             TimelineCommand.self,
             NATCommand.self,
             DNSCommand.self,
+            ContainersCommand.self,
             IndexCommand.self,
             VerifyCommand.self,
         ]
@@ -35,24 +40,67 @@ struct Nettrail: ParsableCommand {
     }
 }
 
-/// The capture file every subcommand reads.
+/// The capture file every subcommand reads, and how its answer is printed.
 struct CaptureOptions: ParsableArguments {
     @Argument(help: "A capture written by nettrail-record.")
     var file: String
 
-    @Option(name: .long, help: "table, json (JSON Lines) or csv.")
+    @Option(name: .long, help: "table, json (JSON Lines) or csv. JSON and CSV hold data only, every column; notes go to stderr.")
     var format: OutputFormatOption = .table
 
     @Option(name: .customLong("case"), help: "The case database to use or build (default: a cache directory, never beside the capture).")
     var casePath: String?
 
+    @Flag(name: .long, help: "Every column, none shortened (default: the columns that answer the question, fitted to the terminal).")
+    var wide = false
+
+    @Option(name: [.customShort("o"), .customLong("columns")], help: "Only these columns, in this order: a,b,c (any format).")
+    var columns: String?
+
+    @Option(name: .long, help: "At most N rows (the first, in time order).")
+    var limit: Int?
+
+    @Option(name: .long, help: "Where a time typed without a zone is: UTC (default), +02:00, or a zone name (Europe/Berlin).")
+    var tz: String?
+
+    var columnList: [String]? { columns.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
+
+    /// Checks `-o` and `--limit` against a subcommand's columns: called by its `validate()`.
+    func validate(_ declared: [Column]) throws {
+        if let l = columnList { try UnknownColumnError.check(l, against: declared) }
+        if let limit, limit < 0 { throw ValidationError("--limit must be 0 or more") }
+        if let tz, Self.zone(tz, at: 0) == nil { throw ValidationError("--tz \(tz): not UTC, ±HH:MM or a zone name") }
+    }
+
+    /// A zone's offset east of UTC at a wall time (a named zone's rules give it).
+    static func zone(_ text: String, at wall: Int64) -> Int? {
+        if text == "UTC" || text == "Z" { return 0 }
+        let u = Array(text.utf8)
+        if u.count == 6, u[0] == 43 || u[0] == 45, u[3] == 58, let h = Int(text.dropFirst().prefix(2)), let m = Int(text.suffix(2)),
+           h < 24, m < 60 {
+            return (h * 3600 + m * 60) * (u[0] == 43 ? 1 : -1)
+        }
+        return TimeZone(identifier: text)?.secondsFromGMT(for: Date(timeIntervalSince1970: Double(wall) / 1e9))
+    }
+
+    var layout: TableLayout { TableLayout(columns: columnList, wide: wide, width: wide ? nil : terminalWidth()) }
+
     func open(rebuild: Bool = false) -> Capture {
         do {
             let c = try Capture(path: file, casePath: casePath, rebuildCase: rebuild)
             try c.load()
+            if let tz, let off = Self.zone(tz, at: c.startWall) { c.zone = (off, tz) }
             return c
         } catch { fail(error) }
     }
+}
+
+/// How wide a table may be: the terminal's width, or 160 when stdout is not one (a pipe, a file).
+func terminalWidth() -> Int {
+    guard isatty(STDOUT_FILENO) != 0 else { return 160 }
+    var w = winsize()
+    if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0 { return Int(w.ws_col) }
+    return Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? 80
 }
 
 enum OutputFormatOption: String, ExpressibleByArgument, CaseIterable {
@@ -60,24 +108,48 @@ enum OutputFormatOption: String, ExpressibleByArgument, CaseIterable {
     var format: OutputFormat { OutputFormat(rawValue: rawValue)! }
 }
 
-/// --from/--to as typed, resolved against the capture's clock. Parsed unconditionally:
-/// "-5" is a (bad) time, not an unknown option.
+/// --from/--to (or --last) as typed, resolved against the capture's clock. Parsed unconditionally:
+/// "-5m" is a time (before the capture's end), not an unknown option.
 struct WindowOptions: ParsableArguments {
-    @Option(name: .long, parsing: .unconditional,
-            help: "Start of the window: RFC 3339, Unix seconds, or +SECONDS from capture start.")
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Start of the window: \(timeForms).", valueName: "time"))
     var from: String?
 
-    @Option(name: .long, parsing: .unconditional, help: "End of the window (same forms as --from).")
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("End of the window (same forms as --from).", valueName: "time"))
     var to: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only the capture's last DURATION (10m, 30s, 1h30m): --from -DURATION.", valueName: "duration"))
+    var last: String?
 
     func validate() throws {
         try validateTime(from, "--from")
         try validateTime(to, "--to")
+        if let last {
+            guard TimeSpec.durationNs(last) != nil else { throw ValidationError("--last \(last): not a duration (10m, 30s, 1h30m, 500ms)") }
+            if from != nil { throw ValidationError("--last and --from both set the window's start: give one") }
+        }
     }
 
     func resolve(_ c: Capture) -> TimeWindow {
-        do { return try c.window(from: from, to: to) } catch { fail(error) }
+        do { return try c.window(from: last.map { "-" + $0 } ?? from, to: to) } catch { fail(error) }
     }
+}
+
+/// The time forms every option that takes a time accepts.
+let timeForms = "RFC 3339 (2026-11-26T21:39:26.5Z), a wall time read as UTC or --tz (2026-11-26 21:39:26, 21:39:26), Unix seconds, +DURATION after the capture's start or -DURATION before its end (+90, +1m30s, -5m)"
+
+/// Help of the filters every subcommand spells the same way.
+enum FilterHelp {
+    static let container = ArgumentHelp("Container id (12 or more hex characters of it) or name (in full).", valueName: "id")
+    static let pid = ArgumentHelp("Only this pid (every incarnation of it).", valueName: "pid")
+    static let comm = ArgumentHelp("Only tasks whose name (comm) matches this shell glob, e.g. 'curl', 'python*'.", valueName: "glob")
+}
+
+/// A subcommand's help: examples first, then what its columns mean.
+func helpText(examples: [String], columns: [Column]? = nil, more: String = "") -> String {
+    var s = "Examples:\n" + examples.map { "  " + $0 }.joined(separator: "\n")
+    if !more.isEmpty { s += "\n\n" + more }
+    if let columns { s += "\n\n" + columns.helpText }
+    return s
 }
 
 /// The form and calendar of a time, before any capture is opened.
@@ -102,9 +174,24 @@ func fail(_ error: Any, status: Int32? = nil) -> Never {
     Foundation.exit(code)
 }
 
-/// Prints `table` with `notes` (about the arguments) and the capture's decode notes added.
-func emit(_ table: ResultTable, _ format: OutputFormatOption, capture: Capture? = nil, notes: [String] = []) {
+/// Prints `table` with `notes` (about the arguments) and the capture's decode notes added:
+/// after a table's rows, or on stderr beside JSON and CSV (which hold data only).
+func emit(_ table: ResultTable, _ options: CaptureOptions, capture: Capture? = nil, notes: [String] = []) {
+    var t = table
+    if let n = options.limit { t.limit(n) }
+    emit(t, options.format, layout: options.layout, capture: capture, notes: notes)
+}
+
+func emit(_ table: ResultTable, _ format: OutputFormatOption, layout: TableLayout? = nil, capture: Capture? = nil,
+          notes: [String] = []) {
     var t = table
     t.notes = notes + t.notes + (capture?.decodeNotes() ?? [])
-    FileHandle.standardOutput.write(Data(t.render(format.format).utf8))
+    if t.rows.isEmpty, t.notes.isEmpty, let capture {
+        t.notes.append("nothing matches in this capture, which runs \(capture.spanText)")
+    }
+    let l = layout ?? TableLayout(width: terminalWidth())
+    FileHandle.standardOutput.write(Data(t.render(format.format, l).utf8))
+    if format != .table, !t.notes.isEmpty {
+        FileHandle.standardError.write(Data(t.notes.map { "nettrail: note: \($0.split(whereSeparator: \.isNewline).joined(separator: " "))\n" }.joined().utf8))
+    }
 }

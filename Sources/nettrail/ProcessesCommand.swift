@@ -4,24 +4,35 @@ import ArgumentParser
 struct ProcessesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "processes",
-        abstract: "Process lifetimes with identity, parent, container, exe, argv and exit.")
+        abstract: "Process lifetimes with identity, parent, container, exe, argv and exit.",
+        discussion: helpText(examples: [
+            "nettrail processes capture.db --container demo-web",
+            "nettrail processes capture.db --name 'curl' --last 5m",
+            "nettrail processes capture.db --pid 5150 -o pid,start,end,parents,argv",
+        ], columns: ProcessQuery.columns))
 
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var window: WindowOptions
 
-    @Option(name: .long, help: "Container ID, or a prefix of 12 or more characters.")
+    @Option(name: .long, help: FilterHelp.container)
     var container: String?
 
-    @Option(name: .long, parsing: .unconditional, help: "Only this pid (every incarnation of it).")
+    @Option(name: .long, parsing: .unconditional, help: FilterHelp.pid)
     var pid: UInt32?
+
+    @Option(name: .long, help: FilterHelp.comm)
+    var comm: String?
 
     @Option(name: .long, help: "Only programs matching this shell glob: exe path or name, argv[0], or comm (e.g. 'curl', '*sh').")
     var name: String?
 
+    func validate() throws { try capture.validate(ProcessQuery.columns) }
+
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        emit(ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid, name: name)), capture.format,
-             capture: c, notes: w.notes)
+        var t = ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid, name: name))
+        RowFilter(comm: comm).apply(&t)
+        emit(t, capture, capture: c, notes: w.notes + c.containerNotes(container))
     }
 }

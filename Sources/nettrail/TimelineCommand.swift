@@ -4,20 +4,47 @@ import ArgumentParser
 struct TimelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timeline",
-        abstract: "A chronological replay of process and network events.")
+        abstract: "A chronological replay of process and network events.",
+        discussion: helpText(examples: [
+            "nettrail timeline capture.db --from +10 --to +15 --container demo-web",
+            "nettrail timeline capture.db --last 30s --kind exec,connect",
+            "nettrail timeline capture.db --pid 5150 --limit 50",
+        ], columns: TimelineQuery.columns,
+           more: "Kinds (--kind): \(TimelineQuery.kinds.joined(separator: ", ")); process is fork, exec and exit."))
 
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var window: WindowOptions
 
-    @Option(name: .long, help: "Container ID, or a prefix of 12 or more characters.")
+    @Option(name: .long, help: FilterHelp.container)
     var container: String?
+
+    @Option(name: .long, parsing: .unconditional, help: FilterHelp.pid)
+    var pid: UInt32?
+
+    @Option(name: .long, help: FilterHelp.comm)
+    var comm: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only these kinds of event, comma-separated: \(TimelineQuery.kinds.joined(separator: ", ")).",
+                                            valueName: "kind,..."))
+    var kind: String?
+
+    var kinds: Set<String>? { kind.map { Set($0.split(separator: ",").map(String.init)) } }
+
+    func validate() throws {
+        try capture.validate(TimelineQuery.columns)
+        for k in kinds ?? [] where !TimelineQuery.kinds.contains(k) {
+            throw ValidationError("--kind \(k): no such kind (kinds: \(TimelineQuery.kinds.joined(separator: ",")))")
+        }
+    }
 
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        do { emit(try TimelineQuery.run(c, from: w.from, to: w.to, container: container,
-                                         nat: try? ConntrackNATResolver(c)), capture.format,
-                          capture: c, notes: w.notes) }
-        catch { fail(error) }
+        do {
+            var t = try TimelineQuery.run(c, from: w.from, to: w.to, container: container, kinds: kinds,
+                                          nat: try? ConntrackNATResolver(c))
+            RowFilter(pid: pid, comm: comm).apply(&t)
+            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(container))
+        } catch { fail(error) }
     }
 }

@@ -33,4 +33,50 @@ final class OutputTests: XCTestCase {
         XCTAssertTrue(t.render(.json).contains("\\u001b[31mRED"))
         XCTAssertTrue(t.render(.csv).contains("\u{1B}[31mRED"))
     }
+
+    func table() -> ResultTable {
+        var t = ResultTable(columns: [Column("pid", "", shown: true), Column("pod", ""), Column("empty", "", shown: true),
+                                      Column("argv", "", shown: true)])
+        for i in 0..<3 { t.append([.int(Int64(i)), .text("pod-\(i)"), .null, .list(Array(repeating: "word", count: 60) + ["é"])]) }
+        return t
+    }
+
+    /// The default table: its declared columns (an all-empty one too: headers do not change with
+    /// the rows), fitted to the width with a visible mark; --wide: everything, unshortened.
+    func testTablesFitAndKeepTheirHeaders() {
+        let t = table()
+        let fitted = t.render(.table, TableLayout(width: 80))
+        let lines = fitted.split(separator: "\n")
+        XCTAssertEqual(lines[0].split(separator: " "), ["PID", "EMPTY", "ARGV"])
+        XCTAssertTrue(lines.allSatisfy { $0.unicodeScalars.count <= 80 }, fitted)
+        XCTAssertTrue(lines[1].hasPrefix("0    -      word word") && lines[1].hasSuffix("…"), fitted)
+        let wide = t.render(.table, TableLayout(wide: true, width: 80))
+        XCTAssertTrue(wide.hasPrefix("PID  POD    EMPTY  ARGV"), wide)
+        XCTAssertFalse(wide.contains("…"), wide)
+        XCTAssertTrue(wide.contains("word é"), wide)
+        let chosen = t.render(.table, TableLayout(columns: ["argv", "pid"], width: 40))
+        XCTAssertTrue(chosen.hasPrefix("ARGV"), chosen)
+        XCTAssertTrue(chosen.split(separator: "\n").allSatisfy { $0.unicodeScalars.count <= 40 }, chosen)
+        // Non-ASCII text is measured and shortened by character, not by byte.
+        var u = ResultTable(columns: [Column("name", "", shown: true), Column("x", "", shown: true)])
+        u.append([.text(String(repeating: "é", count: 30)), .int(1)])
+        let short = u.render(.table, TableLayout(width: 20))
+        XCTAssertTrue(short.split(separator: "\n").allSatisfy { $0.unicodeScalars.count <= 20 }, short)
+    }
+
+    /// JSON and CSV keep every column (or those -o names), data only: notes are the command's to print.
+    func testMachineFormatsHoldDataOnly() {
+        var t = table()
+        t.notes = ["something to say"]
+        t.limit(2)
+        let json = t.render(.json)
+        XCTAssertEqual(json.split(separator: "\n").count, 2)
+        XCTAssertFalse(json.contains("note") || json.contains("something"), json)
+        XCTAssertTrue(json.hasPrefix("{\"pid\":0,\"pod\":\"pod-0\",\"empty\":null,\"argv\":["), json)
+        XCTAssertEqual(t.notes.first, "showing the first 2 of 3 rows (--limit)")
+        XCTAssertEqual(t.render(.csv, TableLayout(columns: ["pod", "pid"])), "pod,pid\r\npod-0,0\r\npod-1,1\r\n")
+        var d = ResultTable(columns: ["field", "value"])
+        d.append([.text("duration_s"), .double(4.098)])
+        XCTAssertEqual(d.render(.json), "{\"field\":\"duration_s\",\"value\":4.098}\n")
+    }
 }

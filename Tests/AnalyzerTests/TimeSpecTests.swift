@@ -11,8 +11,55 @@ final class TimeSpecTests: XCTestCase {
         XCTAssertEqual(try TimeSpec.parse("+2s", captureStartWall: 0), 2_000_000_000)
     }
 
+    /// The forms a responder types: relative to either end of the capture, durations with units,
+    /// and wall times without a zone (UTC unless told otherwise).
+    func testRelativeDurationAndLocalForms() throws {
+        let start: Int64 = 1_795_729_166_000_000_000        // 2026-11-26T21:39:26Z
+        let end = start + 600_000_000_000                    // ten minutes later
+        func p(_ s: String, zone: Int = 0) throws -> Int64 {
+            try TimeSpec.parse(s, captureStartWall: start, captureEndWall: end, zoneOffset: zone)
+        }
+        XCTAssertEqual(try p("+1m30s"), start + 90_000_000_000)
+        XCTAssertEqual(try p("+90"), start + 90_000_000_000)
+        XCTAssertEqual(try p("+1.5s"), start + 1_500_000_000)
+        XCTAssertEqual(try p("+250ms"), start + 250_000_000)
+        XCTAssertEqual(try p("+1h"), start + 3_600_000_000_000)
+        XCTAssertEqual(try p("-5m"), end - 300_000_000_000)
+        XCTAssertEqual(try p("-30"), end - 30_000_000_000)
+        XCTAssertEqual(try p("2026-11-26 21:41:10"), 1_795_729_270_000_000_000)
+        XCTAssertEqual(try p("2026-11-26T21:41:10.5"), 1_795_729_270_500_000_000)
+        XCTAssertEqual(try p("21:41:10"), 1_795_729_270_000_000_000)
+        XCTAssertEqual(try p("21:41"), 1_795_729_260_000_000_000)
+        // --tz +01:00: 22:41:10 there is 21:41:10 UTC.
+        XCTAssertEqual(try p("22:41:10", zone: 3600), 1_795_729_270_000_000_000)
+        XCTAssertEqual(try p("2026-11-26 22:41:10", zone: 3600), 1_795_729_270_000_000_000)
+        // A zone written in the time wins over --tz.
+        XCTAssertEqual(try p("2026-11-26T21:41:10Z", zone: 3600), 1_795_729_270_000_000_000)
+        XCTAssertEqual(TimeSpec.durationNs("1h2m3.5s"), 3_723_500_000_000)
+        XCTAssertEqual(TimeSpec.durationNs("10m"), 600_000_000_000)
+        XCTAssertNil(TimeSpec.durationNs("10 m"))
+        XCTAssertNil(TimeSpec.durationNs(""))
+        for zoneless in ["21:41:10", "21:41", "2026-11-26 21:41:10", "2026-11-26T21:41:10.25"] {
+            XCTAssertTrue(TimeSpec.isZoneless(zoneless), zoneless)
+        }
+        for zoned in ["2026-11-26T21:41:10Z", "2026-11-26T21:41:10+01:00", "+5", "-5m", "1795729166"] {
+            XCTAssertFalse(TimeSpec.isZoneless(zoned), zoned)
+        }
+        // Without an end (a capture not closed cleanly) there is nothing to count back from.
+        XCTAssertThrowsError(try TimeSpec.parse("-5m", captureStartWall: start, captureEndWall: nil))
+    }
+
+    /// A time of day before the capture's start, in a capture that ran past midnight, is the next day's.
+    func testTimeOfDayAcrossMidnight() throws {
+        let start: Int64 = 1_795_737_000_000_000_000       // 2026-11-26T23:50:00Z
+        let end = start + 1_200_000_000_000                  // 00:10 the next day
+        XCTAssertEqual(try TimeSpec.parse("00:05:00", captureStartWall: start, captureEndWall: end), start + 900_000_000_000)
+        XCTAssertEqual(try TimeSpec.parse("23:55", captureStartWall: start, captureEndWall: end), start + 300_000_000_000)
+    }
+
     func testRejectsNonsense() {
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-26T21:39:26", "1.2.3", "1795729166.1234567891", "-5"] {
+        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "1.2.3", "1795729166.1234567891", "-5x",
+                    "+1m30", "+5parsecs", "25:00", "12:60:00", "1:2:3", "2026-11-26T21:39"] {
             XCTAssertThrowsError(try TimeSpec.parse(bad, captureStartWall: 0), bad)
         }
     }
