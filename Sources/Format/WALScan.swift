@@ -50,8 +50,9 @@ public enum WALScan {
             i += 1
         }
         guard i < frames else { return nil }
-        var commits = 0, after = 0
-        for j in i..<frames {
+        // The failed frame itself may be the commit of a transaction cut short: only commits after it count.
+        var commits = 0, after = 1
+        for j in (i + 1)..<max(frames, i + 1) {
             let o = headerBytes + j * frameBytes
             guard (be32(o + 8), be32(o + 12)) == salts else { break }
             after += 1
