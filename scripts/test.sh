@@ -48,6 +48,9 @@ for class in $classes; do
   p=$(grep -c "^Test Case '.*' passed" "$log" || true)
   f=$(grep -c "^Test Case '.*' failed" "$log" || true)
   if ((status == 124 || status == 137)); then
+    # timeout kills swift-test, not the test process it started: that one would live on
+    # (holding whatever it held, e.g. the scene lock) into the next class.
+    pkill -KILL -f 'nettrailPackageTests.xctest' 2>/dev/null || true
     echo "test.sh: $class did not finish within ${limit}s; killed" >&2
     broken+=("$class (timed out)")
     f=$((f + 1))
