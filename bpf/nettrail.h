@@ -205,8 +205,8 @@ struct nt_tcp_event {
 /* TCP_SPAN: a connection whose open (the CONNECT or ACCEPT it would have
  * written) was still unwritten when it closed: the close, and the open as it
  * would have been written. An open is written on its own only when the
- * recorder's once-a-second sweep finds the connection still open, so a
- * connection open at any sweep, or when the recording stops, is in the capture. */
+ * recorder, about once a second and when it stops, finds it still unwritten,
+ * so a connection open then is in the capture. */
 struct nt_tcp_span {
 	struct nt_tcp_event close;  /* close.kind = NT_KIND_TCP_SPAN */
 	__u64 open_ts;
@@ -228,7 +228,7 @@ struct nt_sock_state {
 	__u32 open_kind;
 	__u32 open_flags;
 	__s32 open_result;
-	__u32 open_pending;         /* 1 while the open is unwritten: taken by exchange, by the close or the sweep */
+	__u32 open_pending;         /* 1 while the open may still be in pending_opens (bpf/sockets.bpf.c) */
 };
 
 /* UDP_FLOW: the first datagram of a flow (5-tuple + netns + process). */

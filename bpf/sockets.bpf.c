@@ -69,14 +69,17 @@ struct {
 	__type(value, struct nt_sock_state);
 } snap_socks SEC(".maps");
 
-/* Network namespaces holding a connection whose open is unwritten, each with
- * a process that was in it: the sweep's to-do list (it deletes what it takes). */
+/* The opens not yet written (CONNECT and ACCEPT records, as written), by the
+ * socket's kernel address. The close that deletes its socket's entry writes the
+ * open with it (a span); the recorder takes what is left about once a second,
+ * deleting as it reads, and stores it as it would have read it off the ring. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u32);
-} sweep_netns SEC(".maps");
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct nt_tcp_event);
+} pending_opens SEC(".maps");
 
 /* A UDP send in progress, per thread. */
 #define UP_DST   (1u << 0) /* dst/dport: an unconnected send's destination, for source port sport */
@@ -177,22 +180,13 @@ static __always_inline struct nt_sock_state *nt_state(const struct sock *sk, __u
 	return bpf_sk_storage_get(&socks, (struct sock *)sk, 0, flags);
 }
 
-/* Writes a TCP record at `ts`; `owner` (in-context task) or `st` (remembered
- * owner) or neither. A span (close + the unwritten open) when `span`. */
-static __always_inline void nt_tcp_emit_at(__u64 ts, __u32 kind, const struct sock *sk, __u64 cookie,
-					   __u64 start_ts, __u32 flags, struct task_struct *owner,
-					   const struct nt_sock_state *st, __s32 result, __u32 oldstate, bool span)
+/* Fills a TCP record; `owner` (in-context task) or `st` (remembered owner) or neither. */
+static __always_inline void nt_tcp_fill(struct nt_tcp_event *e, __u64 ts, __u32 kind, const struct sock *sk,
+					__u64 cookie, __u64 start_ts, __u32 flags, struct task_struct *owner,
+					const struct nt_sock_state *st, __s32 result, __u32 oldstate)
 {
-	struct nt_tcp_span *rec = bpf_ringbuf_reserve(&sock_events, span ? sizeof(struct nt_tcp_span)
-										: sizeof(struct nt_tcp_event), 0);
-	struct nt_tcp_event *e = &rec->close;
-
-	if (!rec) {
-		nt_count_loss(span ? NT_KIND_TCP_SPAN : kind);
-		return;
-	}
 	e->ts = ts;
-	e->kind = span ? NT_KIND_TCP_SPAN : kind;
+	e->kind = kind;
 	if (owner) {
 		nt_fill_task(&e->task, owner);
 		flags |= NT_SF_OWNER;
@@ -211,7 +205,7 @@ static __always_inline void nt_tcp_emit_at(__u64 ts, __u32 kind, const struct so
 	e->netns = nt_sk_netns(sk);
 	e->result = result;
 	e->oldstate = oldstate;
-	if (kind == NT_KIND_TCP_CLOSE) {
+	if (kind == NT_KIND_TCP_CLOSE || kind == NT_KIND_TCP_SPAN) {
 		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 		e->bytes_acked = tp ? tp->bytes_acked : 0;
 		e->bytes_received = tp ? tp->bytes_received : 0;
@@ -221,49 +215,90 @@ static __always_inline void nt_tcp_emit_at(__u64 ts, __u32 kind, const struct so
 		e->bytes_received = 0;
 		e->total_retrans = 0;
 	}
-	if (span) {
-		rec->open_ts = st->open_ts;
-		rec->open_kind = st->open_kind;
-		rec->open_flags = st->open_flags;
-		rec->open_result = st->open_result;
-		rec->_pad = 0;
-	}
-	nt_submit(&sock_events, rec);
 }
 
 static __always_inline void nt_tcp_emit(__u32 kind, const struct sock *sk, __u64 cookie, __u64 start_ts,
 					__u32 flags, struct task_struct *owner,
 					const struct nt_sock_state *st, __s32 result, __u32 oldstate)
 {
-	nt_tcp_emit_at(bpf_ktime_get_boot_ns(), kind, sk, cookie, start_ts, flags, owner, st, result, oldstate, false);
+	struct nt_tcp_event *e = bpf_ringbuf_reserve(&sock_events, sizeof(*e), 0);
+
+	if (!e) {
+		nt_count_loss(kind);
+		return;
+	}
+	nt_tcp_fill(e, bpf_ktime_get_boot_ns(), kind, sk, cookie, start_ts, flags, owner, st, result, oldstate);
+	nt_submit(&sock_events, e);
 }
 
-/* An open kept for the close to write with it (a span), unless a sweep finds
- * the connection still open first. Set last: whoever takes it reads the rest.
- * The socket's namespace is marked for the sweep (which walks one namespace's
- * sockets at a time), with a process to enter it through. */
+/* A close, and its open when this close took it back from pending_opens. */
+static __always_inline void nt_tcp_emit_close(const struct sock *sk, __u64 cookie, __u64 start_ts, __u32 flags,
+					      const struct nt_sock_state *st, __u32 oldstate, bool span)
+{
+	struct nt_tcp_span *rec;
+
+	if (!span) {
+		nt_tcp_emit(NT_KIND_TCP_CLOSE, sk, cookie, start_ts, flags, 0, st, 0, oldstate);
+		return;
+	}
+	rec = bpf_ringbuf_reserve(&sock_events, sizeof(*rec), 0);
+	if (!rec) {
+		nt_count_loss(NT_KIND_TCP_SPAN);
+		return;
+	}
+	nt_tcp_fill(&rec->close, bpf_ktime_get_boot_ns(), NT_KIND_TCP_SPAN, sk, cookie, start_ts, flags, 0, st, 0,
+		    oldstate);
+	rec->open_ts = st->open_ts;
+	rec->open_kind = st->open_kind;
+	rec->open_flags = st->open_flags;
+	rec->open_result = st->open_result;
+	rec->_pad = 0;
+	nt_submit(&sock_events, rec);
+}
+
+/* Per CPU: an open record being built for pending_opens (too big for the stack beside the rest). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nt_tcp_event);
+} open_scratch SEC(".maps");
+
+/* An open, kept back for its close to write with it (a span); written to the
+ * ring at once when it cannot be kept. */
 static __always_inline void nt_keep_open(struct nt_sock_state *st, const struct sock *sk, __u32 kind, __u32 flags,
 					 __s32 result)
 {
-	__u32 ns = nt_sk_netns(sk);
+	__u32 oldstate = kind == NT_KIND_TCP_CONNECT ? TCP_SYN_SENT_ : TCP_ESTABLISHED_;
+	__u64 key = (__u64)sk, ts = bpf_ktime_get_boot_ns();
+	__u32 zero = 0;
+	struct nt_tcp_event *e = bpf_map_lookup_elem(&open_scratch, &zero);
 
-	if (!bpf_map_lookup_elem(&sweep_netns, &ns)) {
-		__u32 pid = bpf_get_current_pid_tgid() >> 32;
-
-		if (bpf_map_update_elem(&sweep_netns, &ns, &pid, BPF_ANY))
-			nt_count_loss(NT_KIND_MAP_FULL);
+	st->open_pending = 0;
+	if (!e)
+		return;
+	nt_tcp_fill(e, ts, kind, sk, st->cookie, st->start_ts, flags, 0, st, result, oldstate);
+	if (bpf_map_update_elem(&pending_opens, &key, e, BPF_ANY) != 0) {
+		if (bpf_ringbuf_output(&sock_events, e, sizeof(*e), nt_wakeup(&sock_events)) != 0)
+			nt_count_loss(kind);
+		return;
 	}
-	st->open_ts = bpf_ktime_get_boot_ns();
+	st->open_ts = ts;
 	st->open_kind = kind;
 	st->open_flags = flags;
 	st->open_result = result;
-	__sync_lock_test_and_set(&st->open_pending, 1);
+	st->open_pending = 1;
 }
 
-/* True if the caller took the unwritten open (then it must write it). */
-static __always_inline bool nt_take_open(struct nt_sock_state *st)
+/* True if the caller took its socket's open back (then it writes it, with the close). */
+static __always_inline bool nt_take_open(struct nt_sock_state *st, const struct sock *sk)
 {
-	return st->open_pending && __sync_lock_test_and_set(&st->open_pending, 0);
+	__u64 key = (__u64)sk;
+
+	if (!st->open_pending)
+		return false;
+	st->open_pending = 0;
+	return bpf_map_delete_elem(&pending_opens, &key) == 0;
 }
 
 /* A passive socket worked by `current` from a system call: its owner, if it
@@ -399,8 +434,7 @@ close:
 			cookie = bpf_get_socket_cookie((void *)sk);
 			st = 0;
 		}
-		nt_tcp_emit_at(bpf_ktime_get_boot_ns(), NT_KIND_TCP_CLOSE, sk, cookie, start, flags, 0, st, 0, oldstate,
-			       st && nt_take_open(st));
+		nt_tcp_emit_close(sk, cookie, start, flags, st, oldstate, st && nt_take_open(st, sk));
 		/* A socket reconnected after tcp_disconnect() starts over at SYN_SENT. */
 		if (st)
 			st->flags = 0;
@@ -736,36 +770,6 @@ int BPF_PROG(nt_sock_recv, struct sock *sk, int ret, int flags)
 		}
 	}
 	nt_udp_flow(sk, &t, ret, f, nt_is_zero6(bound.laddr));
-	return 0;
-}
-
-/* ---- the once-a-second sweep ---------------------------------------------- */
-
-/* Writes the open of every connection still open whose open is unwritten.
- * The recorder runs it about once a second, and when it stops, in each
- * namespace sweep_netns lists (a TCP iterator walks the namespace it is
- * created in): a connection that outlives a sweep is in the capture even if
- * its close never comes. (An iterator over the socket storage itself would
- * walk only our sockets, but map-element iterators do not load on this kernel.) */
-SEC("iter/tcp")
-int nt_sock_sweep(struct bpf_iter__tcp *ctx)
-{
-	struct sock_common *skc = ctx->sk_common;
-	struct nt_sock_state *st;
-	struct tcp_sock *tp;
-	struct sock *sk;
-
-	if (!skc)
-		return 0;
-	tp = bpf_skc_to_tcp_sock(skc);
-	if (!tp)
-		return 0;
-	sk = (struct sock *)tp;
-	st = bpf_sk_storage_get(&socks, sk, 0, 0);
-	if (!st || !nt_take_open(st))
-		return 0;
-	nt_tcp_emit_at(st->open_ts, st->open_kind, sk, st->cookie, st->start_ts, st->open_flags, 0, st,
-		       st->open_result, st->open_kind == NT_KIND_TCP_CONNECT ? TCP_SYN_SENT_ : TCP_ESTABLISHED_, false);
 	return 0;
 }
 

@@ -131,6 +131,8 @@ public final class Recorder: @unchecked Sendable {
         var decodeErrors = 0
         let archive = SegmentArchive()
         let reader = RingReader()
+        /// Per source: what reads a record off its first ring (records a sweep hands over go the same way).
+        var deliver: [String: (UnsafeRawPointer, Int) -> Void] = [:]
         for s in sources {
             // Immutable once built: the per-record closure captures them by value (no box, no access checks).
             var archivedTable = [Bool](repeating: false, count: Int(NT_KIND_MAX.rawValue))
@@ -142,7 +144,7 @@ public final class Recorder: @unchecked Sendable {
             for name in s.rings {
                 let ring = archive.ring(source: s.name, name: name)
                 // Every record starts with u64 ts, u32 kind (bpf/nettrail.h).
-                try reader.add(fd: s.object.mapFD(name)) { data, size in
+                let handle: (UnsafeRawPointer, Int) -> Void = { data, size in
                     guard size >= 12 else { decodeErrors += 1; return }
                     let kind = Int(data.load(fromByteOffset: 8, as: UInt32.self))
                     guard kind < archived.count, archived[kind] || live[kind] != nil else { decodeErrors += 1; return }
@@ -158,6 +160,8 @@ public final class Recorder: @unchecked Sendable {
                         }
                     }
                 }
+                try reader.add(fd: s.object.mapFD(name), handler: handle)
+                if deliver[s.name] == nil { deliver[s.name] = handle }
             }
         }
 
@@ -205,7 +209,7 @@ public final class Recorder: @unchecked Sendable {
                     // Sealed on the archive's thread; inserted below once back, at the latest on the next turn.
                     archive.flush()
                     try lossTracker.sample(into: writer, now: now)
-                    for s in sources { try s.sweep?(s.object) }
+                    for s in sources { try s.sweep?(s.object, deliver[s.name]!) }
                     for s in sources { try s.tick?(s.object, writer, now, false) }
                 }
                 let inserted = try archive.insertSealed(into: writer)
@@ -243,7 +247,7 @@ public final class Recorder: @unchecked Sendable {
         // Whatever the kernel wrote before we stopped is still ours to keep, and what it held back.
         if firstError == nil && !diskFull {
             for s in sources {
-                do { try s.sweep?(s.object) } catch { firstError = error; break }
+                do { try s.sweep?(s.object, deliver[s.name]!) } catch { firstError = error; break }
             }
             reader.drain()
             try archive.finish(into: writer)

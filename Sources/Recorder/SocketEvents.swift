@@ -22,7 +22,7 @@ enum SocketEvents {
                 try flows.started(data.assumingMemoryBound(to: nt_udp_event.self), into: w)
             }],
             snapshot: { object, w in try snapshot(object, into: w) },
-            sweep: { object in try sweep.run(object) },
+            sweep: { object, deliver in try sweep.run(object, deliver: deliver) },
             tick: { object, w, now, final in try flows.retire(object, into: w, now: now, all: final) })
     }
 

@@ -1,61 +1,42 @@
 import CBPFGlue
+import CEventABI
 import Foundation
 
-/// Has the kernel write the opens it holds back (bpf/sockets.bpf.c, nt_sock_sweep):
-/// in each network namespace it lists as holding one, entered through a process
-/// that was in it. A namespace no process is in any more cannot be entered: its
-/// connections' opens still come with their closes.
+/// Takes the opens the kernel holds back for their closes (bpf/sockets.bpf.c,
+/// pending_opens): those still there belong to connections still open. Each is
+/// read and deleted in one step, so the close that comes later finds it gone and
+/// writes a plain close; the records are stored as the kernel wrote them.
 final class SocketSweep {
-    /// Namespace inode to a /proc path that entered it last time.
-    private var paths: [UInt32: String] = [:]
+    private static let batch = 1024
+    private var keys = [UInt64](repeating: 0, count: batch)
+    private var values = [UInt8](repeating: 0, count: batch * MemoryLayout<nt_tcp_event>.stride)
 
-    func run(_ object: BPFObject) throws {
-        let map = try object.mapFD("sweep_netns")
-        var todo: [(ns: UInt32, pid: UInt32)] = []
-        var key: UInt32 = 0, next: UInt32 = 0
+    func run(_ object: BPFObject, deliver: (UnsafeRawPointer, Int) -> Void) throws {
+        let map = try object.mapFD("pending_opens")
+        let size = MemoryLayout<nt_tcp_event>.size, stride = MemoryLayout<nt_tcp_event>.stride
+        // The batch cursor is the map's own (a bucket index for a hash map).
+        var cursor: UInt64 = 0, next: UInt64 = 0
         var first = true
-        while (first ? bpf_map_get_next_key(map, nil, &next) : bpf_map_get_next_key(map, &key, &next)) == 0 {
+        while true {
+            var count = UInt32(Self.batch)
+            let rc = keys.withUnsafeMutableBytes { k in
+                values.withUnsafeMutableBytes { v in
+                    withUnsafeMutablePointer(to: &cursor) { c in
+                        bpf_map_lookup_and_delete_batch(map, first ? nil : UnsafeMutableRawPointer(c), &next,
+                                                        k.baseAddress, v.baseAddress, &count, nil)
+                    }
+                }
+            }
+            let err = errno
+            values.withUnsafeBytes { v in
+                for i in 0..<Int(count) { deliver(v.baseAddress! + i * stride, size) }
+            }
+            if rc != 0 {
+                if err == ENOENT { return }
+                throw RecorderError.system("cannot take the connections' opens from the kernel: \(BPFObject.reason(err))")
+            }
             first = false
-            var pid: UInt32 = 0
-            if bpf_map_lookup_elem(map, &next, &pid) == 0 { todo.append((next, pid)) }
-            key = next
+            cursor = next
         }
-        // Taken off the list before the walk: an open kept during it lists its namespace again.
-        for t in todo {
-            var k = t.ns
-            bpf_map_delete_elem(map, &k)
-        }
-        for t in todo {
-            let fd = open(t)
-            guard fd >= 0 else { continue }
-            defer { close(fd) }
-            _ = try NetNamespace.run(in: fd) { try object.runIterator("nt_sock_sweep") }
-        }
-    }
-
-    /// The namespace `t.ns`, opened; -1 if no process is in it.
-    private func open(_ t: (ns: UInt32, pid: UInt32)) -> Int32 {
-        for path in [paths[t.ns], "/proc/\(t.pid)/ns/net"].compactMap({ $0 }) {
-            if let fd = Self.open(path, expecting: t.ns) { paths[t.ns] = path; return fd }
-        }
-        paths[t.ns] = nil
-        guard let d = opendir("/proc") else { return -1 }
-        defer { closedir(d) }
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            guard let c = name.utf8.first, c >= 48 && c <= 57 else { continue }
-            let path = "/proc/\(name)/ns/net"
-            if let fd = Self.open(path, expecting: t.ns) { paths[t.ns] = path; return fd }
-        }
-        return -1
-    }
-
-    private static func open(_ path: String, expecting ns: UInt32) -> Int32? {
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        var st = stat()
-        if fstat(fd, &st) == 0 && UInt32(truncatingIfNeeded: st.st_ino) == ns { return fd }
-        close(fd)
-        return nil
     }
 }

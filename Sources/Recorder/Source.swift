@@ -17,8 +17,9 @@ struct Source {
     /// Runs once after attaching (e.g. a snapshot of kernel state); returns rows written.
     var snapshot: ((BPFObject, TimelineWriter) throws -> Int)? = nil
     /// Runs about once a second, and once more before the rings are read for the last
-    /// time: asks the kernel side to write what it holds back (e.g. opens of connections).
-    var sweep: ((BPFObject) throws -> Void)? = nil
+    /// time: takes what the kernel side holds back (e.g. opens of connections) and hands
+    /// each record over as if it had been read off the source's first ring.
+    var sweep: ((BPFObject, (UnsafeRawPointer, Int) -> Void) throws -> Void)? = nil
     /// Runs about once a second on the recording thread (now = boot ns), and once
     /// more with `final` = true before the capture closes (e.g. retiring flow state).
     var tick: ((BPFObject, TimelineWriter, UInt64, Bool) throws -> Void)? = nil
