@@ -10,9 +10,10 @@ public enum InfoQuery {
     }
 
     /// Said wherever a capture's WAL holds commits past a damaged frame.
-    public static func walDamageNote(_ path: String, _ d: WALDamage) -> String {
-        let name = (path as NSString).lastPathComponent
-        return "\(name)-wal is damaged at frame \(d.frame) (byte \(d.offset)): \(d.commitsAfter) committed transaction(s) after it (\(d.framesAfter) frames) cannot be read; what they held is missing from every answer"
+    public static func walDamageNote(_ ev: TimelineReader, _ d: WALDamage) -> String {
+        let name = (ev.path as NSString).lastPathComponent
+        let until = ev.lastSegmentTs().map { "; the capture reads as truncated after " + TimeSpec.format(ev.clock.wall(fromBoot: $0)) } ?? ""
+        return "\(name)-wal is damaged at frame \(d.frame) (byte \(d.offset)): \(d.commitsAfter) committed transaction(s) after it (\(d.framesAfter) frames) cannot be read, and what they held is missing from every answer\(until)"
     }
 
     public static func run(_ capture: Capture) throws -> ResultTable {
@@ -52,8 +53,8 @@ public enum InfoQuery {
             t.notes.append(Self.walMissingNote(ev.path))
         }
         if let ev = capture.evidence, let d = ev.walDamage {
-            t.append([.text("evidence"), .text(Self.walDamageNote(ev.path, d))])
-            t.notes.append(Self.walDamageNote(ev.path, d))
+            t.append([.text("evidence"), .text(Self.walDamageNote(ev, d))])
+            t.notes.append(Self.walDamageNote(ev, d))
         }
         // Every event table the capture has, including those of newer sources.
         let tables: [String] = try capture.reader.db.column(

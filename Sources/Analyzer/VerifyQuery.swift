@@ -52,7 +52,7 @@ public enum VerifyQuery {
         if ev.walMissing { t.notes.append(InfoQuery.walMissingNote(ev.path)) }
         if let d = ev.walDamage {
             damaged += 1
-            t.notes.append(InfoQuery.walDamageNote(ev.path, d))
+            t.notes.append(InfoQuery.walDamageNote(ev, d))
         }
         return Result(table: t, damaged: damaged)
     }

@@ -124,6 +124,13 @@ public final class TimelineReader {
         return (n, records, raw, stored, try head.step() ? head.blob(0) : nil)
     }
 
+    /// The time of the last record the segments hold (what a reader sees ends there).
+    public func lastSegmentTs() -> UInt64? {
+        guard isSegmented, let st = try? db.prepare("SELECT max(last_ts) FROM segment"), (try? st.step()) == true,
+              !st.isNull(0) else { return nil }
+        return UInt64(exactly: st.int(0))
+    }
+
     /// Every stored segment in sequence order, one at a time. A header whose values
     /// cannot be what the recorder wrote is still handed over (the opener rejects it).
     public func forEachSegment(_ body: (StoredSegment) throws -> Void) throws {
