@@ -99,6 +99,13 @@ final class ReportTests: XCTestCase {
         XCTAssertFalse(shown.isEmpty)
         XCTAssertLessThan(shown.count, names.count / 2, "search kept \(shown.count) of \(names.count) lanes")
 
+        // A cap on what is drawn is said on the page, not silent.
+        let capped = Self.root.appendingPathComponent("capped.html")
+        XCTAssertEqual(try CLITests.run(["report", d.db, "-o", capped.path, "--max-connections", "1"]).status, 0)
+        let few = try browse(capped, ["--dump-dom"])
+        assertRendered(few)
+        XCTAssertNotNil(few.range(of: "<li>[0-9]+ of [0-9]+ connections are left out", options: .regularExpression), "no note of the cap")
+
         try FileManager.default.createDirectory(at: Self.artifacts, withIntermediateDirectories: true)
         let shot = Self.artifacts.appendingPathComponent("demo-report-\(getpid()).png")
         _ = try browse(page, ["--screenshot=\(shot.path)"])
