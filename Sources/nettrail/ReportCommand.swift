@@ -44,13 +44,14 @@ struct ReportCommand: ParsableCommand {
         guard !output.isEmpty else { throw ValidationError("-o/--output: give the path of the page to write") }
         guard maxConnections >= 0 else { throw ValidationError("--max-connections must be 0 or more") }
         if let tz, CaptureOptions.zone(tz, at: 0) == nil { throw ValidationError("--tz \(tz): not UTC, ±HH:MM or a zone name") }
-        var out = stat(), cap = stat()
-        guard lstat(output, &out) == 0 else { return }
+        var link = stat(), out = stat(), cap = stat()
+        guard lstat(output, &link) == 0 else { return }
         if stat(file, &cap) == 0, stat(output, &out) == 0, out.st_dev == cap.st_dev, out.st_ino == cap.st_ino {
             throw ValidationError("-o \(output) is the capture itself: refusing to overwrite evidence")
         }
         guard force else { throw ValidationError("-o \(output) exists: --force to replace it") }
-        guard (out.st_mode & S_IFMT) == S_IFREG else { throw ValidationError("-o \(output) is not a regular file: not replacing it") }
+        // A link is not followed: what it points at may be anything.
+        guard (link.st_mode & S_IFMT) == S_IFREG else { throw ValidationError("-o \(output) is not a regular file: not replacing it") }
     }
 
     func run() {
