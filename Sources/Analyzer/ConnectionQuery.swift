@@ -190,16 +190,17 @@ public enum ConnectionsQuery {
         return table
     }
 
-    static func row(_ c: Connection, _ o: OwnerInfo, _ capture: Capture, nat: NATResolver?) -> [Value] {
-        var state: Value = .null
+    /// The STATE column: how a TCP connection closed, how a UDP flow ended, or "open".
+    static func stateText(_ c: Connection) -> String {
         if c.proto == .tcp {
-            if let s = c.finalState { state = .text(c.established ? TCPState.name(s) : "never established (\(TCPState.name(s)))") }
-            else { state = .text("open") }
-        } else if let r = c.endReason {
-            state = .text(r)
-        } else {
-            state = .text("open")
+            guard let s = c.finalState else { return "open" }
+            return c.established ? TCPState.name(s) : "never established (\(TCPState.name(s)))"
         }
+        return c.endReason ?? "open"
+    }
+
+    static func row(_ c: Connection, _ o: OwnerInfo, _ capture: Capture, nat: NATResolver?) -> [Value] {
+        let state = Value.text(stateText(c))
         return [
             .text(c.proto.rawValue), .text(c.directionText), .text(capture.wallText(c.start)),
             c.end.map { .text(capture.wallText($0)) } ?? .null,

@@ -21,6 +21,7 @@ struct Nettrail: ParsableCommand {
             NATCommand.self,
             DNSCommand.self,
             ContainersCommand.self,
+            ReportCommand.self,
             IndexCommand.self,
             VerifyCommand.self,
         ]
@@ -85,14 +86,17 @@ struct CaptureOptions: ParsableArguments {
 
     var layout: TableLayout { TableLayout(columns: columnList, wide: wide, width: wide ? nil : terminalWidth()) }
 
-    func open(rebuild: Bool = false) -> Capture {
-        do {
-            let c = try Capture(path: file, casePath: casePath, rebuildCase: rebuild)
-            try c.load()
-            if let tz, let off = Self.zone(tz, at: c.startWall) { c.zone = (off, tz) }
-            return c
-        } catch { fail(error) }
-    }
+    func open(rebuild: Bool = false) -> Capture { openCapture(file, casePath: casePath, tz: tz, rebuild: rebuild) }
+}
+
+/// Opens a capture (building its case on first use) or fails with one line.
+func openCapture(_ file: String, casePath: String?, tz: String?, rebuild: Bool = false) -> Capture {
+    do {
+        let c = try Capture(path: file, casePath: casePath, rebuildCase: rebuild)
+        try c.load()
+        if let tz, let off = CaptureOptions.zone(tz, at: c.startWall) { c.zone = (off, tz) }
+        return c
+    } catch { fail(error) }
 }
 
 /// How wide a table may be: the terminal's width, or 160 when stdout is not one (a pipe, a file).
