@@ -297,8 +297,9 @@ final class ConntrackCaptureTests: XCTestCase {
         XCTAssertEqual(mine.count, n, "one mapping interval per connection, none invented")
         XCTAssertEqual(mine.count - reopened, netlinkNew, "new entries = what Netlink reported NEW")
         // How many entries conntrack re-uses in place depends on packet timing (which side's
-        // RST it saw last); the path must be exercised, the exact share is the kernel's.
-        XCTAssertGreaterThan(reopened, n / 20)
+        // RST it saw last): 4–26 % of connections in runs here. The path must be exercised;
+        // the exact share is the kernel's.
+        XCTAssertGreaterThan(reopened, n / 100)
     }
 
     /// A TCP connection and a UDP flow opened before recording are in the startup dump,
