@@ -7,7 +7,6 @@ final class BPFObject {
     private let obj: OpaquePointer
     private var links: [OpaquePointer] = []
     private var rawLinkFDs: [Int32] = []
-    private var iterLinks: [String: OpaquePointer] = [:]
 
     /// Opens and loads the object; `ringSizes` overrides ring buffer sizes by map name,
     /// `constants` sets read-only globals (`const volatile __u32`) by name.
@@ -52,7 +51,6 @@ final class BPFObject {
 
     deinit {
         for l in links { bpf_link__destroy(l) }
-        for l in iterLinks.values { bpf_link__destroy(l) }
         for fd in rawLinkFDs { close(fd) }
         bpf_object__close(obj)
     }
@@ -147,22 +145,15 @@ final class BPFObject {
         return out
     }
 
-    /// Runs an iterator program and returns everything it wrote. The link is kept
-    /// for the next run (an iterator of sockets walks the namespace each run is made in).
+    /// Runs an iterator program and returns everything it wrote.
     func runIterator(_ program: String) throws -> [UInt8] {
-        let link: OpaquePointer
-        if let l = iterLinks[program] {
-            link = l
-        } else {
-            guard let prog = bpf_object__find_program_by_name(obj, program) else {
-                throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
-            }
-            guard let attached = bpf_program__attach_iter(prog, nil) else {
-                throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno))
-            }
-            iterLinks[program] = attached
-            link = attached
+        guard let prog = bpf_object__find_program_by_name(obj, program) else {
+            throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
         }
+        guard let link = bpf_program__attach_iter(prog, nil) else {
+            throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno))
+        }
+        defer { bpf_link__destroy(link) }
         let fd = bpf_iter_create(bpf_link__fd(link))
         guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno)) }
         defer { close(fd) }
