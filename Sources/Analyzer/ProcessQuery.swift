@@ -12,10 +12,15 @@ public struct ProcessFilter: Sendable {
     /// Shell glob (fnmatch) on a program: its exe path or file name, its argv[0] (or that
     /// name: busybox applets run as /proc/self/exe), or the process's comm.
     public var name: String?
+    /// Whether kernel threads are listed: kthreadd (pid 2) and the threads it starts.
+    public var kernelThreads: Bool
     public init(from: UInt64? = nil, to: UInt64? = nil, container: String? = nil, pid: UInt32? = nil,
-                name: String? = nil) {
+                name: String? = nil, kernelThreads: Bool = true) {
         self.from = from; self.to = to; self.container = container; self.pid = pid; self.name = name
+        self.kernelThreads = kernelThreads
     }
+
+    static let kthreadd: UInt32 = 2
 
     func matches(_ image: ExecRecord?, comm: String) -> Bool {
         guard let name else { return true }
@@ -46,6 +51,7 @@ public enum ProcessQuery {
         let procs = index.records.values
             .filter { r in
                 if let pid = f.pid, r.key.pid != pid { return false }
+                if !f.kernelThreads, r.key.pid == ProcessFilter.kthreadd || r.parent.pid == ProcessFilter.kthreadd { return false }
                 return r.key.startNs <= hi && (r.exitTs ?? end) >= lo
             }
             .sorted { $0.key < $1.key }

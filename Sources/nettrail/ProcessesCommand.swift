@@ -26,12 +26,16 @@ struct ProcessesCommand: ParsableCommand {
     @Option(name: .long, help: "Only programs matching this shell glob: exe path or name, argv[0], or comm (e.g. 'curl', '*sh').")
     var name: String?
 
+    @Flag(name: .customLong("no-kernel-threads"), help: "Leave out kernel threads (kthreadd, pid 2, and the threads it starts).")
+    var noKernelThreads = false
+
     func validate() throws { try capture.validate(ProcessQuery.columns) }
 
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        var t = ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid, name: name))
+        var t = ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid, name: name,
+                                                    kernelThreads: !noKernelThreads))
         RowFilter(comm: comm).apply(&t)
         emit(t, capture, capture: c, notes: w.notes + c.containerNotes(container))
     }

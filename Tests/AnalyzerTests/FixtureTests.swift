@@ -42,6 +42,17 @@ final class FixtureTests: XCTestCase {
     }
 
     /// --name: a glob on the exe path or name, argv[0] or comm, per exec image.
+    /// Kernel threads (kthreadd and its children) can be left out, and nothing else is.
+    func testKernelThreadsCanBeLeftOut() throws {
+        let (c, _) = try load()
+        let all = ProcessQuery.run(c, ProcessFilter()), user = ProcessQuery.run(c, ProcessFilter(kernelThreads: false))
+        func rows(_ t: ResultTable) -> [(pid: Value, ppid: Value)] { t.rows.map { (column(t, "pid", $0), column(t, "ppid", $0)) } }
+        let kernel = rows(all).filter { $0.pid == .int(2) || $0.ppid == .int(2) }
+        XCTAssertGreaterThan(kernel.count, 0)
+        XCTAssertEqual(user.rows.count, all.rows.count - kernel.count)
+        XCTAssertFalse(rows(user).contains { $0.pid == .int(2) || $0.ppid == .int(2) })
+    }
+
     func testNameFilter() throws {
         let (c, a) = try load()
         let exe = a.marker.exe.split(separator: "/").last.map(String.init)!
