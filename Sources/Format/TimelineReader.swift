@@ -34,7 +34,8 @@ public final class TimelineReader {
     /// is beside it: only what was checkpointed into FILE can be read.
     public let walMissing: Bool
     /// Committed transactions in FILE-wal that SQLite will not read (past a damaged frame).
-    public let walDamage: WALDamage?
+    /// Read (the whole WAL) only by what reports on the evidence, not by every query.
+    public private(set) lazy var walDamage: WALDamage? = kind == .capture ? WALScan.damage(path + "-wal") : nil
 
     /// `kind` is what the file must be; a capture is checked structurally (a case is
     /// the analyzer's own, checked by what built it).
@@ -47,7 +48,6 @@ public final class TimelineReader {
         }
         guard access(path, R_OK) == 0 else { throw TimelineOpenError.unreadable(path, String(cString: strerror(errno))) }
         walMissing = kind == .capture && Database.walMissing(path)
-        walDamage = kind == .capture ? WALScan.damage(path + "-wal") : nil
         do {
             db = try Database(path: path, mode: .readOnly)
         } catch {

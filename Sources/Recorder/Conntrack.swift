@@ -113,6 +113,12 @@ final class ConntrackTracker {
         if options.allNetns { scanNamespaces() }
     }
 
+    static func inode(_ path: String) -> UInt32? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return UInt32(truncatingIfNeeded: st.st_ino)
+    }
+
     /// Links the program in the namespace at `path` (once per namespace) and queues its dump.
     private func cover(path: String, required: Bool, pinned: Bool) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -129,7 +135,7 @@ final class ConntrackTracker {
         }
         var links: [Int32] = []
         do {
-            try NetNamespace.run(in: fd) {
+            try Self.inNamespace(fd) {
                 if options.source == .bpf {
                     try linkHooks(into: &links)
                 } else {
@@ -175,6 +181,33 @@ final class ConntrackTracker {
         }
     }
 
+    /// Runs `body` in the network namespace `fd`. Unless that is the caller's own, `body`
+    /// runs on a thread of its own that enters the namespace and ends there: no thread of
+    /// the recorder's is left in a foreign namespace, even when returning would fail.
+    /// (A netfilter link or a Netlink socket stays bound to the namespace it was made in.)
+    static func inNamespace<T>(_ fd: Int32, _ body: () throws -> T) throws -> T {
+        let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard home >= 0 else { throw RecorderError.system("cannot open own network namespace: \(BPFObject.reason(errno))") }
+        defer { close(home) }
+        var a = stat(), b = stat()
+        let same = fstat(fd, &a) == 0 && fstat(home, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev
+        if same { return try body() }
+        return try withoutActuallyEscaping(body) { body in
+            let box = NamespaceCall(body)
+            let thread = Thread {
+                let rc = nt_setns_net(fd)
+                box.result = rc == 0 ? Result { try box.body!() }
+                    : .failure(RecorderError.system("setns: \(BPFObject.reason(-rc))"))
+                // Let go of `body` before the caller returns: it must not outlive the call.
+                box.body = nil
+                box.done.signal()
+            }
+            thread.start()
+            box.done.wait()
+            return try box.result!.get()
+        }
+    }
+
     /// Every namespace some process is in, and every one bound under /run/netns.
     private func scanNamespaces() {
         var seen: [UInt32: String] = [:]
@@ -182,7 +215,7 @@ final class ConntrackTracker {
         for dir in ["/run/netns", "/var/run/netns"] {
             for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] {
                 let p = dir + "/" + name
-                if let ino = NetNamespace.inode(p) { seen[ino] = seen[ino] ?? p }
+                if let ino = Self.inode(p) { seen[ino] = seen[ino] ?? p }
             }
         }
         if let d = opendir("/proc") {
@@ -191,7 +224,7 @@ final class ConntrackTracker {
                 let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
                 guard let c = name.utf8.first, c >= 48 && c <= 57 else { continue }
                 let p = "/proc/\(name)/ns/net"
-                if let ino = NetNamespace.inode(p), seen[ino] == nil { seen[ino] = p }
+                if let ino = Self.inode(p), seen[ino] == nil { seen[ino] = p }
             }
         }
         for (ino, p) in seen where covered[ino] == nil {
@@ -211,7 +244,7 @@ final class ConntrackTracker {
             let fd = c.fd, path = c.path
             sink.writer = w
             sink.error = nil
-            let n: Int32 = try NetNamespace.run(in: fd) {
+            let n: Int32 = try Self.inNamespace(fd) {
                 withUnsafeMutablePointer(to: &sink) { ctx in nt_ct_dump(ino, Clock.boot, RowSink.callback, ctx) }
             }
             if let e = sink.error { throw e }
@@ -260,4 +293,13 @@ private struct RowSink {
         guard s.pointee.error == nil, let w = s.pointee.writer else { return }
         do { try w.conntrack(ConntrackRecords.row(e)) } catch { s.pointee.error = error }
     }
+}
+
+/// One call of `inNamespace` handed to its thread; the caller waits on `done` before it
+/// reads `result`, so the two threads never touch it at once.
+private final class NamespaceCall<T>: @unchecked Sendable {
+    var body: (() throws -> T)?
+    var result: Result<T, Error>?
+    let done = DispatchSemaphore(value: 0)
+    init(_ body: @escaping () throws -> T) { self.body = body }
 }

@@ -20,14 +20,7 @@ struct ConnectionsCommand: ParsableCommand {
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var window: WindowOptions
 
-    @Option(name: .long, help: FilterHelp.container)
-    var container: String?
-
-    @Option(name: .long, parsing: .unconditional, help: FilterHelp.pid)
-    var pid: UInt32?
-
-    @Option(name: .long, help: FilterHelp.comm)
-    var comm: String?
+    @OptionGroup var owner: OwnerOptions
 
     @Option(name: .long, help: "Remote end: IP, IP:PORT or [IPv6]:PORT.")
     var remote: String?
@@ -52,13 +45,13 @@ struct ConnectionsCommand: ParsableCommand {
         let c = capture.open()
         let w = window.resolve(c)
         do {
-            var t = try ConnectionsQuery.run(c, ConnectionFilter(from: w.from, to: w.to, container: container, pid: pid,
+            var t = try ConnectionsQuery.run(c, ConnectionFilter(from: w.from, to: w.to, container: owner.container, pid: owner.pid,
                                                                  remote: remote.flatMap { Endpoint.parse($0) },
                                                                  local: local.flatMap { Endpoint.parse($0) }, port: port,
                                                                  proto: proto?.proto),
                                              nat: try? ConntrackNATResolver(c))
-            RowFilter(comm: comm).apply(&t)
-            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(container))
+            RowFilter(comm: owner.comm).apply(&t)
+            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
         } catch { fail(error) }
     }
 }

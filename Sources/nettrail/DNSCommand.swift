@@ -20,14 +20,7 @@ struct DNSCommand: ParsableCommand {
     @Option(name: .long, help: "Only lookups that returned this IP address.")
     var addr: String?
 
-    @Option(name: .long, parsing: .unconditional, help: FilterHelp.pid)
-    var pid: UInt32?
-
-    @Option(name: .long, help: FilterHelp.container)
-    var container: String?
-
-    @Option(name: .long, help: FilterHelp.comm)
-    var comm: String?
+    @OptionGroup var owner: OwnerOptions
 
     func validate() throws {
         try capture.validate(DNSQuery.columns)
@@ -40,9 +33,9 @@ struct DNSCommand: ParsableCommand {
         let c = capture.open()
         let w = window.resolve(c)
         do {
-            var t = try DNSQuery.run(c, DNSFilter(from: w.from, to: w.to, name: name, addr: addr, pid: pid))
-            RowFilter(comm: comm, container: container).apply(&t)
-            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(container))
+            var t = try DNSQuery.run(c, DNSFilter(from: w.from, to: w.to, name: name, addr: addr, pid: owner.pid))
+            RowFilter(comm: owner.comm, container: owner.container).apply(&t)
+            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
         } catch { fail(error) }
     }
 }

@@ -141,11 +141,16 @@ struct WindowOptions: ParsableArguments {
 /// The time forms every option that takes a time accepts.
 let timeForms = "RFC 3339 (2026-11-26T21:39:26.5Z), a wall time read as UTC or --tz (2026-11-26 21:39:26, 21:39:26), Unix seconds, +DURATION after the capture's start or -DURATION before its end (+90, +1m30s, -5m)"
 
-/// Help of the filters every subcommand spells the same way.
-enum FilterHelp {
-    static let container = ArgumentHelp("Container id (12 or more hex characters of it) or name (in full).", valueName: "id")
-    static let pid = ArgumentHelp("Only this pid (every incarnation of it).", valueName: "pid")
-    static let comm = ArgumentHelp("Only tasks whose name (comm) matches this shell glob, e.g. 'curl', 'python*'.", valueName: "glob")
+/// The owner filters every subcommand that lists processes' work spells the same way.
+struct OwnerOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Container id (12 or more hex characters of it) or name (in full).", valueName: "id"))
+    var container: String?
+
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Only this pid (every incarnation of it).", valueName: "pid"))
+    var pid: UInt32?
+
+    @Option(name: .long, help: ArgumentHelp("Only tasks whose name (comm) matches this shell glob, e.g. 'curl', 'python*'.", valueName: "glob"))
+    var comm: String?
 }
 
 /// A subcommand's help: examples first, then what its columns mean.

@@ -14,14 +14,7 @@ struct ProcessesCommand: ParsableCommand {
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var window: WindowOptions
 
-    @Option(name: .long, help: FilterHelp.container)
-    var container: String?
-
-    @Option(name: .long, parsing: .unconditional, help: FilterHelp.pid)
-    var pid: UInt32?
-
-    @Option(name: .long, help: FilterHelp.comm)
-    var comm: String?
+    @OptionGroup var owner: OwnerOptions
 
     @Option(name: .long, help: "Only programs matching this shell glob: exe path or name, argv[0], or comm (e.g. 'curl', '*sh').")
     var name: String?
@@ -34,9 +27,9 @@ struct ProcessesCommand: ParsableCommand {
     func run() {
         let c = capture.open()
         let w = window.resolve(c)
-        var t = ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: container, pid: pid, name: name,
+        var t = ProcessQuery.run(c, ProcessFilter(from: w.from, to: w.to, container: owner.container, pid: owner.pid, name: name,
                                                     kernelThreads: !noKernelThreads))
-        RowFilter(comm: comm).apply(&t)
-        emit(t, capture, capture: c, notes: w.notes + c.containerNotes(container))
+        RowFilter(comm: owner.comm).apply(&t)
+        emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
     }
 }

@@ -15,14 +15,7 @@ struct TimelineCommand: ParsableCommand {
     @OptionGroup var capture: CaptureOptions
     @OptionGroup var window: WindowOptions
 
-    @Option(name: .long, help: FilterHelp.container)
-    var container: String?
-
-    @Option(name: .long, parsing: .unconditional, help: FilterHelp.pid)
-    var pid: UInt32?
-
-    @Option(name: .long, help: FilterHelp.comm)
-    var comm: String?
+    @OptionGroup var owner: OwnerOptions
 
     @Option(name: .long, help: ArgumentHelp("Only these kinds of event, comma-separated: \(TimelineQuery.kinds.joined(separator: ", ")).",
                                             valueName: "kind,..."))
@@ -41,10 +34,10 @@ struct TimelineCommand: ParsableCommand {
         let c = capture.open()
         let w = window.resolve(c)
         do {
-            var t = try TimelineQuery.run(c, from: w.from, to: w.to, container: container, kinds: kinds,
+            var t = try TimelineQuery.run(c, from: w.from, to: w.to, container: owner.container, kinds: kinds,
                                           nat: try? ConntrackNATResolver(c))
-            RowFilter(pid: pid, comm: comm).apply(&t)
-            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(container))
+            RowFilter(pid: owner.pid, comm: owner.comm).apply(&t)
+            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
         } catch { fail(error) }
     }
 }

@@ -31,14 +31,7 @@ struct WhoCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Tolerance around --at: seconds or a duration (500ms, 5s, 2m; at most \(Int(maxSlack)) s).", valueName: "duration"))
     var slack: String = "1"
 
-    @Option(name: .long, help: FilterHelp.container)
-    var container: String?
-
-    @Option(name: .long, parsing: .unconditional, help: FilterHelp.pid)
-    var pid: UInt32?
-
-    @Option(name: .long, help: FilterHelp.comm)
-    var comm: String?
+    @OptionGroup var owner: OwnerOptions
 
     var slackNs: UInt64? { TimeSpec.durationNs(slack).flatMap { $0 >= 0 && $0 <= Int64(Self.maxSlack * 1e9) ? UInt64($0) : nil } }
 
@@ -61,8 +54,8 @@ struct WhoCommand: ParsableCommand {
         do {
             var t = try WhoQuery.run(c, at: try c.moment(at, slack: slackNs), addr: ep, proto: proto?.proto,
                                      slack: slackNs, nat: try? ConntrackNATResolver(c))
-            RowFilter(pid: pid, comm: comm, container: container).apply(&t)
-            emit(t, capture, capture: c, notes: c.timeNotes([at]) + c.containerNotes(container))
+            RowFilter(pid: owner.pid, comm: owner.comm, container: owner.container).apply(&t)
+            emit(t, capture, capture: c, notes: c.timeNotes([at]) + c.containerNotes(owner.container))
         } catch { fail(error) }
     }
 }

@@ -12,8 +12,8 @@ final class KilledRecorderTests: XCTestCase {
 
     /// Records until SIGKILL in `dir`; returns the capture's path and the pids of 20 execs
     /// made more than a second before the kill. A TCP connection is opened 2.5 s before
-    /// the kill and still open at it (its pid and client port logged in held.log).
-    func killedCapture(in dir: URL) throws -> (db: String, early: [UInt32]) {
+    /// the kill and still open at it.
+    func killedCapture(in dir: URL) throws -> (db: String, early: [UInt32], held: HeldConnection) {
         let db = dir.appendingPathComponent("killed.db").path
         let log = dir.appendingPathComponent("rec.log").path
         let rec = try Child([Self.recorder, "--db", db], stdout: log)
@@ -24,24 +24,15 @@ final class KilledRecorderTests: XCTestCase {
         // Early execs: more than a second before the kill, so committed.
         let early = dir.appendingPathComponent("early.pids").path
         try sh("for i in $(seq 20); do /bin/true & echo $! >> \(early); done; wait")
-        let held = dir.appendingPathComponent("held.log").path
-        let holder = try Child(["/usr/bin/python3", "-c", """
-            import os, socket, time
-            srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
-            c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
-            c.send(b"x"); a.recv(1)
-            open("\(held).tmp", "w").write("%d %d\\n" % (os.getpid(), c.getsockname()[1])); os.rename("\(held).tmp", "\(held)")
-            time.sleep(60)
-            """])
-        defer { holder.stop() }
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: held) { Thread.sleep(forTimeInterval: 0.05) }
+        let held = try HeldConnection(log: dir.appendingPathComponent("held.log").path)
+        defer { held.stop() }
         Thread.sleep(forTimeInterval: 2.5)
         // Late execs: a moment before the kill, so possibly not yet committed: either way, no damage.
         try sh("for i in $(seq 20); do /bin/true; done")
         rec.terminate(SIGKILL)
         _ = try rec.wait(timeout: 10)
         let pids = try String(contentsOfFile: early, encoding: .utf8).split(separator: "\n").compactMap { UInt32($0) }
-        return (db, pids)
+        return (db, pids, held)
     }
 
     func testKilledCaptureIndexesUpToItsLastCommit() throws {
@@ -49,7 +40,7 @@ final class KilledRecorderTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let (db, pids) = try killedCapture(in: dir)
+        let (db, pids, held) = try killedCapture(in: dir)
 
         XCTAssertTrue(FileManager.default.fileExists(atPath: db + "-wal"), "a killed capture keeps its WAL")
         let v = try VerifyQuery.run(path: db)
@@ -70,16 +61,11 @@ final class KilledRecorderTests: XCTestCase {
         XCTAssertTrue(info.contains("not closed cleanly"), info)
 
         // The connection open at the kill: its open, held back for a close that never
-        // came, was written by a sweep while it was open; both ends, with their owner.
-        let f = try String(contentsOfFile: dir.appendingPathComponent("held.log").path, encoding: .utf8)
-            .split(whereSeparator: \.isWhitespace).compactMap { UInt32($0) }
-        XCTAssertEqual(f.count, 2)
-        let conns = try ConnectionIndex(capture).connections.filter {
-            $0.proto == .tcp && ($0.tuple.lport == f[1] || $0.tuple.rport == f[1]) && $0.tuple.laddr == "127.0.0.1"
-        }
+        // came, was taken by the recorder while it was open; both ends, with their owner.
+        let conns = try held.connections(in: capture)
         XCTAssertEqual(conns.count, 2, "\(conns)")
         for c in conns {
-            XCTAssertEqual(c.owner?.pid, f[0], "\(c)")
+            XCTAssertEqual(c.owner?.pid, held.pid, "\(c)")
             XCTAssertNil(c.end, "\(c)")
         }
     }
@@ -96,7 +82,7 @@ final class KilledRecorderTests: XCTestCase {
             _ = try? sh("umount \(mnt) 2>/dev/null; true")
             try? FileManager.default.removeItem(at: dir)
         }
-        let (db, pids) = try killedCapture(in: dir)
+        let (db, pids, _) = try killedCapture(in: dir)
         XCTAssertEqual(pids.count, 20)
         let d = dir.path
         // The evidence as copied, the media read-only, the analyzer where "nobody" can run it.

@@ -67,28 +67,16 @@ final class SocketCaptureTests: XCTestCase {
     /// when the recording stops, however young, is written by the last sweep.
     func testConnectionOpenAtTheStopIsInTheCapture() throws {
         let live = try LiveCapture { $0.onlySources = ["sockets"] }
-        let held = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-held-\(UUID().uuidString)").path
-        defer { unlink(held) }
-        let holder = try Child(["/usr/bin/python3", "-c", """
-            import os, socket, time
-            srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
-            c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
-            c.send(b"x"); a.recv(1)
-            open("\(held).tmp", "w").write("%d %d\\n" % (os.getpid(), c.getsockname()[1])); os.rename("\(held).tmp", "\(held)")
-            time.sleep(60)
-            """])
-        defer { holder.stop() }
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: held) { Thread.sleep(forTimeInterval: 0.05) }
-        let f = try String(contentsOfFile: held, encoding: .utf8).split(whereSeparator: \.isWhitespace).compactMap { UInt32($0) }
-        XCTAssertEqual(f.count, 2)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("nettrail-held-\(UUID().uuidString)").path
+        defer { unlink(log) }
+        let held = try HeldConnection(log: log)
+        defer { held.stop() }
         let (summary, capture) = try live.finish()
         XCTAssertEqual(socketLosses(summary), 0, "\(summary)")
-        let conns = try ConnectionIndex(capture).connections.filter {
-            $0.proto == .tcp && ($0.tuple.lport == f[1] || $0.tuple.rport == f[1]) && $0.tuple.laddr == "127.0.0.1"
-        }
+        let conns = try held.connections(in: capture)
         XCTAssertEqual(Set(conns.map(\.direction)), [.outbound, .inbound], "\(conns)")
         for c in conns {
-            XCTAssertEqual(c.owner?.pid, f[0], "\(c)")
+            XCTAssertEqual(c.owner?.pid, held.pid, "\(c)")
             XCTAssertNil(c.end, "\(c)")
         }
     }
