@@ -61,7 +61,7 @@ let package = Package(
 
         .testTarget(name: "FormatTests", dependencies: ["Format"]),
         .testTarget(name: "EventsTests", dependencies: ["Events", "CEventABI", "Format"]),
-        .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer"]),
+        .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer", "Events", "CEventABI", "Format"]),
         .testTarget(name: "CaptureTests", dependencies: ["Recorder", "Analyzer"]),
     ]
 )

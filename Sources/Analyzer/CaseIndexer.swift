@@ -56,6 +56,7 @@ enum CaseIndexer {
         try checkLayouts(evidence, meta: meta, segments: total.count)
         let w = try TimelineWriter(path: path, force: true, kind: .caseDatabase)
         try w.copyRows(fromCapture: evidence.path)
+        let outOfRange = try w.outOfRangeCopiedRows()
         let decoders = RecordDecoders()
         var opener = SegmentOpener()
         var s = IndexSummary()
@@ -68,29 +69,31 @@ enum CaseIndexer {
         let addresses = AddressStrings()
         try w.forEachTcpEvent { try connections.add($0) }
         try w.forEachConntrackWritten { try nat.add($0) }
+        var joined = (tcp: 0, conntrack: 0)
         var lastTs = start
         try evidence.forEachSegmentInPlace { header, stored, sha256 in
             s.segments += 1
             head = Array(sha256)
             do {
                 try opener.open(header: header, stored: stored, sha256: sha256) { raw in
-                    // Framing is checked whole before any row is written: a segment is in the case entire, or noted.
-                    var n = 0
-                    try Segment.forEachRecord(in: raw) { _, _ in n += 1 }
-                    guard n == header.records else {
-                        throw SegmentError.framing("\(n) records where the header says \(header.records)")
-                    }
+                    try checkFraming(raw, header)
                     try Segment.forEachRecord(in: raw) { p, size in
                         do {
-                            try decoders.write(p, size: size, into: w)
+                            // Socket and conntrack records (nearly all of a busy capture) are joined
+                            // into connections and mappings, not stored as rows: what every query
+                            // reads is the join, and the records stay in the capture's segments.
                             switch RecordDecoders.kind(p, size) ?? 0 {
                             case let k where SocketRecords.isTcp(k):
                                 try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
+                                    joined.tcp += 1
                                     try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
                                 }
-                            case NT_KIND_CT_NEW.rawValue, NT_KIND_CT_END.rawValue:
+                            case let k where ConntrackRecords.isEvent(k):
+                                guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(k, size) }
+                                joined.conntrack += 1
                                 try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
-                            default: break
+                            default:
+                                try decoders.write(p, size: size, into: w)
                             }
                         } catch is DecodeError { s.malformed += 1 }
                     }
@@ -109,9 +112,18 @@ enum CaseIndexer {
         if s.malformed > 0 {
             try w.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
         }
+        // A join that must see its rows sorted (rare: see ConnectionBuilder, NATBuilder) reads
+        // them from the case: they are decoded into it again first.
+        let rowsNeeded = (tcp: connections.needsRows, conntrack: nat.outOfOrder)
+        if rowsNeeded.tcp || rowsNeeded.conntrack {
+            try writeRows(of: evidence, tcp: rowsNeeded.tcp, conntrack: rowsNeeded.conntrack, into: w, decoders: decoders)
+        }
         try connections.finish()
         try nat.finish()
         try w.indexReconstructed()
+        try w.storeTableCounts(outOfRange: outOfRange, notStored: [
+            "tcp_event": rowsNeeded.tcp ? 0 : joined.tcp, "conntrack": rowsNeeded.conntrack ? 0 : joined.conntrack,
+        ])
         try w.caseCapture(CaseCaptureRow(
             captureID: 1, path: evidence.path, identity: identity, size: state.size, mtimeNs: state.mtimeNs,
             schemaVersion: evidence.schemaVersion, segments: s.segments, chainHead: head, records: s.records,
@@ -120,6 +132,35 @@ enum CaseIndexer {
         progress?.done()
         s.seconds = Date().timeIntervalSince(began)
         return s
+    }
+}
+
+extension CaseIndexer {
+    /// Framing is checked whole before any row is written: a segment is in the case entire, or noted.
+    static func checkFraming(_ raw: UnsafeRawBufferPointer, _ header: SegmentHeader) throws {
+        var n = 0
+        try Segment.forEachRecord(in: raw) { _, _ in n += 1 }
+        guard n == header.records else {
+            throw SegmentError.framing("\(n) records where the header says \(header.records)")
+        }
+    }
+
+    /// Decodes the capture's socket and/or conntrack records into their row tables, after the
+    /// rows copied from the capture, in the order the build met them. A segment that did not
+    /// open is already noted as damaged.
+    static func writeRows(of evidence: TimelineReader, tcp: Bool, conntrack: Bool, into w: TimelineWriter,
+                          decoders: RecordDecoders) throws {
+        var opener = SegmentOpener()
+        try evidence.forEachSegmentInPlace { header, stored, sha256 in
+            try? opener.open(header: header, stored: stored, sha256: sha256) { raw in
+                try checkFraming(raw, header)
+                try Segment.forEachRecord(in: raw) { p, size in
+                    let k = RecordDecoders.kind(p, size) ?? 0
+                    guard (tcp && SocketRecords.isTcp(k)) || (conntrack && ConntrackRecords.isEvent(k)) else { return }
+                    try? decoders.write(p, size: size, into: w)
+                }
+            }
+        }
     }
 }
 

@@ -34,6 +34,9 @@ final class ConnectionBuilder {
 
     init(into w: TimelineWriter) { self.w = w }
 
+    /// Whether `finish` joins some connections from the case's socket rows, sorted.
+    var needsRows: Bool { withoutCookie > 0 || !late.isEmpty }
+
     func add(_ e: TcpEventRow) throws {
         let cookie = e.cookie, ts = e.task.ts
         guard cookie != 0 else { withoutCookie += 1; return }

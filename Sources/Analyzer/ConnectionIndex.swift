@@ -176,13 +176,10 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
         return SocketTuple.address(family: 10, &v6)
     }
 
-    public var description: String {
-        guard let port else { return ip }
-        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
+    public var description: String { NATEndpoint.text(ip, port) }
 }
 
 extension SocketTuple {
-    public var localText: String { Endpoint(ip: laddr, port: lport).description }
-    public var remoteText: String { Endpoint(ip: raddr, port: rport).description }
+    public var localText: String { NATEndpoint.text(laddr, lport) }
+    public var remoteText: String { NATEndpoint.text(raddr, rport) }
 }

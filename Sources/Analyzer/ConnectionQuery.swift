@@ -52,30 +52,33 @@ struct OwnerInfo {
     /// The owner's image when a lost exec may have replaced it (exe and argv then stay empty).
     var uncertainImage: ImageAt?
 
-    init(_ c: Connection, _ capture: Capture, _ procs: ProcessIndex) {
+    /// `detail: false` leaves start, tid, exe, argv and parents empty: what a timeline line
+    /// does not show, and the ancestor walk is most of an owner's cost.
+    init(_ c: Connection, _ capture: Capture, _ procs: ProcessIndex, detail: Bool = true) {
         guard let key = c.owner else { return }
         let at = c.ownedAt ?? c.start
         pid = .int(Int64(key.pid))
-        start = .text(capture.wallText(key.startNs))
-        tid = .int(Int64(c.ownerTid))
         comm = .text(c.ownerComm)
         let rec = procs[key]
         let image = procs.image(of: key, at: at, comm: c.ownerComm)
+        if !image.lost.isEmpty { uncertainImage = image }
+        let cg = c.ownerCgroup ?? rec?.cgroup(at: at)
+        if let cg, let ident = capture.cgroups.container(v2: cg.v2, v1: cg.v1) {
+            container = .text(ident.id)
+            runtime = .text(ident.runtime.rawValue)
+        }
+        guard detail else { return }
+        start = .text(capture.wallText(key.startNs))
+        tid = .int(Int64(c.ownerTid))
         if let known = image.known {
             exe = .text(known.filename)
             argv = .list(known.argv)
         }
-        if !image.lost.isEmpty { uncertainImage = image }
         let chain = procs.ancestors(of: key)
         if !chain.isEmpty {
             parents = .list(chain.map { "\($0.key.pid):\(procs.image(of: $0.key, at: at).known?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)" })
         } else if let rec {
             parents = .list(["\(rec.parent.pid)"])
-        }
-        let cg = c.ownerCgroup ?? rec?.cgroup(at: at)
-        if let cg, let ident = capture.cgroups.container(v2: cg.v2, v1: cg.v1) {
-            container = .text(ident.id)
-            runtime = .text(ident.runtime.rawValue)
         }
     }
 }

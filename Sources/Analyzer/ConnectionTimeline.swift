@@ -61,7 +61,7 @@ public enum TimelineQuery {
         nat?.prepare(for: conns)
         var imageLoss = ImageLossNotes()
         for c in conns {
-            let o = OwnerInfo(c, capture, procs)
+            let o = OwnerInfo(c, capture, procs, detail: false)
             imageLoss.add(c.owner, o)
             var cid: String? = nil
             if case .text(let s) = o.container { cid = s }

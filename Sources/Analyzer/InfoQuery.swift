@@ -57,10 +57,8 @@ public enum InfoQuery {
             t.notes.append(Self.walDamageNote(ev, d))
         }
         // Every event table the capture has, including those of newer sources.
-        let tables: [String] = try capture.reader.db.column(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta', 'sqlite_sequence', 'case_capture', 'damage') ORDER BY name")
-        for name in tables {
-            t.append([.text("rows." + name), .int(Int64(try capture.reader.count(name)))])
+        for (name, rows) in try capture.reader.rowCounts() {
+            t.append([.text("rows." + name), .int(Int64(rows))])
         }
         for d in try capture.reader.damage() {
             t.append([.text("damaged.segment\(d.header.seq)"),

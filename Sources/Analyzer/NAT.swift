@@ -9,8 +9,17 @@ import Glibc
 /// once when the case is built.
 public final class NATIndex {
     public private(set) var mappings: [NATMapping] = []
-    private var byEndpoint: [NATEndpoint: [(Int, NATSide)]] = [:]
-    private var byAddress: [String: [(Int, NATSide)]] = [:]
+    // Built on the first lookup: translating a window's connections needs only the tuples.
+    private lazy var byEndpoint: [NATEndpoint: [(Int, NATSide)]] = {
+        var out: [NATEndpoint: [(Int, NATSide)]] = [:]
+        for (i, m) in mappings.enumerated() { for side in NATSide.allCases { out[m.endpoint(side), default: []].append((i, side)) } }
+        return out
+    }()
+    private lazy var byAddress: [String: [(Int, NATSide)]] = {
+        var out: [String: [(Int, NATSide)]] = [:]
+        for (i, m) in mappings.enumerated() { for side in NATSide.allCases { out[m.endpoint(side).addr, default: []].append((i, side)) } }
+        return out
+    }()
     /// Mappings by their original tuple and by their reply tuple: a socket's own tuple is one
     /// of them (outbound: the original; inbound behind DNAT: the reply), so translating a
     /// connection reads its few mappings, not every mapping of a busy server's address.
@@ -31,11 +40,6 @@ public final class NATIndex {
         mappings = try reader.natMappings(touching: endpoint, from: from, to: to)
         rowCounts = try reader.counts(prefix: Self.countPrefix)
         for (i, m) in mappings.enumerated() {
-            for side in NATSide.allCases {
-                let e = m.endpoint(side)
-                byEndpoint[e, default: []].append((i, side))
-                byAddress[e.addr, default: []].append((i, side))
-            }
             byOriginal[m.orig, default: []].append(i)
             byReply[m.reply, default: []].append(i)
         }

@@ -36,7 +36,10 @@ public enum Value: Sendable, Equatable {
     /// written as escapes, so no cell can move the cursor, recolour or retitle the responder's
     /// terminal, or break its row over two lines.
     static func terminalSafe(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) || $0 == "\\" })
+        // Bytes first: C1 controls are U+0080...U+009F, which UTF-8 writes as 0xC2 0x80...0x9F.
+        func suspect(_ b: UInt8) -> Bool { b < 0x20 || b == 0x7F || b == UInt8(ascii: "\\") || b == 0xC2 }
+        guard s.utf8.withContiguousStorageIfAvailable({ $0.contains(where: suspect) }) ?? s.utf8.contains(where: suspect),
+              s.unicodeScalars.contains(where: { $0.value < 0x20 || ($0.value >= 0x7F && $0.value < 0xA0) || $0 == "\\" })
         else { return s }
         var out = ""
         for u in s.unicodeScalars {

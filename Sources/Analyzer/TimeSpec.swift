@@ -207,6 +207,22 @@ public enum TimeSpec {
         if ns < 0 { secs -= 1; ns += 1_000_000_000 }
         var t = tm()
         guard gmtime_r(&secs, &t) != nil else { return "\(wallNs) ns" }
+        let year = Int(t.tm_year) + 1900
+        if (0...9999).contains(year) {
+            // Written as bytes: a busy timeline formats one of these per line.
+            return String(unsafeUninitializedCapacity: 30) { buf in
+                var i = 0
+                func put(_ value: Int, _ digits: Int, _ after: Unicode.Scalar) {
+                    var v = value
+                    for k in stride(from: i + digits - 1, through: i, by: -1) { buf[k] = UInt8(48 + v % 10); v /= 10 }
+                    buf[i + digits] = UInt8(ascii: after)
+                    i += digits + 1
+                }
+                put(year, 4, "-"); put(Int(t.tm_mon) + 1, 2, "-"); put(Int(t.tm_mday), 2, "T")
+                put(Int(t.tm_hour), 2, ":"); put(Int(t.tm_min), 2, ":"); put(Int(t.tm_sec), 2, "."); put(Int(ns), 9, "Z")
+                return i
+            }
+        }
         func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
         let nsText = String(ns)
         return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2))."

@@ -5,7 +5,7 @@ public enum CaseSchema {
     /// 'ntcs'
     public static let applicationID: Int32 = 0x6E74_6373
     /// Bumped whenever the case's tables or how they are derived change: an older case is rebuilt.
-    public static let version = 5
+    public static let version = 6
 
     static let ddl: [String] = [
         // One row per capture the case was built from: what it was (to tell a stale case) and when.

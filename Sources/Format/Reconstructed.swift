@@ -181,8 +181,12 @@ public struct NATEndpoint: Hashable, Sendable {
     public init(addr: String, port: UInt16?) { self.addr = addr; self.port = port }
 
     /// "IP:PORT", "[IPv6]:PORT", or the address alone.
-    public var description: String {
+    public var description: String { Self.text(addr, port) }
+
+    /// The one spelling of an endpoint. A byte scan for ':' (IPv6): String.contains(String)
+    /// goes through Foundation, and a busy timeline prints two endpoints per line.
+    public static func text(_ addr: String, _ port: UInt16?) -> String {
         guard let port else { return addr }
-        return addr.contains(":") ? "[\(addr)]:\(port)" : "\(addr):\(port)"
+        return addr.utf8.contains(UInt8(ascii: ":")) ? "[\(addr)]:\(port)" : "\(addr):\(port)"
     }
 }

@@ -10,6 +10,11 @@ public enum ConntrackRecords {
     ]
     public static var kinds: [nt_kind] { layouts.map(\.kind) }
 
+    @inline(__always)
+    public static func isEvent(_ kind: UInt32) -> Bool {
+        kind == NT_KIND_CT_NEW.rawValue || kind == NT_KIND_CT_END.rawValue
+    }
+
     public static var decoder: RecordDecoder {
         let text = AddressText()
         return RecordDecoder(source: "conntrack", layouts: layouts) { data, size, _, w in
