@@ -78,7 +78,7 @@ public enum LossNote {
         let rows = unique
         guard let from = rows.map(\.fromNs).min(), let to = rows.map(\.toNs).max() else { return nil }
         let by = Dictionary(grouping: rows, by: { scope.sources.contains($0.source) ? $0.kind : "\($0.source) \($0.kind)" })
-            .map { "\($0.key) \($0.value.reduce(0) { $0 + $1.count })" }.sorted()
+            .map { "\($0.key) \($0.value.reduce(UInt64(0)) { $0.saturatingAdd($1.count) })" }.sorted()
         return "the recorder lost \(scope.noun) events (\(by.joined(separator: ", "))) between \(capture.wallText(from)) and \(capture.wallText(to)): \(consequence)"
     }
 }

@@ -213,7 +213,8 @@ public final class TimelineWriter: @unchecked Sendable {
     public private(set) var lossTotals: [String: UInt64] = [:]
 
     public func loss(_ row: LossRow) throws {
-        lossTotals[row.kind, default: 0] += row.count
+        // A damaged segment's header may claim any count: the total stops at the top.
+        lossTotals[row.kind] = lossTotals[row.kind, default: 0].saturatingAdd(row.count)
         let st = try statement("INSERT INTO loss (source, kind, count, from_ns, to_ns) VALUES (?, ?, ?, ?, ?)")
         st.bind(1, row.source); st.bind(2, row.kind); st.bind(3, row.count); st.bind(4, row.fromNs); st.bind(5, row.toNs)
         try insert(st)

@@ -82,10 +82,10 @@ final class DamagedValueTests: XCTestCase {
         let base = dir.appendingPathComponent("base.case").path
         _ = try Capture(path: FixtureTests.fixtures.appendingPathComponent("processes.db").path, casePath: base, progress: false)
         let path = try damaged("conn.case", """
-            INSERT INTO connection (id, proto, direction, family, laddr, lport, raddr, rport, netns, cookie, sk,
+            INSERT INTO connection (proto, direction, family, laddr, lport, raddr, rport, netns, cookie, sk,
                 owner_tid, owner_comm, start, bytes_sent, established, flags, open_at_start, shared_by,
                 span_level) -- 63: still open (CaseRows.openLevel)
-            VALUES (1, 'tcp', 'out', 2, '10.0.0.2', 40000, '10.0.0.1', 80, 1, 1, 1, 0, '', 7355000000000, -1, 1, 0, 0, '',
+            VALUES ('tcp', 'out', 2, '10.0.0.2', 40000, '10.0.0.1', 80, 1, 1, 1, 0, '', 7355000000000, -1, 1, 0, 0, '',
                     63)
             """, from: base)
         let r = try CLITests.run(["connections", path])
