@@ -56,10 +56,7 @@ public enum InfoQuery {
             t.append([.text("evidence"), .text(Self.walDamageNote(ev, d))])
             t.notes.append(Self.walDamageNote(ev, d))
         }
-        // Every event table the capture has, including those of newer sources.
-        let tables: [String] = try capture.reader.db.column(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta', 'sqlite_sequence', 'case_capture', 'damage') ORDER BY name")
-        for name in tables {
+        for name in try capture.reader.dataTables() {
             t.append([.text("rows." + name), .int(Int64(try capture.reader.count(name)))])
         }
         for d in try capture.reader.damage() {

@@ -214,6 +214,14 @@ public final class TimelineReader {
         (try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) ?? 0) > 0
     }
 
+    /// Every table but the bookkeeping ones, by name: those of sources newer than this code too.
+    public func dataTables() throws -> [String] {
+        try db.column("""
+            SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('meta', 'sqlite_sequence', 'case_capture', 'damage')
+            ORDER BY name
+            """)
+    }
+
     public func count(_ table: String) throws -> Int {
         try db.scalar("SELECT count(*) FROM \(table)") ?? 0
     }
