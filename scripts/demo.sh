@@ -6,7 +6,8 @@
 #
 # A container in ntdemo-cli fetches a page from the server through source NAT;
 # the server only sees the router's address. The capture then answers: which
-# connection inside was that, which process, which container.
+# connection inside was that, which process, which container. The server side
+# also reaches the router's published port by a name, which `dns` shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -40,5 +41,8 @@ echo "\$ nettrail processes capture.db --container demo-web"
 echo
 echo "\$ nettrail connections capture.db --container demo-web"
 "$bin/nettrail" connections "$out/capture.db" --container demo-web
+echo
+echo "\$ nettrail dns capture.db"
+"$bin/nettrail" dns "$out/capture.db"
 echo
 echo "The capture is $out/capture.db; try: $bin/nettrail timeline $out/capture.db --container demo-web"

@@ -86,14 +86,7 @@ public final class Capture {
 
     /// The pids with a fork, exec or exit in [from, to].
     public func pidsWithEvents(from: UInt64, to: UInt64) throws -> Set<UInt32> {
-        let st = try reader.db.prepare("""
-            SELECT pid FROM process_fork WHERE ts BETWEEN ?1 AND ?2 UNION SELECT pid FROM process_exec WHERE ts BETWEEN ?1 AND ?2
-            UNION SELECT pid FROM process_exit WHERE ts BETWEEN ?1 AND ?2
-            """)
-        try st.bind([Int64(bitPattern: from), Int64(bitPattern: min(to, UInt64(Int64.max)))])
-        var out = Set<UInt32>()
-        while try st.step() { out.insert(UInt32(truncatingIfNeeded: st.int64(0))) }
-        return out
+        try reader.pidsWithEvents(from: from, to: to)
     }
 
     /// Loads the cgroup index now so a damaged table is reported, not papered over

@@ -21,28 +21,11 @@ public struct CgroupIndex: Sendable {
 
     init(_ capture: Capture) throws {
         v1Hierarchy = capture.meta["memory_hierarchy_id"].flatMap(UInt32.init) ?? 0
-        let db = capture.reader.db
-        let snap = try db.prepare("SELECT hierarchy_id, cgroup_id, path FROM cgroup_snapshot")
-        while try snap.step() {
-            guard let h = snap.checkedRow({ $0.uint32(0) }) else { continue }
-            let key = Key(hierarchy: h, id: snap.uint64(1))
-            entries[key] = Entry(path: snap.string(2) ?? "", creator: nil, container: nil)
-        }
-        let ev = try db.prepare("SELECT hierarchy_id, cgroup_id, path, actor_comm FROM cgroup_event WHERE kind = ? ORDER BY ts")
-        try ev.bind([CgroupEventKind.mkdir.rawValue])
-        while try ev.step() {
-            guard let h = ev.checkedRow({ $0.uint32(0) }) else { continue }
-            let key = Key(hierarchy: h, id: ev.uint64(1))
-            entries[key] = Entry(path: ev.string(2) ?? "", creator: ev.string(3), container: nil)
+        try capture.reader.forEachCgroupPath { c in
+            entries[Key(hierarchy: c.hierarchyID, id: c.cgroupID)] = Entry(path: c.path, creator: c.creator, container: nil)
         }
         var listed: [Key: String] = [:]
-        if try capture.reader.hasTable("runtime_container") {
-            let rc = try db.prepare("SELECT hierarchy_id, cgroup_id, id FROM runtime_container WHERE runtime = 'runc'")
-            while try rc.step() {
-                guard let h = rc.checkedRow({ $0.uint32(0) }) else { continue }
-                listed[Key(hierarchy: h, id: rc.uint64(1))] = rc.string(2)
-            }
-        }
+        for c in try capture.reader.runcContainers() { listed[Key(hierarchy: c.hierarchyID, id: c.cgroupID)] = c.name }
         for (k, e) in entries {
             entries[k]?.container = Self.container(path: e.path, creator: e.creator, runcListed: listed[k])
         }

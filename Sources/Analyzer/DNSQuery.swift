@@ -10,17 +10,11 @@ public final class DNSIndex {
     public private(set) var probes: [DNSProbeRow] = []
 
     public init(_ capture: Capture) throws {
-        let db = capture.reader.db
-        // Captures written before the resolver source have no such tables.
-        guard (try? db.prepare("SELECT 1 FROM dns LIMIT 1")) != nil else { return }
-        let st = try db.prepare("SELECT \(DNSRow.selectColumns) FROM dns ORDER BY call_ts")
-        while try st.step() {
-            guard let r = st.checkedRow(DNSRow.read) else { continue }
+        try capture.reader.forEachDNSCall { r in
             byProcess[ProcessKey(pid: r.task.pid, startNs: r.task.startNs), default: []].append(rows.count)
             rows.append(r)
         }
-        let ps = try db.prepare("SELECT \(DNSProbeRow.selectColumns) FROM dns_probe ORDER BY ts")
-        while try ps.step() { if let p = ps.checkedRow(DNSProbeRow.read) { probes.append(p) } }
+        probes = try capture.reader.dnsProbes()
     }
 
     /// The name `owner` itself resolved to `addr` most recently before `t` (never another process's).

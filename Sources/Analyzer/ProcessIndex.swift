@@ -103,11 +103,7 @@ public struct ProcessIndex: Sendable {
     }
 
     private mutating func load(_ capture: Capture, pids: Set<UInt32>?) throws {
-        let db = capture.reader.db
-        let cols = "ts, pid, tid, start_ns, ppid, parent_start_ns, uid, gid, cgroup_id, cgroup_v1_id, mntns, netns, pidns, comm"
-        // Integers only: the list is built from UInt32 values, never from text.
-        let only = pids.map { " WHERE pid IN (" + $0.sorted().map(String.init).joined(separator: ",") + ")" } ?? ""
-        let and = pids.map { " AND pid IN (" + $0.sorted().map(String.init).joined(separator: ",") + ")" } ?? ""
+        let reader = capture.reader
         // Snapshot rows read from /proc alone know the start only to the 10 ms tick.
         var coarse: [UInt32: ProcessKey] = [:]
         func upsert(_ t: TaskRow) -> ProcessKey {
@@ -124,55 +120,42 @@ public struct ProcessIndex: Sendable {
             return key
         }
 
-        let snap = try db.prepare("SELECT \(cols), flags, exe, argv FROM process_snapshot\(only)")
-        while try snap.step() {
-            guard let t = snap.checkedRow({ TaskRow.read($0) }) else { continue }
-            let flags = SnapshotFlags(rawValue: snap.int(14))
+        try reader.forEachProcessSnapshot(pids: pids) { s in
+            let t = s.task
             let key = upsert(t)
-            if flags.contains(.fromProcOnly) { coarse[t.pid] = key }
+            if s.flags.contains(.fromProcOnly) { coarse[t.pid] = key }
             records[key]!.fromSnapshot = true
-            records[key]!.snapshotIncomplete = !flags.intersection([.exitedDuringScan, .pidReusedDuringScan]).isEmpty
-            if let exe = snap.string(15) {
-                records[key]!.execs.append(ExecRecord(ts: t.startNs, filename: exe, argv: Self.split(snap.blob(16)),
+            records[key]!.snapshotIncomplete = !s.flags.intersection([.exitedDuringScan, .pidReusedDuringScan]).isEmpty
+            if let exe = s.exe {
+                records[key]!.execs.append(ExecRecord(ts: t.startNs, filename: exe, argv: Self.split(s.argv),
                                                       truncated: false, fromSnapshot: true))
             }
         }
-        let fork = try db.prepare("SELECT \(cols) FROM process_fork\(only)")
-        while try fork.step() {
-            guard let t = fork.checkedRow({ TaskRow.read($0) }) else { continue }
+        try reader.forEachFork(pids: pids) { t in
             let key = upsert(t)
             records[key]!.forkTs = t.ts
         }
-        let exec = try db.prepare("SELECT \(cols), flags, filename, argv FROM process_exec\(only) ORDER BY ts")
-        while try exec.step() {
-            guard let t = exec.checkedRow({ TaskRow.read($0) }) else { continue }
+        try reader.forEachExec(pids: pids) { e in
+            let t = e.task
             let key = upsert(t)
-            let flags = exec.int(14)
-            records[key]!.execs.append(ExecRecord(ts: t.ts, filename: exec.string(15) ?? "",
-                                                  argv: Self.split(exec.blob(16)),
-                                                  truncated: flags & ExecFlags.argsTruncated != 0))
+            records[key]!.execs.append(ExecRecord(ts: t.ts, filename: e.filename, argv: Self.split(e.argv),
+                                                  truncated: e.flags & ExecFlags.argsTruncated != 0))
             records[key]!.comm = t.comm
             records[key]!.uid = t.uid
             records[key]!.gid = t.gid
             records[key]!.mntns = t.mntns; records[key]!.netns = t.netns; records[key]!.pidns = t.pidns
         }
-        let exit = try db.prepare("SELECT \(cols), exit_code FROM process_exit\(only)")
-        while try exit.step() {
-            guard let (t, status) = exit.checkedRow({ (TaskRow.read($0), $0.uint32(14)) }) else { continue }
-            let key = upsert(t)
-            records[key]!.exitTs = t.ts
-            records[key]!.exitStatus = status
+        try reader.forEachExit(pids: pids) { e in
+            let key = upsert(e.task)
+            records[key]!.exitTs = e.task.ts
+            records[key]!.exitStatus = e.status
         }
-        let attach = try db.prepare("SELECT ts, hierarchy_id, cgroup_id, pid, start_ns FROM cgroup_event WHERE kind = ?\(and) ORDER BY ts")
-        try attach.bind([CgroupEventKind.attach.rawValue])
         let v1h = capture.meta["memory_hierarchy_id"].flatMap(UInt32.init) ?? 0
-        while try attach.step() {
-            guard let (pid, h) = attach.checkedRow({ ($0.uint32(3), $0.uint32(1)) }) else { continue }
-            let key = ProcessKey(pid: pid, startNs: attach.uint64(4))
-            guard let rec = records[key], let last = rec.cgroups.last(where: { $0.ts <= attach.uint64(0) }) ?? rec.cgroups.last else { continue }
-            let id = attach.uint64(2)
-            if h == 0 { records[key]!.cgroups.append((attach.uint64(0), id, last.v1)) }
-            else if h == v1h { records[key]!.cgroups.append((attach.uint64(0), last.v2, id)) }
+        try reader.forEachCgroupAttach(pids: pids) { a in
+            let key = ProcessKey(pid: a.pid, startNs: a.startNs)
+            guard let rec = records[key], let last = rec.cgroups.last(where: { $0.ts <= a.ts }) ?? rec.cgroups.last else { return }
+            if a.hierarchyID == 0 { records[key]!.cgroups.append((a.ts, a.cgroupID, last.v1)) }
+            else if a.hierarchyID == v1h { records[key]!.cgroups.append((a.ts, last.v2, a.cgroupID)) }
         }
         for k in records.keys { records[k]!.cgroups.sort { $0.ts < $1.ts } }
         byPid = [:]

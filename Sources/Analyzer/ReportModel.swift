@@ -1,8 +1,8 @@
 import Format
 
-/// What `nettrail report` draws, as the page's script reads it: processes as lanes grouped
-/// by container, connections on their owner's lane, loss windows. Times are milliseconds
-/// from the axis origin (the window's start, or the capture's).
+/// What `nettrail report` draws, as the page's script reads it (and `ReportTrace` exports):
+/// processes as lanes grouped by container, connections on their owner's lane, loss windows.
+/// Times are milliseconds from the axis origin (the window's start, or the capture's).
 public struct ReportModel: Encodable, Sendable {
     public struct Group: Encodable, Sendable {
         public var name: String
@@ -25,6 +25,15 @@ public struct ReportModel: Encodable, Sendable {
         /// nil: still running when the capture (or window) ended.
         public var exitText: String?
         public var fromSnapshot: Bool
+        /// The programs it began running within the window, in order.
+        public var execs: [Exec] = []
+    }
+
+    public struct Exec: Encodable, Sendable {
+        public var at: Double
+        public var program: String
+        public var argv: [String]
+        public var atText: String
     }
 
     public struct Conn: Encodable, Sendable {
@@ -123,12 +132,15 @@ extension ReportModel {
             let kernel = container == nil && (r.key.pid == 2 || r.parent.pid == 2)
             let (gkey, gname, gkind) = container.map { ("c:" + $0.id, "container \($0.id) (\($0.runtime.rawValue))", "container") }
                 ?? (kernel ? ("k", "kernel threads", "kernel") : ("h", "host", "host"))
+            let execs = r.execs.filter { !$0.fromSnapshot && $0.ts >= lo && $0.ts <= hi }.map {
+                Exec(at: ms($0.ts), program: Self.program($0), argv: $0.argv, atText: capture.wallText($0.ts))
+            }
             let lane = Lane(id: laneOf.count, pid: r.key.pid, ppid: r.parent.pid,
                             program: image.map(Self.program) ?? r.comm,
                             comm: r.comm, exe: image?.filename, argv: image?.argv ?? [], container: container?.id,
                             start: ms(r.key.startNs), end: ms(r.exitTs ?? hi),
                             startText: r.fromSnapshot ? "before the recording (\(capture.wallText(r.key.startNs)))" : capture.wallText(r.key.startNs),
-                            exitText: r.exitTs.map(capture.wallText), fromSnapshot: r.fromSnapshot)
+                            exitText: r.exitTs.map(capture.wallText), fromSnapshot: r.fromSnapshot, execs: execs)
             laneOf[r.key] = lane.id
             if byGroup[gkey] == nil { groupOrder.append(gkey); byGroup[gkey] = Group(name: gname, kind: gkind, lanes: []) }
             byGroup[gkey]!.lanes.append(lane)

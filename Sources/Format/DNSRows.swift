@@ -98,6 +98,24 @@ public struct DNSProbeRow: Sendable, Equatable {
     }
 }
 
+extension TimelineReader {
+    /// Every resolver call, in call order (none in captures from before the resolver source).
+    public func forEachDNSCall(_ body: (DNSRow) throws -> Void) throws {
+        guard try hasTable("dns") else { return }
+        let st = try db.prepare("SELECT \(DNSRow.selectColumns) FROM dns ORDER BY call_ts")
+        while try st.step() { if let r = st.checkedRow(DNSRow.read) { try body(r) } }
+    }
+
+    /// What happened to the resolver probes, in time order.
+    public func dnsProbes() throws -> [DNSProbeRow] {
+        guard try hasTable("dns_probe") else { return [] }
+        let st = try db.prepare("SELECT \(DNSProbeRow.selectColumns) FROM dns_probe ORDER BY ts")
+        var out: [DNSProbeRow] = []
+        while try st.step() { if let p = st.checkedRow(DNSProbeRow.read) { out.append(p) } }
+        return out
+    }
+}
+
 extension Schema {
     static let dnsDDL: [String] = [
         // addresses: distinct addresses, space-separated canonical text.

@@ -200,7 +200,10 @@ func emit(_ table: ResultTable, _ format: OutputFormatOption, layout: TableLayou
     }
     let l = layout ?? TableLayout(width: terminalWidth())
     FileHandle.standardOutput.write(Data(t.render(format.format, l).utf8))
-    if format != .table, !t.notes.isEmpty {
-        FileHandle.standardError.write(Data(t.notes.map { "nettrail: note: \($0.split(whereSeparator: \.isNewline).joined(separator: " "))\n" }.joined().utf8))
-    }
+    if format != .table { writeNotes(t.notes) }
+}
+
+/// Notes beside data (JSON, CSV, a written file): on stderr, one line each.
+func writeNotes(_ notes: [String]) {
+    FileHandle.standardError.write(Data(notes.map { "nettrail: note: \($0.split(whereSeparator: \.isNewline).joined(separator: " "))\n" }.joined().utf8))
 }

@@ -37,6 +37,15 @@ final class AnswerShapeTests: XCTestCase {
         return String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The subcommands `nettrail --help` lists.
+    static func subcommands() throws -> Set<String> {
+        let help = try CLITests.run(["--help"]).stdout
+        let section = try XCTUnwrap(help.components(separatedBy: "SUBCOMMANDS:\n").last?.components(separatedBy: "\n\n").first)
+        // A name starts its line; a wrapped abstract is indented further.
+        return Set(section.split(separator: "\n").filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") }
+            .compactMap { $0.split(separator: " ").first.map(String.init) })
+    }
+
     override class func tearDown() { try? FileManager.default.removeItem(at: root) }
 
     func nettrail(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CLITests.Run {
@@ -146,12 +155,19 @@ final class AnswerShapeTests: XCTestCase {
             ("nat", ["nat", d.db, "--addr", d.seen]),
             ("timeline", ["timeline", d.db]),
             ("containers", ["containers", d.db]),
+            ("dns", ["dns", d.db]),
             ("index", ["index", d.db]),
         ]
+        // Not JSON Lines on stdout: report writes one HTML page (or one trace object) to its -o
+        // file; verify lists damaged segments only, so a clean capture's JSON is empty (below).
+        let exempt: Set = ["report", "verify"]
+        XCTAssertEqual(Set(asks.map(\.0)).union(exempt), try Self.subcommands(), "a subcommand's JSON is not loaded into DuckDB")
         var files: [String] = []
         for (name, args) in asks {
             let r = try nettrail(args + ["--format", "json"])
             XCTAssertFalse(r.stdout.contains("\"note\""), "\(name): \(r.stdout)")
+            // The scene's one lookup: the "outside" resolving the router's name from its hosts file.
+            if name == "dns" { XCTAssertTrue(r.stdout.contains("\"name\":\"web.ntans.test\""), r.stdout) }
             let path = Self.root.appendingPathComponent("\(name).json").path
             try Data(r.stdout.utf8).write(to: URL(fileURLWithPath: path))
             files.append(path)
@@ -169,6 +185,7 @@ final class AnswerShapeTests: XCTestCase {
         let out = try Self.shell([venv + "/bin/python3", "-c", script] + files)
         XCTAssertTrue(out.contains("processes.json pid:BIGINT"), out)
         XCTAssertTrue(out.contains("connections.json proto:VARCHAR"), out)
+        XCTAssertTrue(out.contains("dns.json time:"), out)
         // A clean capture has no damaged segment to list: no data, and the verdict on stderr.
         let verify = try nettrail(["verify", d.db, "--format", "json"])
         XCTAssertEqual(verify.stdout, "")

@@ -114,6 +114,71 @@ final class ReportTests: XCTestCase {
         print("ReportTests: screenshot \(shot.path)")
     }
 
+    /// The same picture as Chrome Trace Event JSON for Perfetto: containers as processes, their
+    /// processes as threads, connections as slices on their owner's thread, nested as a viewer needs.
+    func testDemoChromeTrace() throws {
+        let d = try Self.demo.get()
+        let file = Self.root.appendingPathComponent("trace.json")
+        let r = try CLITests.run(["report", d.db, "-o", file.path, "--format", "chrome-trace"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let top = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+        let events = try XCTUnwrap(top["traceEvents"] as? [[String: Any]])
+        XCTAssertGreaterThan(events.count, 100)
+        for e in events {
+            for key in ["name", "ph", "ts", "pid", "tid"] { XCTAssertNotNil(e[key], "\(key) missing: \(e)") }
+            switch e["ph"] as? String {
+            case "X": XCTAssertGreaterThanOrEqual(e["dur"] as? Double ?? -1, 0, "\(e)")
+            case "i": XCTAssertTrue(["t", "g"].contains(e["s"] as? String), "\(e)")
+            case "M": XCTAssertNotNil(e["args"] as? [String: Any], "\(e)")
+            default: XCTFail("unexpected phase: \(e)")
+            }
+        }
+        func meta(_ name: String) -> [[String: Any]] { events.filter { $0["ph"] as? String == "M" && $0["name"] as? String == name } }
+        func args(_ e: [String: Any]) -> [String: Any] { e["args"] as? [String: Any] ?? [:] }
+
+        // The container is a process; its wget a thread, with its exec and its connection through NAT.
+        let container = try XCTUnwrap(meta("process_name").first { args($0)["name"] as? String == "container rep-web (runc)" })
+        let pid = try XCTUnwrap(container["pid"] as? Int)
+        let wget = try XCTUnwrap(meta("thread_name").first {
+            $0["pid"] as? Int == pid && (args($0)["name"] as? String)?.hasSuffix(" wget") == true
+        }, "no wget thread in the container")
+        let tid = try XCTUnwrap(wget["tid"] as? Int)
+        let mine = events.filter { $0["pid"] as? Int == pid && $0["tid"] as? Int == tid }
+        XCTAssertTrue(mine.contains { $0["ph"] as? String == "X" && $0["cat"] as? String == "process" && $0["name"] as? String == "wget" })
+        XCTAssertTrue(mine.contains { $0["ph"] as? String == "i" && $0["name"] as? String == "exec wget" })
+        let fetch = try XCTUnwrap(events.first {
+            $0["cat"] as? String == "connection" && $0["pid"] as? Int == pid && args($0)["remote"] as? String == "10.201.2.2:80"
+        }, "the container's fetch is not in the trace")
+        XCTAssertTrue((args(fetch)["nat"] as? String)?.hasPrefix(d.seen) == true, "\(fetch)")
+        // On wget's thread, or on the row beside it when it outlived the process.
+        let lane = try XCTUnwrap(args(wget)["name"] as? String)
+        let rows = meta("thread_name").filter { $0["pid"] as? Int == pid && [lane, lane + " connections"].contains(args($0)["name"] as? String) }
+        XCTAssertTrue(rows.contains { $0["tid"] as? Int == fetch["tid"] as? Int }, "the fetch is not on wget's lane: \(fetch)")
+        // The outside's fetch by name carries the name it resolved.
+        XCTAssertTrue(events.contains { args($0)["resolved_name"] as? String == "web.ntrep.test" && args($0)["remote"] as? String == "10.201.2.1:8080" })
+
+        // Slices on one thread nest, in the whole nanoseconds a viewer reads (it drops or misdraws those that do not).
+        var threads: [[Int]: [(Int64, Int64)]] = [:]
+        for e in events where e["ph"] as? String == "X" {
+            let ts = Int64(((e["ts"] as? Double ?? 0) * 1000).rounded()), dur = Int64(((e["dur"] as? Double ?? 0) * 1000).rounded())
+            threads[[e["pid"] as? Int ?? 0, e["tid"] as? Int ?? 0], default: []].append((ts, ts + dur))
+        }
+        for (thread, slices) in threads {
+            var open: [Int64] = []
+            for (a, b) in slices.sorted(by: { ($0.0, -$0.1) < ($1.0, -$1.1) }) {
+                while let top = open.last, top <= a { open.removeLast() }
+                if let top = open.last { XCTAssertLessThanOrEqual(b, top, "thread \(thread): a slice ends after its parent") }
+                open.append(b)
+            }
+        }
+        // Python's json reads it too, as a viewer's parser would: no NaN, no bare values.
+        _ = try AnswerShapeTests.shell(["python3", "-c", """
+            import json, sys
+            t = json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(f"not JSON: {c}"))
+            assert isinstance(t["traceEvents"], list) and all(isinstance(e, dict) for e in t["traceEvents"])
+            """, file.path])
+    }
+
     func testMarkupInArgvStaysText() throws {
         let evil = "<script>alert(1)</script>"
         let quoted = "\"'><img src=x onerror=\"document.body.dataset.pwned=1\">"
@@ -153,7 +218,8 @@ final class ReportTests: XCTestCase {
         for (args, says) in [(["report", capture], "--output"),
                              (["report", capture, "-o", page.path], "exists"),
                              (["report", capture, "-o", capture, "--force"], "the capture itself"),
-                             (["report", capture, "-o", Self.root.path, "--force"], "not a regular file")] {
+                             (["report", capture, "-o", Self.root.path, "--force"], "not a regular file"),
+                             (["report", capture, "-o", page.path, "--force", "--format", "svg"], "svg")] {
             let r = try CLITests.run(args)
             XCTAssertEqual(r.status, 2, "\(args)")
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)

@@ -5,7 +5,8 @@
 #   PREFIX-cli 10.201.1.2 ── PREFIX-rtr (MASQUERADE out, DNAT :8080 in) ── PREFIX-srv 10.201.2.2
 #
 # a runc container CONTAINER in PREFIX-cli fetching a page from the server through source NAT,
-# the "outside" reaching the service published on the router, and a burst of host processes.
+# the "outside" resolving the router's name and reaching the service published there, and a
+# burst of host processes.
 # Prints what the server saw: "IP:PORT UNIX-TIME". Run it under flock /tmp/nettrail-scene.lock.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,8 +38,12 @@ sleep 2
 # Outbound: a short-lived container fetches from the server, through source NAT.
 $scene/runc-run.sh --netns "/var/run/netns/$p-cli" "$name" -- \
   /bin/sh -c 'wget -q -O /dev/null http://10.201.2.2/; sleep 0.05' >/dev/null 2>&1
-# Inbound: the "outside" reaches the service published on the router's :8080.
-ip netns exec "$p-srv" busybox wget -q -O /dev/null http://10.201.2.1:8080/
+# Inbound: the "outside" reaches the service published on the router's :8080 by a name. GNU
+# wget resolves it with the host libc's getaddrinfo (probed: busybox's is linked in, unseen),
+# from a hosts file bound over /etc/hosts in the mount namespace ip netns exec makes.
+printf '10.201.2.1\tweb.%s.test\n' "$p" >"$out/hosts"
+ip netns exec "$p-srv" sh -c 'mount --bind "$1" /etc/hosts && exec wget -q --no-proxy -O /dev/null "http://web.$2.test:8080/"' \
+  sh "$out/hosts" "$p"
 # A burst of short processes on the host.
 burst=(); for i in $(seq 200); do /bin/true & burst+=($!); done; wait "${burst[@]}"
 sleep 1

@@ -1,0 +1,130 @@
+/// Rows of the process tables as the analyzer's process and cgroup indexes read them.
+/// A reader given `pids` reads only those processes' rows (the indexes are by pid).
+public struct ProcessSnapshotRow: Sendable {
+    public var task: TaskRow
+    public var flags: SnapshotFlags
+    /// What /proc said it ran; nil when it could not be read.
+    public var exe: String?
+    /// NUL-separated, as written.
+    public var argv: [UInt8]?
+}
+
+public struct ProcessExecRow: Sendable {
+    public var task: TaskRow
+    /// NT_EXEC_F_* (ExecFlags).
+    public var flags: Int
+    public var filename: String
+    /// NUL-separated, as written.
+    public var argv: [UInt8]?
+}
+
+public struct ProcessExitRow: Sendable {
+    public var task: TaskRow
+    /// The wait status (exit code << 8 | signal).
+    public var status: UInt32
+}
+
+/// A task moved into a cgroup (`cgroup_event` of kind attach).
+public struct CgroupAttachRow: Sendable {
+    public var ts: UInt64
+    public var hierarchyID: UInt32
+    public var cgroupID: UInt64
+    public var pid: UInt32
+    public var startNs: UInt64
+}
+
+/// A cgroup's path, from the startup walk or its creation (`creator`: the comm that made it).
+public struct CgroupPathRow: Sendable {
+    public var hierarchyID: UInt32
+    public var cgroupID: UInt64
+    public var path: String
+    public var creator: String?
+}
+
+extension TimelineReader {
+    public func forEachProcessSnapshot(pids: Set<UInt32>? = nil, _ body: (ProcessSnapshotRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TaskRow.columnNames), flags, exe, argv FROM process_snapshot\(Self.only(pids, "WHERE"))")
+        while try st.step() {
+            guard let t = st.checkedRow({ TaskRow.read($0) }) else { continue }
+            try body(ProcessSnapshotRow(task: t, flags: SnapshotFlags(rawValue: st.int(14)), exe: st.string(15), argv: st.blob(16)))
+        }
+    }
+
+    public func forEachFork(pids: Set<UInt32>? = nil, _ body: (TaskRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TaskRow.columnNames) FROM process_fork\(Self.only(pids, "WHERE"))")
+        while try st.step() { if let t = st.checkedRow({ TaskRow.read($0) }) { try body(t) } }
+    }
+
+    /// In time order.
+    public func forEachExec(pids: Set<UInt32>? = nil, _ body: (ProcessExecRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TaskRow.columnNames), flags, filename, argv FROM process_exec\(Self.only(pids, "WHERE")) ORDER BY ts")
+        while try st.step() {
+            guard let t = st.checkedRow({ TaskRow.read($0) }) else { continue }
+            try body(ProcessExecRow(task: t, flags: st.int(14), filename: st.string(15) ?? "", argv: st.blob(16)))
+        }
+    }
+
+    public func forEachExit(pids: Set<UInt32>? = nil, _ body: (ProcessExitRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TaskRow.columnNames), exit_code FROM process_exit\(Self.only(pids, "WHERE"))")
+        while try st.step() {
+            if let (t, status) = st.checkedRow({ (TaskRow.read($0), $0.uint32(14)) }) { try body(ProcessExitRow(task: t, status: status)) }
+        }
+    }
+
+    /// In time order.
+    public func forEachCgroupAttach(pids: Set<UInt32>? = nil, _ body: (CgroupAttachRow) throws -> Void) throws {
+        let st = try db.prepare("""
+            SELECT ts, hierarchy_id, cgroup_id, pid, start_ns FROM cgroup_event WHERE kind = ?\(Self.only(pids, "AND")) ORDER BY ts
+            """)
+        try st.bind([CgroupEventKind.attach.rawValue])
+        while try st.step() {
+            guard let (pid, h) = st.checkedRow({ ($0.uint32(3), $0.uint32(1)) }) else { continue }
+            try body(CgroupAttachRow(ts: st.uint64(0), hierarchyID: h, cgroupID: st.uint64(2), pid: pid, startNs: st.uint64(4)))
+        }
+    }
+
+    /// The cgroups the startup walk found, then those made during the capture in time order
+    /// (a later row for the same id is the newer path).
+    public func forEachCgroupPath(_ body: (CgroupPathRow) throws -> Void) throws {
+        let snap = try db.prepare("SELECT hierarchy_id, cgroup_id, path FROM cgroup_snapshot")
+        while try snap.step() {
+            guard let h = snap.checkedRow({ $0.uint32(0) }) else { continue }
+            try body(CgroupPathRow(hierarchyID: h, cgroupID: snap.uint64(1), path: snap.string(2) ?? "", creator: nil))
+        }
+        let made = try db.prepare("SELECT hierarchy_id, cgroup_id, path, actor_comm FROM cgroup_event WHERE kind = ? ORDER BY ts")
+        try made.bind([CgroupEventKind.mkdir.rawValue])
+        while try made.step() {
+            guard let h = made.checkedRow({ $0.uint32(0) }) else { continue }
+            try body(CgroupPathRow(hierarchyID: h, cgroupID: made.uint64(1), path: made.string(2) ?? "", creator: made.string(3)))
+        }
+    }
+
+    /// The runc containers runc's state directory listed at start, by cgroup (none in captures from before that table).
+    public func runcContainers() throws -> [(hierarchyID: UInt32, cgroupID: UInt64, name: String?)] {
+        guard try hasTable("runtime_container") else { return [] }
+        let st = try db.prepare("SELECT hierarchy_id, cgroup_id, id FROM runtime_container WHERE runtime = 'runc'")
+        var out: [(hierarchyID: UInt32, cgroupID: UInt64, name: String?)] = []
+        while try st.step() {
+            guard let h = st.checkedRow({ $0.uint32(0) }) else { continue }
+            out.append((h, st.uint64(1), st.string(2)))
+        }
+        return out
+    }
+
+    /// The pids with a fork, exec or exit in [from, to].
+    public func pidsWithEvents(from: UInt64, to: UInt64) throws -> Set<UInt32> {
+        let st = try db.prepare("""
+            SELECT pid FROM process_fork WHERE ts BETWEEN ?1 AND ?2 UNION SELECT pid FROM process_exec WHERE ts BETWEEN ?1 AND ?2
+            UNION SELECT pid FROM process_exit WHERE ts BETWEEN ?1 AND ?2
+            """)
+        try st.bind([Int64(bitPattern: from), Int64(bitPattern: min(to, UInt64(Int64.max)))])
+        var out = Set<UInt32>()
+        while try st.step() { out.insert(UInt32(truncatingIfNeeded: st.int64(0))) }
+        return out
+    }
+
+    /// ` WHERE pid IN (…)` (or AND): integers only, built from UInt32 values, never from text.
+    private static func only(_ pids: Set<UInt32>?, _ keyword: String) -> String {
+        pids.map { " \(keyword) pid IN (" + $0.sorted().map(String.init).joined(separator: ",") + ")" } ?? ""
+    }
+}
