@@ -46,21 +46,42 @@ enum CaseIndexer {
     }
 
     /// Builds the case at `path` (the caller renames it into place: a case file that exists is complete).
-    static func build(evidence: TimelineReader, meta: [String: String], identity: String,
+    /// One file the case is built from: a capture, or a member of a set, whose segment chain
+    /// starts at `chainStart` (zeros, or the digest the member before it ended with).
+    struct File {
+        let reader: TimelineReader
+        let meta: [String: String]
+        let chainStart: [UInt8]
+    }
+
+    /// `set`: build from every member of the capture set `evidence` belongs to, in order, as one capture.
+    static func build(evidence: TimelineReader, meta: [String: String], set: CaptureSetMembers? = nil, identity: String,
                       into path: String, progress: IndexProgress?) throws -> IndexSummary {
         let began = Date()
         // Taken first: if the capture grows while this runs (a live recorder), the case is stale at once.
-        let state = CaseStore.fileState(evidence.path)
-        try evidence.check()
-        let total = try evidence.segmentSummary()
-        try checkLayouts(evidence, meta: meta, segments: total.count)
+        let members = set.map(CaseStore.memberRows)
+        let state = CaseStore.state(evidence, members)
+        let files = set?.members.map {
+            File(reader: $0.reader, meta: $0.meta,
+                 chainStart: $0.index == 0 ? Segment.zeroDigest
+                     : CaptureSet.bytes(hex: $0.meta[CaptureSet.Key.previousChainHead]) ?? Segment.zeroDigest)
+        } ?? [File(reader: evidence, meta: meta, chainStart: Segment.zeroDigest)]
+        var totalSegments = 0
+        for f in files {
+            try f.reader.check()
+            let n = try f.reader.segmentSummary().count
+            try checkLayouts(f.reader, meta: f.meta, segments: n)
+            totalSegments += n
+        }
         let w = try TimelineWriter(path: path, force: true, kind: .caseDatabase)
-        try w.copyRows(fromCapture: evidence.path)
+        for (i, f) in files.enumerated() {
+            try w.copyRows(fromCapture: f.reader.path, skipping: i == 0 ? [] : ["meta"])
+        }
+        if let set { try mergeSetMeta(set, into: w) }
         let decoders = RecordDecoders()
-        var opener = SegmentOpener()
         var s = IndexSummary()
         var head: [UInt8]?
-        let start = meta["start_boot_ns"].flatMap(UInt64.init) ?? 0
+        let start = files[0].meta["start_boot_ns"].flatMap(UInt64.init) ?? 0
         // The intervals every query reads (connections with their owners, NAT mappings) are
         // joined from the rows as they are decoded, after the rows the capture held as rows.
         let connections = ConnectionBuilder(into: w)
@@ -69,42 +90,45 @@ enum CaseIndexer {
         try w.forEachTcpEvent { try connections.add($0) }
         try w.forEachConntrackWritten { try nat.add($0) }
         var lastTs = start
-        try evidence.forEachSegmentInPlace { header, stored, sha256 in
-            s.segments += 1
-            head = Array(sha256)
-            do {
-                try opener.open(header: header, stored: stored, sha256: sha256) { raw in
-                    // Framing is checked whole before any row is written: a segment is in the case entire, or noted.
-                    var n = 0
-                    try Segment.forEachRecord(in: raw) { _, _ in n += 1 }
-                    guard n == header.records else {
-                        throw SegmentError.framing("\(n) records where the header says \(header.records)")
-                    }
-                    try Segment.forEachRecord(in: raw) { p, size in
-                        do {
-                            try decoders.write(p, size: size, into: w)
-                            switch RecordDecoders.kind(p, size) ?? 0 {
-                            case let k where SocketRecords.isTcp(k):
-                                try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
-                                    try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
+        for f in files {
+            var opener = SegmentOpener(continuing: f.chainStart)
+            try f.reader.forEachSegmentInPlace { header, stored, sha256 in
+                s.segments += 1
+                head = Array(sha256)
+                do {
+                    try opener.open(header: header, stored: stored, sha256: sha256) { raw in
+                        // Framing is checked whole before any row is written: a segment is in the case entire, or noted.
+                        var n = 0
+                        try Segment.forEachRecord(in: raw) { _, _ in n += 1 }
+                        guard n == header.records else {
+                            throw SegmentError.framing("\(n) records where the header says \(header.records)")
+                        }
+                        try Segment.forEachRecord(in: raw) { p, size in
+                            do {
+                                try decoders.write(p, size: size, into: w)
+                                switch RecordDecoders.kind(p, size) ?? 0 {
+                                case let k where SocketRecords.isTcp(k):
+                                    try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
+                                        try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
+                                    }
+                                case NT_KIND_CT_NEW.rawValue, NT_KIND_CT_END.rawValue:
+                                    try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
+                                default: break
                                 }
-                            case NT_KIND_CT_NEW.rawValue, NT_KIND_CT_END.rawValue:
-                                try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
-                            default: break
-                            }
-                        } catch is DecodeError { s.malformed += 1 }
+                            } catch is DecodeError { s.malformed += 1 }
+                        }
                     }
+                    s.records += header.records
+                    lastTs = max(lastTs, header.lastTs)
+                } catch let e as SegmentError {
+                    s.damaged += 1
+                    try w.damage(captureID: 1, header: header, reason: e.description)
+                    // Every answer that checks loss windows sees the hole.
+                    try w.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
+                                       fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
                 }
-                s.records += header.records
-                lastTs = max(lastTs, header.lastTs)
-            } catch let e as SegmentError {
-                s.damaged += 1
-                try w.damage(captureID: 1, header: header, reason: e.description)
-                // Every answer that checks loss windows sees the hole.
-                try w.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
-                                   fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
+                progress?.update(segments: s.segments, of: totalSegments, records: s.records)
             }
-            progress?.update(segments: s.segments, of: total.count, records: s.records)
         }
         if s.malformed > 0 {
             try w.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
@@ -112,6 +136,7 @@ enum CaseIndexer {
         try connections.finish()
         try nat.finish()
         try w.indexReconstructed()
+        for (i, m) in (members ?? []).enumerated() where i < files.count { try w.caseMember(captureID: 1, m) }
         try w.caseCapture(CaseCaptureRow(
             captureID: 1, path: evidence.path, identity: identity, size: state.size, mtimeNs: state.mtimeNs,
             schemaVersion: evidence.schemaVersion, segments: s.segments, chainHead: head, records: s.records,
@@ -120,6 +145,22 @@ enum CaseIndexer {
         progress?.done()
         s.seconds = Date().timeIntervalSince(began)
         return s
+    }
+
+    /// A set's case reads as one capture: the first member's meta (start, host, layouts) with
+    /// the newest member's end, and a loss for each member that is missing.
+    static func mergeSetMeta(_ set: CaptureSetMembers, into w: TimelineWriter) throws {
+        let newest = set.members.last!.meta
+        for key in ["end_boot_ns", "end_wall_ns", "stop_reason", CaptureSet.Key.rotatedOutThrough] {
+            if let v = newest[key] { try w.setMeta(key, v) } else { try w.deleteMeta(key) }
+        }
+        // What describes one member and its predecessor, not the set.
+        for key in CaptureSet.Key.all where ![CaptureSet.Key.id, CaptureSet.Key.startBootNs,
+                                                CaptureSet.Key.rotatedOutThrough].contains(key) {
+            try w.deleteMeta(key)
+        }
+        try w.keepWidestLoss(kind: CaptureSet.LossKind.rotatedOut)
+        for l in set.gapLosses { try w.loss(l) }
     }
 }
 
