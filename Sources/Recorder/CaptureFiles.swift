@@ -65,8 +65,13 @@ final class CaptureFiles {
         checkpointer = WALCheckpointer(path: base)
         checkpointer.start()
         members = [Member(index: 0, path: base, from: started.boot, to: started.boot)]
-        try describe(writer, started)
-        if fileBytes != nil { try writeSetMeta(previous: nil) }
+        do {
+            try describe(writer, started)
+            if fileBytes != nil { try writeSetMeta(previous: nil) }
+        } catch {
+            discard()
+            throw error
+        }
     }
 
     /// The largest segment a recording with this cap seals: an eighth of a file, so a file holds

@@ -156,10 +156,16 @@ final class RotationTests: XCTestCase {
         func within(_ f: CaptureSetMembers.Member, _ wall: Int64) -> Bool {
             let b = boot(wall)
             let start = f.meta["start_boot_ns"].flatMap(UInt64.init) ?? 0, end = f.meta["end_boot_ns"].flatMap(UInt64.init) ?? 0
-            return b > start + 200_000_000 && b + 1_500_000_000 < end
+            // Read after the file began, and committed (sealed within a second) before it ended.
+            return b > start && b + 1_500_000_000 < end
         }
         // An exec in the second file.
-        let exec = try XCTUnwrap(truth.execs.first { within(files[1], $0.wallNs) }, "no marker exec inside file 1")
+        let spans = files.map { f in
+            "\(f.index): \(f.meta["start_boot_ns"] ?? "?")–\(f.meta["end_boot_ns"] ?? "?")"
+        }.joined(separator: ", ")
+        let execTimes = truth.execs.map { boot($0.wallNs) }
+        let exec = try XCTUnwrap(truth.execs.first { within(files[1], $0.wallNs) },
+                                 "no marker exec inside file 1: files \(spans); execs \(execTimes.first ?? 0)–\(execTimes.last ?? 0) (\(execTimes.count))")
         let p = try nettrail(["processes", db, "--pid", String(exec.pid)])
         XCTAssertTrue(p.rows.contains { ($0["argv"] as? [String])?.last?.hasPrefix(exec.marker + "-") == true }, "\(p.rows) \(p.stderr)")
         // A connection in a later file.
@@ -173,6 +179,36 @@ final class RotationTests: XCTestCase {
         let w = try nettrail(["who", db, "--at", at, "--addr", "127.0.0.1:\(conn.localPort)"])
         XCTAssertEqual(w.rows.first?["pid"] as? Int, Int(conn.pid), "\(w.rows) \(w.stderr)")
         XCTAssertEqual(w.rows.first?["timing"] as? String, "live", "\(w.rows)")
+
+        // A copy of the set with a member missing, then a stray one beside it, then a link altered:
+        // each a note (and a loss window where events are gone), never a crash.
+        let copy = dir.appendingPathComponent("copy").path
+        try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        for f in files { try FileManager.default.copyItem(atPath: f.path, toPath: copy + "/" + (f.path as NSString).lastPathComponent) }
+        let base = copy + "/cap.db"
+        try FileManager.default.removeItem(atPath: base + ".1")
+        try FileManager.default.copyItem(atPath: base, toPath: base + ".\(files.count + 3)")
+        let gap = try info(base)
+        XCTAssertTrue(gap["set.missing"]?.contains("file 1 of the set is missing: \(files[1].records) events") ?? false, "\(gap)")
+        XCTAssertEqual(gap["lost.recorder.member_missing"]?.hasPrefix("\(files[1].records) between"), true, "\(gap)")
+        XCTAssertTrue(gap["set.ignored"]?.contains("says it is member 0 of this set, not \(files.count + 3)") ?? false, "\(gap)")
+        XCTAssertEqual(gap["segment_events"], String(events - files[1].records))
+        XCTAssertEqual(try nettrail(["verify", base]).status, 1)
+        let gone = try nettrail(["processes", base, "--pid", String(exec.pid)])
+        XCTAssertEqual(gone.status, 0, gone.stderr)
+        XCTAssertFalse(gone.rows.contains { ($0["argv"] as? [String])?.last?.hasPrefix(exec.marker + "-") == true }, "\(gone.rows)")
+
+        // Put back, the case is rebuilt (a member came back); an altered link is named.
+        try FileManager.default.copyItem(atPath: files[1].path, toPath: base + ".1")
+        let db2 = try Database(path: base + ".2", mode: .create)
+        try db2.execute("UPDATE meta SET value = '\(String(repeating: "0", count: 64))' WHERE key = 'set_prev_chain_head'")
+        try db2.execute("PRAGMA journal_mode=DELETE")
+        let altered = try info(base)
+        XCTAssertNil(altered["lost.recorder.member_missing"], "the case was rebuilt with the member back: \(altered)")
+        XCTAssertTrue(altered["set.chain"]?.contains("the segment chain breaks between cap.db.1 and cap.db.2") ?? false, "\(altered)")
+        let v2 = try nettrail(["verify", base])
+        XCTAssertEqual(v2.status, 1, v2.stderr)
+        XCTAssertTrue(v2.rows.contains { ($0["problem"] as? String)?.contains("chain breaks") == true }, "\(v2.rows)")
     }
 
     func testMaxFilesKeepsTheNewestAndTheRestIsALoss() throws {
