@@ -105,7 +105,7 @@ public struct CaptureSetMembers {
                     let from = previous?.to ?? (first == 0 ? setStart : (prevSpan?.from ?? setStart))
                     gaps.append(Gap(first: first, last: m.index - 1, from: min(from, prevSpan?.from ?? from),
                                     to: max(prevSpan?.to ?? m.from, from),
-                                    records: m.meta[K.previousRecords].flatMap(Int.init),
+                                    records: m.meta[K.previousRecords].flatMap(Int.init).map { max(0, $0) },
                                     rotatedOut: false))
                 }
             } else if let previous, m.index > 0 {
