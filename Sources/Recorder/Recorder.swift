@@ -384,7 +384,9 @@ struct StatusReporter {
         last = (since, [Int](repeating: 0, count: sources.count))
     }
 
-    mutating func maybeReport(now: UInt64, kindCounts: [Int], lost: UInt64, bytes: UInt64) {
+    /// `lost` and `bytes` are read only when a report is due (a set's size is a stat per file).
+    mutating func maybeReport(now: UInt64, kindCounts: [Int], lost: @autoclosure () -> UInt64,
+                              bytes: @autoclosure () -> UInt64) {
         guard now &- last.ts >= everyNs else { return }
         var counts = [Int](repeating: 0, count: names.count)
         for (k, n) in kindCounts.enumerated() where k < sourceOfKind.count { if let i = sourceOfKind[k] { counts[i] += n } }
@@ -392,7 +394,7 @@ struct StatusReporter {
         report(RecordStatus(seconds: Double(now &- start) / 1e9,
                             events: zip(names, counts).map { ($0, $1) },
                             rates: names.indices.map { (names[$0], Double(counts[$0] - last.counts[$0]) / dt) },
-                            lost: lost, fileBytes: Int64(bytes)))
+                            lost: lost(), fileBytes: Int64(bytes())))
         last = (now, counts)
     }
 }

@@ -151,27 +151,31 @@ final class RotationTests: XCTestCase {
         // Any member opens the set.
         XCTAssertEqual(try info(files.last!.path)["segment_events"], String(events))
 
-        let capture = try Capture(path: db, casePath: dir.appendingPathComponent("c.case").path, progress: false)
-        let boot = { (wall: Int64) in capture.clock.boot(fromWall: wall) }
-        func within(_ f: CaptureSetMembers.Member, _ wall: Int64) -> Bool {
-            let b = boot(wall)
-            let start = f.meta["start_boot_ns"].flatMap(UInt64.init) ?? 0, end = f.meta["end_boot_ns"].flatMap(UInt64.init) ?? 0
-            // Read after the file began, and committed (sealed within a second) before it ended.
-            return b > start && b + 1_500_000_000 < end
+        // Which file holds what, from each file read alone: a copy under a name of no set.
+        func alone(_ f: CaptureSetMembers.Member, _ args: [String]) throws -> [[String: Any]] {
+            let d = dir.appendingPathComponent("alone\(f.index)").path
+            try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: d + "/alone.db") { try FileManager.default.copyItem(atPath: f.path, toPath: d + "/alone.db") }
+            let r = try nettrail([args[0], d + "/alone.db"] + args.dropFirst())
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.rows
+        }
+        func marker(_ row: [String: Any]) -> String? {
+            (row["argv"] as? [String])?.last.flatMap { $0.split(separator: "-").prefix(2).joined(separator: "-") }
         }
         // An exec in the second file.
-        let spans = files.map { f in
-            "\(f.index): \(f.meta["start_boot_ns"] ?? "?")–\(f.meta["end_boot_ns"] ?? "?")"
-        }.joined(separator: ", ")
-        let execTimes = truth.execs.map { boot($0.wallNs) }
-        let exec = try XCTUnwrap(truth.execs.first { within(files[1], $0.wallNs) },
-                                 "no marker exec inside file 1: files \(spans); execs \(execTimes.first ?? 0)–\(execTimes.last ?? 0) (\(execTimes.count))")
+        let inSecond = Set(try alone(files[1], ["processes"]).compactMap { r in (r["pid"] as? Int).map { "\($0) \(marker(r) ?? "")" } })
+        let exec = try XCTUnwrap(truth.execs.first { inSecond.contains("\($0.pid) \($0.marker)") }, "no marker exec in file 1")
         let p = try nettrail(["processes", db, "--pid", String(exec.pid)])
         XCTAssertTrue(p.rows.contains { ($0["argv"] as? [String])?.last?.hasPrefix(exec.marker + "-") == true }, "\(p.rows) \(p.stderr)")
         // A connection in a later file.
-        let later = files[2...]
-        let conn = try XCTUnwrap(truth.connections.first { c in later.contains { within($0, c.wallNs) } },
-                                 "no connection inside file 2 or later")
+        var inLater = Set<Int>()
+        for f in files[2...] {
+            for r in try alone(f, ["connections"]) {
+                if let port = (r["local"] as? String)?.split(separator: ":").last.flatMap({ Int($0) }) { inLater.insert(port) }
+            }
+        }
+        let conn = try XCTUnwrap(truth.connections.first { inLater.contains(Int($0.localPort)) }, "no connection in file 2 or later")
         let c = try nettrail(["connections", db, "--local", "127.0.0.1:\(conn.localPort)"])
         XCTAssertTrue(c.rows.contains { ($0["pid"] as? Int) == Int(conn.pid) && ($0["remote"] as? String) == "127.0.0.1:\(conn.serverPort)" },
                       "\(c.rows) \(c.stderr)")
