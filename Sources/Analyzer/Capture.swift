@@ -10,6 +10,9 @@ public final class Capture {
     /// The evidence itself, when `reader` is its case.
     public let evidence: TimelineReader?
     public let meta: [String: String]
+    /// The capture set the evidence belongs to (nettrail-record --file-size): the case is built
+    /// from all its members.
+    public let set: CaptureSetMembers?
     /// What building the case found, when this open built it.
     public let indexed: IndexSummary?
     public var clock: ClockMap { reader.clock }
@@ -20,14 +23,18 @@ public final class Capture {
         if id.applicationID == CaseSchema.applicationID {
             reader = try TimelineReader(path: path, kind: .caseDatabase)
             evidence = nil
+            set = nil
             indexed = nil
         } else if id.applicationID == Schema.applicationID {
             let ev = try TimelineReader(path: path)
             let evMeta = try ev.meta()
             let bar = progress ? IndexProgress(label: (path as NSString).lastPathComponent) : nil
-            let c = try CaseStore.ensure(evidence: ev, meta: evMeta, casePath: casePath, rebuild: rebuildCase, progress: bar)
+            let found = try CaptureSetMembers.find(ev, meta: evMeta)
+            let c = try CaseStore.ensure(evidence: ev, meta: evMeta, set: found, casePath: casePath, rebuild: rebuildCase,
+                                         progress: bar)
             reader = try TimelineReader(path: c.path, kind: .caseDatabase)
             evidence = ev
+            set = found
             indexed = c.built
         } else {
             throw TimelineOpenError.notACapture(path)

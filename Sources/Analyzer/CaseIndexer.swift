@@ -46,22 +46,43 @@ enum CaseIndexer {
     }
 
     /// Builds the case at `path` (the caller renames it into place: a case file that exists is complete).
-    static func build(evidence: TimelineReader, meta: [String: String], identity: String,
+    /// One file the case is built from: a capture, or a member of a set, whose segment chain
+    /// starts at `chainStart` (zeros, or the digest the member before it ended with).
+    struct File {
+        let reader: TimelineReader
+        let meta: [String: String]
+        let chainStart: [UInt8]
+    }
+
+    /// `set`: build from every member of the capture set `evidence` belongs to, in order, as one capture.
+    static func build(evidence: TimelineReader, meta: [String: String], set: CaptureSetMembers? = nil, identity: String,
                       into path: String, progress: IndexProgress?) throws -> IndexSummary {
         let began = Date()
         // Taken first: if the capture grows while this runs (a live recorder), the case is stale at once.
-        let state = CaseStore.fileState(evidence.path)
-        try evidence.check()
-        let total = try evidence.segmentSummary()
-        try checkLayouts(evidence, meta: meta, segments: total.count)
+        let members = set.map(CaseStore.memberRows)
+        let state = CaseStore.state(evidence, members)
+        let files = set?.members.map {
+            File(reader: $0.reader, meta: $0.meta,
+                 chainStart: $0.index == 0 ? Segment.zeroDigest
+                     : CaptureSet.bytes(hex: $0.meta[CaptureSet.Key.previousChainHead]) ?? Segment.zeroDigest)
+        } ?? [File(reader: evidence, meta: meta, chainStart: Segment.zeroDigest)]
+        var totalSegments = 0
+        for f in files {
+            try f.reader.check()
+            let n = try f.reader.segmentSummary().count
+            try checkLayouts(f.reader, meta: f.meta, segments: n)
+            totalSegments += n
+        }
         let w = try TimelineWriter(path: path, force: true, kind: .caseDatabase)
-        try w.copyRows(fromCapture: evidence.path)
+        for (i, f) in files.enumerated() {
+            try w.copyRows(fromCapture: f.reader.path, skipping: i == 0 ? [] : ["meta"])
+        }
+        if let set { try mergeSetMeta(set, into: w) }
         let outOfRange = try w.outOfRangeCopiedRows()
         let decoders = RecordDecoders()
-        var opener = SegmentOpener()
         var s = IndexSummary()
         var head: [UInt8]?
-        let start = meta["start_boot_ns"].flatMap(UInt64.init) ?? 0
+        let start = files[0].meta["start_boot_ns"].flatMap(UInt64.init) ?? 0
         // The intervals every query reads (connections with their owners, NAT mappings) are
         // joined from the rows as they are decoded, after the rows the capture held as rows.
         let connections = ConnectionBuilder(into: w)
@@ -71,43 +92,46 @@ enum CaseIndexer {
         try w.forEachConntrackWritten { try nat.add($0) }
         var joined = (tcp: 0, conntrack: 0)
         var lastTs = start
-        try evidence.forEachSegmentInPlace { header, stored, sha256 in
-            s.segments += 1
-            head = Array(sha256)
-            do {
-                try opener.open(header: header, stored: stored, sha256: sha256) { raw in
-                    try checkFraming(raw, header)
-                    try Segment.forEachRecord(in: raw) { p, size in
-                        do {
-                            // Socket and conntrack records (nearly all of a busy capture) are joined
-                            // into connections and mappings, not stored as rows: what every query
-                            // reads is the join, and the records stay in the capture's segments.
-                            switch RecordDecoders.kind(p, size) ?? 0 {
-                            case let k where SocketRecords.isTcp(k):
-                                try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
-                                    joined.tcp += 1
-                                    try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
+        for f in files {
+            var opener = SegmentOpener(continuing: f.chainStart)
+            try f.reader.forEachSegmentInPlace { header, stored, sha256 in
+                s.segments += 1
+                head = Array(sha256)
+                do {
+                    try opener.open(header: header, stored: stored, sha256: sha256) { raw in
+                        try checkFraming(raw, header)
+                        try Segment.forEachRecord(in: raw) { p, size in
+                            do {
+                                // Socket and conntrack records (nearly all of a busy capture) are joined
+                                // into connections and mappings, not stored as rows: what every query
+                                // reads is the join, and the records stay in the capture's segments.
+                                switch RecordDecoders.kind(p, size) ?? 0 {
+                                case let k where SocketRecords.isTcp(k):
+                                    try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
+                                        joined.tcp += 1
+                                        try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
+                                    }
+                                case let k where ConntrackRecords.isEvent(k):
+                                    guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(k, size) }
+                                    joined.conntrack += 1
+                                    try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
+                                default:
+                                    try decoders.write(p, size: size, into: w)
                                 }
-                            case let k where ConntrackRecords.isEvent(k):
-                                guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(k, size) }
-                                joined.conntrack += 1
-                                try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
-                            default:
-                                try decoders.write(p, size: size, into: w)
-                            }
-                        } catch is DecodeError { s.malformed += 1 }
+                            } catch is DecodeError { s.malformed += 1 }
+                        }
                     }
+                    s.records += header.records
+                    lastTs = max(lastTs, header.lastTs)
+                } catch let e as SegmentError {
+                    s.damaged += 1
+                    try w.damage(captureID: 1, header: header, reason: e.description)
+                    // Every answer that checks loss windows sees the hole.
+                    try w.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
+                                       fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
                 }
-                s.records += header.records
-                lastTs = max(lastTs, header.lastTs)
-            } catch let e as SegmentError {
-                s.damaged += 1
-                try w.damage(captureID: 1, header: header, reason: e.description)
-                // Every answer that checks loss windows sees the hole.
-                try w.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
-                                   fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
+                progress?.update(segments: s.segments, of: totalSegments, records: s.records)
             }
-            progress?.update(segments: s.segments, of: total.count, records: s.records)
         }
         if s.malformed > 0 {
             try w.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
@@ -116,7 +140,7 @@ enum CaseIndexer {
         // them from the case: they are decoded into it again first.
         let rowsNeeded = (tcp: connections.needsRows, conntrack: nat.outOfOrder)
         if rowsNeeded.tcp || rowsNeeded.conntrack {
-            try writeRows(of: evidence, tcp: rowsNeeded.tcp, conntrack: rowsNeeded.conntrack, into: w, decoders: decoders)
+            try writeRows(of: files, tcp: rowsNeeded.tcp, conntrack: rowsNeeded.conntrack, into: w, decoders: decoders)
         }
         try connections.finish()
         try nat.finish()
@@ -124,6 +148,7 @@ enum CaseIndexer {
         try w.storeTableCounts(outOfRange: outOfRange, notStored: [
             "tcp_event": rowsNeeded.tcp ? 0 : joined.tcp, "conntrack": rowsNeeded.conntrack ? 0 : joined.conntrack,
         ])
+        for (i, m) in (members ?? []).enumerated() where i < files.count { try w.caseMember(captureID: 1, m) }
         try w.caseCapture(CaseCaptureRow(
             captureID: 1, path: evidence.path, identity: identity, size: state.size, mtimeNs: state.mtimeNs,
             schemaVersion: evidence.schemaVersion, segments: s.segments, chainHead: head, records: s.records,
@@ -132,6 +157,22 @@ enum CaseIndexer {
         progress?.done()
         s.seconds = Date().timeIntervalSince(began)
         return s
+    }
+
+    /// A set's case reads as one capture: the first member's meta (start, host, layouts) with
+    /// the newest member's end, and a loss for each member that is missing.
+    static func mergeSetMeta(_ set: CaptureSetMembers, into w: TimelineWriter) throws {
+        let newest = set.members.last!.meta
+        for key in ["end_boot_ns", "end_wall_ns", "stop_reason", CaptureSet.Key.rotatedOutThrough] {
+            if let v = newest[key] { try w.setMeta(key, v) } else { try w.deleteMeta(key) }
+        }
+        // What describes one member and its predecessor, not the set.
+        for key in CaptureSet.Key.all where ![CaptureSet.Key.id, CaptureSet.Key.startBootNs,
+                                                CaptureSet.Key.rotatedOutThrough].contains(key) {
+            try w.deleteMeta(key)
+        }
+        try w.keepWidestLoss(kind: CaptureSet.LossKind.rotatedOut)
+        for l in set.gapLosses { try w.loss(l) }
     }
 }
 
@@ -148,16 +189,18 @@ extension CaseIndexer {
     /// Decodes the capture's socket and/or conntrack records into their row tables, after the
     /// rows copied from the capture, in the order the build met them. A segment that did not
     /// open is already noted as damaged.
-    static func writeRows(of evidence: TimelineReader, tcp: Bool, conntrack: Bool, into w: TimelineWriter,
+    static func writeRows(of files: [File], tcp: Bool, conntrack: Bool, into w: TimelineWriter,
                           decoders: RecordDecoders) throws {
-        var opener = SegmentOpener()
-        try evidence.forEachSegmentInPlace { header, stored, sha256 in
-            try? opener.open(header: header, stored: stored, sha256: sha256) { raw in
-                try checkFraming(raw, header)
-                try Segment.forEachRecord(in: raw) { p, size in
-                    let k = RecordDecoders.kind(p, size) ?? 0
-                    guard (tcp && SocketRecords.isTcp(k)) || (conntrack && ConntrackRecords.isEvent(k)) else { return }
-                    try? decoders.write(p, size: size, into: w)
+        for f in files {
+            var opener = SegmentOpener(continuing: f.chainStart)
+            try f.reader.forEachSegmentInPlace { header, stored, sha256 in
+                try? opener.open(header: header, stored: stored, sha256: sha256) { raw in
+                    try checkFraming(raw, header)
+                    try Segment.forEachRecord(in: raw) { p, size in
+                        let k = RecordDecoders.kind(p, size) ?? 0
+                        guard (tcp && SocketRecords.isTcp(k)) || (conntrack && ConntrackRecords.isEvent(k)) else { return }
+                        try? decoders.write(p, size: size, into: w)
+                    }
                 }
             }
         }

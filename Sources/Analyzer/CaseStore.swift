@@ -32,7 +32,25 @@ public enum CaseStore {
     }
 
     static func identity(_ meta: [String: String]) -> String {
-        ["host_name", "boot_id", "start_boot_ns", "start_wall_ns"].map { meta[$0] ?? "" }.joined(separator: "|")
+        // A set is one capture whichever member is given and however far it has grown.
+        if let id = meta[CaptureSet.Key.id] {
+            return ["host_name", "boot_id"].map { meta[$0] ?? "" }.joined(separator: "|") + "|set:" + id
+        }
+        return ["host_name", "boot_id", "start_boot_ns", "start_wall_ns"].map { meta[$0] ?? "" }.joined(separator: "|")
+    }
+
+    /// Each member's state as a case records it.
+    static func memberRows(_ set: CaptureSetMembers) -> [CaseMemberRow] {
+        set.members.map {
+            let st = fileState($0.path)
+            return CaseMemberRow(index: $0.index, path: $0.path, size: st.size, mtimeNs: st.mtimeNs)
+        }
+    }
+
+    /// A capture's size and mtime; a set's members' sizes summed and their latest mtime.
+    static func state(_ evidence: TimelineReader, _ members: [CaseMemberRow]?) -> (size: Int, mtimeNs: Int64) {
+        guard let members else { return fileState(evidence.path) }
+        return (members.reduce(0) { $0 + $1.size }, members.map(\.mtimeNs).max() ?? 0)
     }
 
     /// $NETTRAIL_CASE_DIR, else $XDG_CACHE_HOME/nettrail/cases, else ~/.cache/nettrail/cases.
@@ -49,26 +67,41 @@ public enum CaseStore {
     }
 
     /// The case's path when it exists, was built from this capture as it is now, and is complete.
-    static func current(_ casePath: String, identity: String, state: (size: Int, mtimeNs: Int64)) -> Bool {
+    /// For a set, every member as it is now is one the case was built from, and no other.
+    static func current(_ casePath: String, identity: String, state: (size: Int, mtimeNs: Int64),
+                        members: [CaseMemberRow]?) -> Bool {
         guard FileManager.default.fileExists(atPath: casePath),
               let r = try? TimelineReader(path: casePath, kind: .caseDatabase),
               let row = try? r.caseCapture() else { return false }
+        if let members {
+            // By index, size and mtime: a copied set (other paths) keeps its case.
+            guard let built = try? r.caseMembers(), built.count == members.count,
+                  zip(built, members).allSatisfy({ $0.index == $1.index && $0.size == $1.size && $0.mtimeNs == $1.mtimeNs })
+            else { return false }
+        }
         return row.identity == identity && row.size == state.size && row.mtimeNs == state.mtimeNs
             && row.analyzerVersion == analyzerVersion
     }
 
     /// A current case for the capture at `evidence`: the one on disk, or one built now
     /// (into a temporary name, renamed into place once complete).
-    public static func ensure(evidence: TimelineReader, meta: [String: String], casePath: String?, rebuild: Bool = false,
+    /// `set`: the capture set `evidence` belongs to; the case is then built from all its members.
+    public static func ensure(evidence: TimelineReader, meta: [String: String], set: CaptureSetMembers? = nil,
+                              casePath: String?, rebuild: Bool = false,
                               progress: IndexProgress?) throws -> (path: String, built: IndexSummary?) {
         let identity = identity(meta)
         let path = casePath ?? defaultPath(identity: identity)
         let real = URL(fileURLWithPath: path).standardizedFileURL.path
-        let evidenceReal = URL(fileURLWithPath: evidence.path).standardizedFileURL.path
-        if [evidenceReal, evidenceReal + "-wal", evidenceReal + "-shm", evidenceReal + "-journal"].contains(real) {
-            throw CaseStoreError.caseIsEvidence(path)
+        for file in set?.members.map(\.path) ?? [evidence.path] {
+            let evidenceReal = URL(fileURLWithPath: file).standardizedFileURL.path
+            if [evidenceReal, evidenceReal + "-wal", evidenceReal + "-shm", evidenceReal + "-journal"].contains(real) {
+                throw CaseStoreError.caseIsEvidence(path)
+            }
         }
-        if !rebuild && current(path, identity: identity, state: fileState(evidence.path)) { return (path, nil) }
+        let members = set.map(memberRows)
+        if !rebuild && current(path, identity: identity, state: state(evidence, members), members: members) {
+            return (path, nil)
+        }
         let dir = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true,
@@ -80,7 +113,8 @@ public enum CaseStore {
         defer { unlink(tmp) }
         let summary: IndexSummary
         do {
-            summary = try CaseIndexer.build(evidence: evidence, meta: meta, identity: identity, into: tmp, progress: progress)
+            summary = try CaseIndexer.build(evidence: evidence, meta: meta, set: set, identity: identity, into: tmp,
+                                            progress: progress)
         } catch let e as TimelineWriteError {
             throw CaseStoreError.cannotCreate(path, "\(e)")
         }

@@ -16,6 +16,29 @@ public enum InfoQuery {
         return "\(name)-wal is damaged at frame \(d.frame) (byte \(d.offset)): \(d.commitsAfter) committed transaction(s) after it (\(d.framesAfter) frames) cannot be read, and what they held is missing from every answer\(until)"
     }
 
+    /// A capture set: its files, each with its span, size and events, and what is missing or ignored.
+    static func setRows(_ set: CaptureSetMembers, _ capture: Capture, into t: inout ResultTable) {
+        let indices = set.members.map(\.index)
+        t.append([.text("set"), .text("\(set.members.count) files (\(indices.count == 1 ? "number \(indices[0])" : "numbers \(indices.first!)–\(indices.last!)")), set \(set.id)")])
+        for m in set.members {
+            t.append([.text("set.file\(m.index)"),
+                      .text("\(m.path): \(capture.wallText(m.from)) to \(capture.wallText(m.to)), \(m.bytes) bytes, \(m.records) events")])
+        }
+        for g in set.gaps {
+            let text = set.note(g, wall: capture.wallText)
+            t.append([.text(g.rotatedOut ? "set.rotated_out" : "set.missing"), .text(text)])
+            t.notes.append(text)
+        }
+        for (_, text) in set.brokenLinks {
+            t.append([.text("set.chain"), .text(text)])
+            t.notes.append(text)
+        }
+        for text in set.notes {
+            t.append([.text("set.ignored"), .text(text)])
+            t.notes.append(text)
+        }
+    }
+
     public static func run(_ capture: Capture) throws -> ResultTable {
         var t = ResultTable(columns: Columns.info)
         let m = capture.meta
@@ -24,13 +47,19 @@ public enum InfoQuery {
         }
         if let ev = capture.evidence {
             t.append([.text("schema_version"), .int(Int64(ev.schemaVersion))])
-            let seg = try ev.segmentSummary()
+            // A set's members together.
+            var seg = (count: 0, records: 0, storedBytes: 0)
+            for r in capture.set?.members.map(\.reader) ?? [ev] {
+                let one = try r.segmentSummary()
+                seg = (seg.count + one.count, seg.records + one.records, seg.storedBytes + one.storedBytes)
+            }
             t.append([.text("segments"), .int(Int64(seg.count))])
             t.append([.text("segment_events"), .int(Int64(seg.records))])
             t.append([.text("segment_bytes"), .int(Int64(seg.storedBytes))])
             if seg.records > 0 {
                 t.append([.text("bytes_per_event"), .double((Double(seg.storedBytes) / Double(seg.records) * 10).rounded() / 10)])
             }
+            if let set = capture.set { setRows(set, capture, into: &t) }
             if let p = capture.casePath { t.append([.text("case"), .text(p)]) }
         } else {
             t.append([.text("schema_version"), .int(Int64(capture.reader.schemaVersion))])
@@ -48,13 +77,15 @@ public enum InfoQuery {
         } else {
             t.append([.text("end"), .text("not closed cleanly (recorder stopped without finishing)")])
         }
-        if let ev = capture.evidence, ev.walMissing {
-            t.append([.text("evidence"), .text(Self.walMissingNote(ev.path))])
-            t.notes.append(Self.walMissingNote(ev.path))
-        }
-        if let ev = capture.evidence, let d = ev.walDamage {
-            t.append([.text("evidence"), .text(Self.walDamageNote(ev, d))])
-            t.notes.append(Self.walDamageNote(ev, d))
+        for ev in capture.set?.members.map(\.reader) ?? capture.evidence.map({ [$0] }) ?? [] {
+            if ev.walMissing {
+                t.append([.text("evidence"), .text(Self.walMissingNote(ev.path))])
+                t.notes.append(Self.walMissingNote(ev.path))
+            }
+            if let d = ev.walDamage {
+                t.append([.text("evidence"), .text(Self.walDamageNote(ev, d))])
+                t.notes.append(Self.walDamageNote(ev, d))
+            }
         }
         // Every event table the capture has, including those of newer sources.
         for (name, rows) in try capture.reader.rowCounts() {

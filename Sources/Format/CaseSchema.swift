@@ -5,7 +5,7 @@ public enum CaseSchema {
     /// 'ntcs'
     public static let applicationID: Int32 = 0x6E74_6373
     /// Bumped whenever the case's tables or how they are derived change: an older case is rebuilt.
-    public static let version = 6
+    public static let version = 7
 
     static let ddl: [String] = [
         // One row per capture the case was built from: what it was (to tell a stale case) and when.
@@ -23,6 +23,12 @@ public enum CaseSchema {
             reason TEXT NOT NULL)
         """,
         "CREATE TABLE case_count (name TEXT PRIMARY KEY, count INTEGER NOT NULL)",
+        // A capture set's members, as they were when the case was built: a member that grew, or one
+        // that came or went, makes the case stale.
+        """
+        CREATE TABLE case_member (capture_id INTEGER NOT NULL, set_index INTEGER NOT NULL, path TEXT NOT NULL,
+            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, PRIMARY KEY (capture_id, set_index))
+        """,
     ]
 }
 
@@ -75,7 +81,37 @@ extension TimelineWriter {
     }
 }
 
+/// A case_member row.
+public struct CaseMemberRow: Sendable, Equatable {
+    public var index: Int
+    public var path: String
+    public var size: Int
+    public var mtimeNs: Int64
+    public init(index: Int, path: String, size: Int, mtimeNs: Int64) {
+        self.index = index; self.path = path; self.size = size; self.mtimeNs = mtimeNs
+    }
+}
+
+extension TimelineWriter {
+    public func caseMember(captureID: Int, _ m: CaseMemberRow) throws {
+        let st = try statement("INSERT INTO case_member (capture_id, set_index, path, size, mtime_ns) VALUES (?, ?, ?, ?, ?)")
+        st.bind(1, captureID); st.bind(2, m.index); st.bind(3, m.path); st.bind(4, m.size); st.bind(5, m.mtimeNs)
+        try insert(st)
+    }
+}
+
 extension TimelineReader {
+    /// A case: the set members it was built from, in order (none: built from one capture).
+    public func caseMembers() throws -> [CaseMemberRow] {
+        guard kind == .caseDatabase else { return [] }
+        let st = try db.prepare("SELECT set_index, path, size, mtime_ns FROM case_member ORDER BY set_index")
+        var out: [CaseMemberRow] = []
+        while try st.step() {
+            out.append(CaseMemberRow(index: st.int(0), path: st.string(1) ?? "", size: st.int(2), mtimeNs: st.int64(3)))
+        }
+        return out
+    }
+
     /// A case: the counts whose name starts with `prefix`, by the rest of the name.
     public func counts(prefix: String) throws -> [String: Int] {
         guard kind == .caseDatabase else { return [:] }

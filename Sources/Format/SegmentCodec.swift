@@ -70,7 +70,7 @@ public enum Segment {
         return h.finish()
     }
 
-    static let zeroDigest = [UInt8](repeating: 0, count: 32)
+    public static let zeroDigest = [UInt8](repeating: 0, count: 32)
 }
 
 public struct SegmentHeader: Sendable, Equatable {
@@ -231,6 +231,10 @@ public struct SegmentOpener {
     public private(set) var previous: [UInt8] = Segment.zeroDigest
 
     public init() {}
+
+    /// Opens a chain that continues another file's: a member of a capture set begins where the
+    /// member before it ended (CaptureSet.Key.previousChainHead).
+    public init(continuing previous: [UInt8]) { self.previous = previous }
 
     /// Verifies the chain digest against `previous` (the last stored digest seen, damaged or not,
     /// so one damaged segment does not condemn the rest), checks codec and sizes, decompresses.

@@ -55,7 +55,7 @@ public struct SocketTuple: Sendable, Hashable {
         var buf = [CChar](repeating: 0, count: 64)
         let af: Int32 = family == 10 ? AF_INET6 : AF_INET
         guard inet_ntop(af, bytes, &buf, socklen_t(buf.count)) != nil else { return "?" }
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static let columnNames = "family, laddr, lport, raddr, rport"

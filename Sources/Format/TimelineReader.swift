@@ -131,14 +131,17 @@ public final class TimelineReader {
         return UInt64(exactly: st.int(0))
     }
 
+    /// The time of the first record the segments hold.
+    public func firstSegmentTs() -> UInt64? {
+        guard isSegmented, let st = try? db.prepare("SELECT min(first_ts) FROM segment"), (try? st.step()) == true,
+              !st.isNull(0) else { return nil }
+        return UInt64(exactly: st.int(0))
+    }
+
     /// Every stored segment in sequence order, one at a time. A header whose values
     /// cannot be what the recorder wrote is still handed over (the opener rejects it).
     public func forEachSegment(_ body: (StoredSegment) throws -> Void) throws {
         guard isSegmented else { return }
-        let st = try db.prepare("""
-            SELECT seq, source, ring, first_ts, last_ts, records, codec, raw_bytes, data, sha256
-            FROM segment ORDER BY seq
-            """)
         try forEachSegmentInPlace { h, stored, sha256 in
             try body(StoredSegment(header: h, stored: Array(stored), sha256: Array(sha256)))
         }

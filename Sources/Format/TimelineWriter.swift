@@ -203,6 +203,12 @@ public final class TimelineWriter: @unchecked Sendable {
         try insert(st)
     }
 
+    public func deleteMeta(_ key: String) throws {
+        let st = try statement("DELETE FROM meta WHERE key = ?")
+        st.bind(1, key)
+        try insert(st)
+    }
+
     public func clockAnchor(bootNs: UInt64, wallNs: UInt64) throws {
         let st = try statement("INSERT INTO clock_anchor (boot_ns, wall_ns) VALUES (?, ?)")
         st.bind(1, bootNs); st.bind(2, wallNs)
@@ -217,6 +223,17 @@ public final class TimelineWriter: @unchecked Sendable {
         lossTotals[row.kind] = lossTotals[row.kind, default: 0].saturatingAdd(row.count)
         let st = try statement("INSERT INTO loss (source, kind, count, from_ns, to_ns) VALUES (?, ?, ?, ?, ?)")
         st.bind(1, row.source); st.bind(2, row.kind); st.bind(3, row.count); st.bind(4, row.fromNs); st.bind(5, row.toNs)
+        try insert(st)
+    }
+
+    /// A case built from a set: the loss rows of `kind` but the widest (each member of a set
+    /// repeats the recorder's cumulative rotated_out row, the newest being the whole of it).
+    public func keepWidestLoss(kind: String) throws {
+        let st = try statement("""
+            DELETE FROM loss WHERE kind = ?1 AND rowid <> (SELECT rowid FROM loss WHERE kind = ?1
+                ORDER BY to_ns - from_ns DESC, count DESC LIMIT 1)
+            """)
+        st.bind(1, kind)
         try insert(st)
     }
 
@@ -325,8 +342,19 @@ public final class TimelineWriter: @unchecked Sendable {
         try insert(st)
     }
 
-    /// Copies every row of the row tables of the capture at `path` (opened read-only) into this file.
-    public func copyRows(fromCapture path: String) throws {
+    /// The file's size once checkpointed: every page, its open transaction's included. What a
+    /// capture of a set must keep under its cap (the WAL beside it is folded in at close).
+    public func logicalBytes() throws -> UInt64 {
+        let pages: Int = try db.scalar("PRAGMA page_count") ?? 0
+        let size: Int = try db.scalar("PRAGMA page_size") ?? 0
+        return UInt64(pages) * UInt64(size)
+    }
+
+    public var pageSize: Int { (try? db.scalar("PRAGMA page_size")) ?? 4096 }
+
+    /// Copies every row of the row tables of the capture at `path` (opened read-only) into this
+    /// file, but those of `skipping`.
+    public func copyRows(fromCapture path: String, skipping: Set<String> = []) throws {
         try commit()
         let attach = try db.prepare("ATTACH DATABASE ? AS evidence")
         attach.bind(1, try Database.evidenceURI(path))
@@ -334,7 +362,7 @@ public final class TimelineWriter: @unchecked Sendable {
         defer { try? db.execute("DETACH DATABASE evidence") }
         let present: [String] = try db.column("SELECT name FROM evidence.sqlite_master WHERE type = 'table'")
         try begin()
-        for t in Schema.tableNames where present.contains(t) {
+        for t in Schema.tableNames where present.contains(t) && !skipping.contains(t) {
             let cols: [String] = try db.column("SELECT name FROM pragma_table_info(?, 'evidence')", [t])
             let list = cols.map { "\"\($0)\"" }.joined(separator: ", ")
             try db.execute("INSERT INTO main.\(t) (\(list)) SELECT \(list) FROM evidence.\(t)")

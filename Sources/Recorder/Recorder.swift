@@ -23,8 +23,13 @@ public struct RecordOptions: Sendable {
     public var resolver = ResolverOptions()
     /// Benchmarks: record only these source families (process, sockets, conntrack); nil = all.
     public var onlySources: Set<String>?
-    /// Stop, cleanly, once the capture (with its WAL) reaches this many bytes; nil: no cap.
+    /// Stop, cleanly, once the capture (with its WAL; a set's files together) reaches this many bytes; nil: no cap.
     public var maxBytes: UInt64?
+    /// Rotate into a numbered set (CaptureSet): each file is finished before it would pass this
+    /// many bytes, and recording goes on in the next; nil: one file.
+    public var fileBytes: UInt64?
+    /// With fileBytes: keep only the newest this many files, each removed one a rotated_out loss; nil: keep all.
+    public var maxFiles: Int?
     /// Stop, cleanly, once the capture's file system has less than this free (for unprivileged
     /// users: what statvfs calls available): a recorder left running must not fill the disk of
     /// the host it is investigating.
@@ -45,12 +50,15 @@ public struct RecordSummary: Sendable, CustomStringConvertible {
     /// Segments of raw records written, and their compressed size.
     public var segments: Int
     public var storedBytes: Int
+    /// Files written (a rotating recording's set; 1 otherwise).
+    public var files = 1
 
     public var description: String {
         var s = String(format: "recorded %.1f s: ", seconds)
         s += counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         s += "; snapshot " + snapshots.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         s += String(format: "; %d segments, %.1f MB", segments, Double(storedBytes) / 1e6)
+        if files > 1 { s += "; \(files) files" }
         let lost = losses.filter { $0.value > 0 }
         s += lost.isEmpty ? "; lost nothing" : "; LOST " + lost.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return s
@@ -106,30 +114,26 @@ public final class Recorder: @unchecked Sendable {
     public func run(ready: (() -> Void)? = nil) throws -> RecordSummary {
         // However this ends (a throw included), sources' threads are stopped before we return.
         defer { for s in sources { s.finish?() } }
-        let writer = try TimelineWriter(path: options.dbPath, force: options.force)
+        let started = Clock.anchor()
+        let files = try CaptureFiles(base: options.dbPath, force: options.force, fileBytes: options.fileBytes,
+                                     maxFiles: options.maxFiles, started: started) { [self] w, start in
+            try writeMeta(w, started: start)
+            try writeLayouts(w)
+            try w.clockAnchor(bootNs: start.boot, wallNs: start.wall)
+        }
         let reserve = DiskReserve(beside: options.dbPath)
         defer { reserve.release() }
-        let checkpointer = WALCheckpointer(path: options.dbPath)
-        checkpointer.start()
-        defer { checkpointer.stop() }
+        defer { files.stopThreads() }
         // Until the live stream runs, a failure leaves no capture: it holds nothing yet, and would block a retry.
         var recording = false
-        defer {
-            if !recording {
-                checkpointer.stop()
-                writer.discard()
-            }
-        }
-        let started = Clock.anchor()
-        try writeMeta(writer, started: started)
-        try writeLayouts(writer)
-        try writer.clockAnchor(bootNs: started.boot, wallNs: started.wall)
+        defer { if !recording { files.discard() } }
 
         var summary: [String: Int] = [:]
         var firstError: Error?
         let counts = KindCounts()
         var decodeErrors = 0
-        let archive = SegmentArchive()
+        let segmentTarget = CaptureFiles.segmentTarget(fileBytes: options.fileBytes)
+        let archive = SegmentArchive(targetRawBytes: segmentTarget)
         let reader = RingReader()
         /// Per source: what reads a record off its first ring (records a sweep hands over go the same way).
         var deliver: [String: (UnsafeRawPointer, Int) -> Void] = [:]
@@ -152,7 +156,7 @@ public final class Recorder: @unchecked Sendable {
                     if archived[kind] { archive.append(ring, data, size) }
                     if let act = live[kind] {
                         do {
-                            try act(data, size, writer)
+                            try act(data, size, files.writer)
                         } catch is DecodeError {
                             decodeErrors += 1
                         } catch {
@@ -168,9 +172,10 @@ public final class Recorder: @unchecked Sendable {
         var snapshotRows: [String: Int] = [:]
         for s in sources { try s.attach(s.object) }
         for s in sources {
-            if let snap = s.snapshot { snapshotRows[s.name] = try snap(s.object, writer) }
+            if let snap = s.snapshot { snapshotRows[s.name] = try snap(s.object, files.writer) }
         }
-        try writer.commit()
+        try files.writer.commit()
+        try files.checkFirstFile(segmentTarget: segmentTarget)
         recording = true
         ready?()
         if options.readerStallSeconds > 0 { usleep(UInt32(options.readerStallSeconds * 1e6)) }
@@ -183,7 +188,7 @@ public final class Recorder: @unchecked Sendable {
         var stopReason: String?
         let footprint = Footprint(path: options.dbPath, maxBytes: options.maxBytes, minFree: options.minFreeBytes)
         var statusReporter = options.status.map {
-            StatusReporter(report: $0, every: options.statusSeconds, since: started.boot, path: options.dbPath, sources: sources)
+            StatusReporter(report: $0, every: options.statusSeconds, since: started.boot, sources: sources)
         }
         var diskFull = false
         while !stopFlag.load(ordering: .relaxed), firstError == nil {
@@ -193,35 +198,38 @@ public final class Recorder: @unchecked Sendable {
                 // arrives meanwhile wait in the ring (no wakeup while it is not empty) and be read in one go.
                 let since = Clock.boot &- lastRead
                 if since < Self.readIntervalNs { usleep(UInt32((Self.readIntervalNs - since) / 1000)) }
+                try files.turnStarted()
                 reader.poll(timeoutMs: 100)
                 lastRead = Clock.boot
                 // Producers batch their wakeups: what they wrote without one is read here, at least every 100 ms.
                 reader.drain()
                 let now = Clock.boot
                 if let deadline, now >= deadline { break }
-                for s in sources { try s.poll?(writer, now) }
+                for s in sources { try s.poll?(files.writer, now) }
                 let second = now - lastCommit >= 1_000_000_000
-                if second, let why = footprint.limitReached() {
+                if second, let why = footprint.limitReached(bytes: files.totalBytes) {
                     stopReason = why
                     break
                 }
                 if second {
                     // Sealed on the archive's thread; inserted below once back, at the latest on the next turn.
                     archive.flush()
-                    try lossTracker.sample(into: writer, now: now)
+                    try lossTracker.sample(into: files.writer, now: now)
                     for s in sources { try s.sweep?(s.object, deliver[s.name]!) }
-                    for s in sources { try s.tick?(s.object, writer, now, false) }
+                    for s in sources { try s.tick?(s.object, files.writer, now, false) }
                 }
-                let inserted = try archive.insertSealed(into: writer)
+                try files.rowsWritten()
+                let inserted = try archive.insertSealed(into: files)
                 if second || inserted > 0 {
-                    try writer.commit()
+                    try files.writer.commit()
                     archive.committed()
                     if second { lastCommit = now }
                 }
-                statusReporter?.maybeReport(now: now, kindCounts: counts.byKind, lost: writer.lossTotals.values.reduce(0, +))
+                statusReporter?.maybeReport(now: now, kindCounts: counts.byKind, lost: files.lossTotals.values.reduce(0, +),
+                                            bytes: files.totalBytes)
                 if now - lastAnchor >= 5_000_000_000 {
                     let a = Clock.anchor()
-                    try writer.clockAnchor(bootNs: a.boot, wallNs: a.wall)
+                    try files.writer.clockAnchor(bootNs: a.boot, wallNs: a.wall)
                     lastAnchor = now
                 }
             } catch let e as SQLiteError where e.isDiskFull {
@@ -238,9 +246,9 @@ public final class Recorder: @unchecked Sendable {
             // the space set aside is given back to say so and to finish the capture.
             let reserved = reserve.isHeld
             reserve.release()
-            writer.rollback()
+            files.writer.rollback()
             let (lost, since) = archive.uncommitted()
-            try writer.loss(LossRow(source: "recorder", kind: "disk_full", count: UInt64(lost),
+            try files.writer.loss(LossRow(source: "recorder", kind: "disk_full", count: UInt64(lost),
                                     fromNs: min(since ?? lastCommit, lastCommit), toNs: Clock.boot))
             stopReason = "the capture's file system is full" + (reserved ? "" : " (no space could be set aside to finish it)")
         }
@@ -250,10 +258,11 @@ public final class Recorder: @unchecked Sendable {
                 do { try s.sweep?(s.object, deliver[s.name]!) } catch { firstError = error; break }
             }
             reader.drain()
-            try archive.finish(into: writer)
+            try archive.finish(into: files)
         }
         if let firstError { throw firstError }
         let end = Clock.anchor()
+        let writer = files.writer
         try lossTracker.sample(into: writer, now: end.boot)
         for s in sources { try s.tick?(s.object, writer, end.boot, true) }
         if decodeErrors > 0 {
@@ -272,13 +281,12 @@ public final class Recorder: @unchecked Sendable {
         try writer.setMeta("end_boot_ns", String(end.boot))
         try writer.setMeta("end_wall_ns", String(end.wall))
         try writer.commit()
-        checkpointer.stop()
-        try writer.close()
+        try files.close()
 
         for (k, n) in counts.byKind.enumerated() where n > 0 { summary[EventKind.name(UInt32(k))] = n }
         return RecordSummary(seconds: Double(end.boot - started.boot) / 1e9, counts: summary,
-                             losses: writer.lossTotals, snapshots: snapshotRows,
-                             segments: archive.segments, storedBytes: archive.storedBytes)
+                             losses: files.lossTotals, snapshots: snapshotRows,
+                             segments: archive.segments, storedBytes: archive.storedBytes, files: files.fileCount)
     }
 
     /// What a later analyzer needs to decode the segments, or to refuse them by name.
@@ -358,17 +366,15 @@ struct StatusReporter {
     let report: @Sendable (RecordStatus) -> Void
     let everyNs: UInt64
     let start: UInt64
-    let path: String
     /// Each kind's source, by index into `names`.
     let sourceOfKind: [Int?]
     let names: [String]
     var last: (ts: UInt64, counts: [Int])
 
-    init(report: @escaping @Sendable (RecordStatus) -> Void, every: Double, since: UInt64, path: String, sources: [Source]) {
+    init(report: @escaping @Sendable (RecordStatus) -> Void, every: Double, since: UInt64, sources: [Source]) {
         self.report = report
         everyNs = UInt64(max(every, 0.1) * 1e9)
         start = since
-        self.path = path
         names = sources.map(\.name)
         var of = [Int?](repeating: nil, count: Int(NT_KIND_MAX.rawValue) + 1)
         for (i, s) in sources.enumerated() {
@@ -378,7 +384,9 @@ struct StatusReporter {
         last = (since, [Int](repeating: 0, count: sources.count))
     }
 
-    mutating func maybeReport(now: UInt64, kindCounts: [Int], lost: UInt64) {
+    /// `lost` and `bytes` are read only when a report is due (a set's size is a stat per file).
+    mutating func maybeReport(now: UInt64, kindCounts: [Int], lost: @autoclosure () -> UInt64,
+                              bytes: @autoclosure () -> UInt64) {
         guard now &- last.ts >= everyNs else { return }
         var counts = [Int](repeating: 0, count: names.count)
         for (k, n) in kindCounts.enumerated() where k < sourceOfKind.count { if let i = sourceOfKind[k] { counts[i] += n } }
@@ -386,7 +394,7 @@ struct StatusReporter {
         report(RecordStatus(seconds: Double(now &- start) / 1e9,
                             events: zip(names, counts).map { ($0, $1) },
                             rates: names.indices.map { (names[$0], Double(counts[$0] - last.counts[$0]) / dt) },
-                            lost: lost, fileBytes: Int64(Footprint.bytes(path))))
+                            lost: lost(), fileBytes: Int64(bytes())))
         last = (now, counts)
     }
 }
@@ -405,10 +413,10 @@ struct Footprint {
         }
     }
 
-    /// Why recording must stop now, or nil.
-    func limitReached() -> String? {
+    /// Why recording must stop now, or nil; `bytes`: the capture's (a set's files together).
+    func limitReached(bytes: UInt64) -> String? {
         if let maxBytes {
-            if Self.bytes(path) >= maxBytes { return "the capture reached its size limit (\(maxBytes >> 20) MiB)" }
+            if bytes >= maxBytes { return "the capture reached its size limit (\(maxBytes >> 20) MiB)" }
         }
         var fs = statvfs()
         let dir = (path as NSString).deletingLastPathComponent

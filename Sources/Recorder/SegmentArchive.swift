@@ -29,6 +29,13 @@ final class SegmentArchive: @unchecked Sendable {
     @exclusivity(unchecked) private(set) var records = 0
     private(set) var storedBytes = 0
     private(set) var segments = 0
+    /// A ring's buffer is sealed once it holds this much: Segment.targetRawBytes, or less when
+    /// the capture is a rotating set, so one segment is a small share of a file (CaptureFiles).
+    let targetRawBytes: Int
+
+    init(targetRawBytes: Int = Segment.targetRawBytes) {
+        self.targetRawBytes = targetRawBytes
+    }
 
     func ring(source: String, name: String) -> Ring {
         let r = Ring(source: source, name: name)
@@ -40,7 +47,7 @@ final class SegmentArchive: @unchecked Sendable {
     @inline(__always)
     func append(_ ring: Ring, _ data: UnsafeRawPointer, _ size: Int) {
         ring.buffer.append(data, count: size)
-        if ring.buffer.rawBytes >= Segment.targetRawBytes { seal(ring) }
+        if ring.buffer.rawBytes >= targetRawBytes { seal(ring) }
     }
 
     private func seal(_ ring: Ring) {
@@ -59,16 +66,18 @@ final class SegmentArchive: @unchecked Sendable {
         for r in rings { seal(r) }
     }
 
-    /// Inserts the segments sealed so far (in sequence order); returns how many.
+    /// Inserts the segments sealed so far (in sequence order); returns how many. Before each,
+    /// the files make room for it: a rotation commits what came before into the file it ends.
     @discardableResult
-    func insertSealed(into w: TimelineWriter) throws -> Int {
+    func insertSealed(into files: CaptureFiles) throws -> Int {
         let done = sealed.withLock { s -> [SealedSegment] in
             defer { s.removeAll(keepingCapacity: true) }
             return s
         }
         for s in done {
+            if try files.makeRoom(for: s.stored.count) { committed() }
             uncommittedHeaders.append(s.header)
-            try w.segment(s)
+            try files.insert(s)
             storedBytes += s.stored.count
         }
         segments += done.count
@@ -91,9 +100,9 @@ final class SegmentArchive: @unchecked Sendable {
     }
 
     /// Seals everything left and waits for it: the end of the recording.
-    func finish(into w: TimelineWriter) throws {
+    func finish(into files: CaptureFiles) throws {
         flush()
         sealQueue.sync {}
-        try insertSealed(into: w)
+        try insertSealed(into: files)
     }
 }

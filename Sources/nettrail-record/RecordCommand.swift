@@ -14,6 +14,7 @@ struct RecordCommand: ParsableCommand {
               nettrail-record --db capture.db                  # until Ctrl-C
               nettrail-record --db capture.db --all-netns --duration 600 --max-size 2048
               nettrail-record --db /mnt/usb/host1.db --no-resolver --quiet &
+              nettrail-record --db cap.db --file-size 512 --max-files 8  # cap.db, cap.db.1, ...: the newest 8 kept
             """,
         version: Recorder.version
     )
@@ -31,8 +32,20 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace the capture file if it exists.")
     var force = false
 
-    @Option(name: .long, help: "Stop cleanly once the capture reaches this many MiB.")
+    @Option(name: .long, help: "Stop cleanly once the capture reaches this many MiB (with --file-size: the set's files together).")
     var maxSize: UInt64?
+
+    @Option(name: .long, parsing: .unconditional,
+            help: "Rotate: finish each file before it would pass this many MiB (at least \(Self.minFileSize)) and go on in the next, DB.1, DB.2, ...; the analyzer reads the set as one capture.")
+    var fileSize: Double?
+
+    /// The first file holds the record layouts (about 0.1 MiB), the startup snapshot, and room for a
+    /// segment (an eighth of the file) and the stop's rows: below this a file cannot hold one commit.
+    static let minFileSize = 1.0
+
+    @Option(name: .long, parsing: .unconditional,
+            help: "With --file-size: keep only the newest N files; each one removed is a rotated_out loss with its span (default: keep all).")
+    var maxFiles: Int?
 
     @Option(name: .long, help: "Stop cleanly once the capture's file system has less than this many MiB free (default 256; 0: no floor).")
     var minFree: UInt64 = 256
@@ -64,6 +77,13 @@ struct RecordCommand: ParsableCommand {
     /// Runs before anything is created: a bad argument leaves no file behind.
     func validate() throws {
         if let maxSize, maxSize == 0 || maxSize > 1 << 40 { throw ValidationError("--max-size must be 1 to \(1 << 40) MiB") }
+        if let fileSize, !(fileSize >= Self.minFileSize && fileSize <= Double(1 << 40)) {
+            throw ValidationError("--file-size must be at least \(Self.minFileSize) MiB (a file holds the record layouts, the startup snapshot and a segment) and at most \(1 << 40)")
+        }
+        if let maxFiles {
+            guard fileSize != nil else { throw ValidationError("--max-files needs --file-size (it counts the files of a rotating set)") }
+            guard maxFiles >= 1 && maxFiles <= CaptureSet.maxIndex else { throw ValidationError("--max-files must be 1 to \(CaptureSet.maxIndex)") }
+        }
         if minFree > 1 << 40 { throw ValidationError("--min-free must be at most \(1 << 40) MiB") }
         if let duration, !(duration > 0 && duration <= Self.maxDuration) {
             throw ValidationError("--duration must be a number of seconds above 0 and at most \(Int(Self.maxDuration))")
@@ -87,6 +107,9 @@ struct RecordCommand: ParsableCommand {
         case .notReplaceable(let what) where force: fail(TimelineWriteError.notReplaceable(db, what))
         case .notReplaceable, .replaceable: if !force { fail("\(db) already exists (use --force to replace it)") }
         }
+        if fileSize != nil {
+            do { _ = try CaptureSet.staleMembers(base: db, force: force) } catch { fail(error) }
+        }
     }
 
     func run() throws {
@@ -96,6 +119,8 @@ struct RecordCommand: ParsableCommand {
         options.duration = duration
         options.processRingKiB = processRingKib
         options.maxBytes = maxSize.map { $0 << 20 }
+        options.fileBytes = fileSize.map { UInt64($0 * 1_048_576) }
+        options.maxFiles = maxFiles
         options.minFreeBytes = minFree << 20
         options.conntrack.enabled = !noConntrack
         options.resolver.enabled = !noResolver

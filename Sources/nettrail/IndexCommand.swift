@@ -45,7 +45,7 @@ struct VerifyCommand: ParsableCommand {
             "nettrail verify capture.db --format json",
         ], columns: Columns.verify))
 
-    @Argument(help: "A capture written by nettrail-record.")
+    @Argument(help: "A capture written by nettrail-record (any file of a rotated set: every file and the chain across them are checked).")
     var file: String
 
     @Option(name: .long, help: "table, json (JSON Lines) or csv.")

@@ -43,7 +43,7 @@ struct Nettrail: ParsableCommand {
 
 /// The capture file every subcommand reads, and how its answer is printed.
 struct CaptureOptions: ParsableArguments {
-    @Argument(help: "A capture written by nettrail-record.")
+    @Argument(help: "A capture written by nettrail-record (any file of a rotated set: the set is read as one).")
     var file: String
 
     @Option(name: .long, help: "table, json (JSON Lines) or csv. JSON and CSV hold data only, every column; notes go to stderr.")

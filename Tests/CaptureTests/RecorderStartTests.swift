@@ -67,6 +67,36 @@ final class RecorderStartTests: XCTestCase {
         try assertRefused(["--db", db, "--process-ring-kib", "3"], status: 2, contains: "power of two")
     }
 
+    func testRotationArgumentsCreateNothing() throws {
+        let db = dir.appendingPathComponent("c.db").path
+        for size in ["0.5", "0", "-1", "nan"] {
+            try assertRefused(["--db", db, "--file-size", size], status: 2, contains: "--file-size must be at least 1.0 MiB")
+        }
+        try assertRefused(["--db", db, "--file-size", "1", "--max-files", "0"], status: 2, contains: "--max-files must be 1 to")
+        try assertRefused(["--db", db, "--max-files", "2"], status: 2, contains: "--max-files needs --file-size")
+    }
+
+    /// A rotating recording owns FILE.k: an older set's members are refused without --force,
+    /// and with it replaced only when they are captures; a foreign file there is never touched.
+    func testRotationForceReplacesOnlyAnOlderSetsCaptures() throws {
+        let db = dir.appendingPathComponent("c.db").path
+        let foreign = db + ".3"
+        try Data("SQLite format 3\0 but not really\n".utf8).write(to: URL(fileURLWithPath: foreign))
+        try assertRefused(["--db", db, "--file-size", "1", "--force", "--duration", "1"], status: 1, contains: "c.db.3 is not a nettrail capture")
+        try assertRefused(["--db", db, "--file-size", "1", "--duration", "1"], status: 1, contains: "c.db.3 already exists")
+        unlink(foreign)
+
+        // A real capture of another recording in a member's name: refused without --force, replaced with it.
+        let other = dir.appendingPathComponent("other.db").path
+        XCTAssertEqual(try record(["--db", other, "--duration", "1", "--quiet"]).status, 0)
+        try FileManager.default.moveItem(atPath: other, toPath: db + ".2")
+        try assertRefused(["--db", db, "--file-size", "1", "--duration", "1"], status: 1, contains: "c.db.2 already exists")
+        let r = try record(["--db", db, "--file-size", "1", "--force", "--duration", "1", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db + ".2"), "the older set's member is gone")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: db))
+    }
+
     /// A start that fails once the capture exists leaves nothing, so the same command can be retried.
     func testFailedStartRemovesWhatItCreated() throws {
         let db = dir.appendingPathComponent("c.db").path
