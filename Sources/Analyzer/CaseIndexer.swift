@@ -61,11 +61,7 @@ enum CaseIndexer {
         // Taken first: if the capture grows while this runs (a live recorder), the case is stale at once.
         let members = set.map(CaseStore.memberRows)
         let state = CaseStore.state(evidence, members)
-        let files = set?.members.map {
-            File(reader: $0.reader, meta: $0.meta,
-                 chainStart: $0.index == 0 ? Segment.zeroDigest
-                     : CaptureSet.bytes(hex: $0.meta[CaptureSet.Key.previousChainHead]) ?? Segment.zeroDigest)
-        } ?? [File(reader: evidence, meta: meta, chainStart: Segment.zeroDigest)]
+        let files = Self.files(evidence: evidence, meta: meta, set: set)
         var totalSegments = 0
         for f in files {
             try f.reader.check()
@@ -177,6 +173,29 @@ enum CaseIndexer {
 }
 
 extension CaseIndexer {
+    /// The capture's files in order, each with the digest its first segment chains to.
+    static func files(evidence: TimelineReader, meta: [String: String], set: CaptureSetMembers?) -> [File] {
+        set?.members.map {
+            File(reader: $0.reader, meta: $0.meta,
+                 chainStart: $0.index == 0 ? Segment.zeroDigest
+                     : CaptureSet.bytes(hex: $0.meta[CaptureSet.Key.previousChainHead]) ?? Segment.zeroDigest)
+        } ?? [File(reader: evidence, meta: meta, chainStart: Segment.zeroDigest)]
+    }
+
+    /// Every record of the capture's segments that opened intact, in the order the case
+    /// build meets them.
+    static func forEachRecord(of files: [File], _ body: (UnsafeRawPointer, Int, UInt32) throws -> Void) throws {
+        for f in files {
+            var opener = SegmentOpener(continuing: f.chainStart)
+            try f.reader.forEachSegmentInPlace { header, stored, sha256 in
+                try? opener.open(header: header, stored: stored, sha256: sha256) { raw in
+                    try checkFraming(raw, header)
+                    try Segment.forEachRecord(in: raw) { p, size in try body(p, size, RecordDecoders.kind(p, size) ?? 0) }
+                }
+            }
+        }
+    }
+
     /// Framing is checked whole before any row is written: a segment is in the case entire, or noted.
     static func checkFraming(_ raw: UnsafeRawBufferPointer, _ header: SegmentHeader) throws {
         var n = 0
@@ -191,19 +210,39 @@ extension CaseIndexer {
     /// open is already noted as damaged.
     static func writeRows(of files: [File], tcp: Bool, conntrack: Bool, into w: TimelineWriter,
                           decoders: RecordDecoders) throws {
-        for f in files {
-            var opener = SegmentOpener(continuing: f.chainStart)
-            try f.reader.forEachSegmentInPlace { header, stored, sha256 in
-                try? opener.open(header: header, stored: stored, sha256: sha256) { raw in
-                    try checkFraming(raw, header)
-                    try Segment.forEachRecord(in: raw) { p, size in
-                        let k = RecordDecoders.kind(p, size) ?? 0
-                        guard (tcp && SocketRecords.isTcp(k)) || (conntrack && ConntrackRecords.isEvent(k)) else { return }
-                        try? decoders.write(p, size: size, into: w)
-                    }
-                }
+        try forEachRecord(of: files) { p, size, k in
+            guard (tcp && SocketRecords.isTcp(k)) || (conntrack && ConntrackRecords.isEvent(k)) else { return }
+            try? decoders.write(p, size: size, into: w)
+        }
+    }
+}
+
+extension Capture {
+    /// The socket records of the capture's segments as the rows they stand for (a span is its
+    /// open and its close). The case joins them into connections and keeps no row of each:
+    /// this is for checking what the kernel wrote, record by record.
+    public func tcpRecords() throws -> [TcpEventRow] {
+        guard let evidence else { return [] }
+        let addresses = AddressStrings()
+        var out: [TcpEventRow] = []
+        try CaseIndexer.forEachRecord(of: CaseIndexer.files(evidence: evidence, meta: meta, set: set)) { p, size, k in
+            guard SocketRecords.isTcp(k) else { return }
+            try? SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
+                out.append(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
             }
         }
+        return out
+    }
+
+    /// The conntrack records of the capture's segments as rows (see `tcpRecords`).
+    public func conntrackRecords() throws -> [ConntrackRow] {
+        guard let evidence else { return [] }
+        var out: [ConntrackRow] = []
+        try CaseIndexer.forEachRecord(of: CaseIndexer.files(evidence: evidence, meta: meta, set: set)) { p, size, k in
+            guard ConntrackRecords.isEvent(k), size >= MemoryLayout<nt_ct_event>.size else { return }
+            out.append(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
+        }
+        return out
     }
 }
 

@@ -59,7 +59,7 @@ final class CLITests: XCTestCase {
         try assertOneLineError(["info", text], contains: "not a nettrail capture")
 
         let empty = dir.appendingPathComponent("empty.db").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         try assertOneLineError(["processes", empty], contains: "not a nettrail capture")
     }
 

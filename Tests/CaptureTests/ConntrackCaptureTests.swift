@@ -248,8 +248,8 @@ final class ConntrackCaptureTests: XCTestCase {
         let index = try NATIndex(reader: capture.reader, captureStart: capture.startBoot)
         let logged = try readLogs(client: "\(dir)/out", server: "\(dir)/svc")
         XCTAssertEqual(logged.count, 50)
-        let hooks: [Int] = try capture.reader.db.column(
-            "SELECT DISTINCT hook FROM conntrack WHERE kind = 1 AND orig_dport = 8081 AND flags & 2 = 0")
+        let hooks = Set(try capture.conntrackRecords()
+            .filter { $0.kind == .new && $0.orig.dport == 8081 && !$0.flags.contains(.snapshot) }.map(\.hook))
         XCTAssertEqual(hooks, [1], "NF_INET_LOCAL_IN")
         var good = 0
         for (c, _) in logged {
@@ -405,9 +405,9 @@ final class ConntrackCaptureTests: XCTestCase {
         try client(ns: "cli", src: "10.201.1.2", dst: "10.201.2.2", port: 7000, count: n, log: "\(dir)/cli")
         let (summary, capture) = try live.finish()
         let netns = Self.inode(rtr)
-        let captured: Int = try capture.reader.db.scalar("""
-            SELECT count(*) FROM conntrack WHERE kind = 1 AND flags & 2 = 0 AND netns = ? AND orig_dport = 7000
-            """, [Int(netns)]) ?? 0
+        let captured = try capture.conntrackRecords().filter {
+            $0.kind == .new && !$0.flags.contains(.snapshot) && $0.netns == netns && $0.orig.dport == 7000
+        }.count
         let lost = try capture.reader.losses().filter { $0.source == "conntrack" && $0.kind == "conntrack_new" }
             .reduce(0) { $0 + Int($1.count) }
         print("ring loss: \(captured) captured + \(lost) counted lost of \(n); \(summary)")
