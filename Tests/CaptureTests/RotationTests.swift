@@ -58,7 +58,7 @@ final class RotationTests: XCTestCase {
 
     /// Records the workload for `seconds` with `args`; returns the set's base path, the truth,
     /// and the recorder's summary line.
-    func record(_ args: [String], seconds: Double) throws -> (db: String, truth: Truth, summary: String) {
+    func record(_ args: [String], seconds: Double, stop: Int32 = SIGINT) throws -> (db: String, truth: Truth, summary: String) {
         let db = dir.appendingPathComponent("cap.db").path
         let out = dir.appendingPathComponent("rec.out").path
         let script = dir.appendingPathComponent("load.py").path
@@ -71,8 +71,9 @@ final class RotationTests: XCTestCase {
         let log = dir.appendingPathComponent("truth.jsonl").path
         try sh("python3 \(script) \(seconds) \(log)", timeout: seconds + 120)
         Thread.sleep(forTimeInterval: 1.5)
-        rec.terminate(SIGINT)
-        XCTAssertEqual(try rec.wait(timeout: 120), 0)
+        rec.terminate(stop)
+        let status = try rec.wait(timeout: 120)
+        if stop == SIGINT { XCTAssertEqual(status, 0) }
         var truth = Truth()
         for line in try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n") {
             let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
@@ -246,5 +247,30 @@ final class RotationTests: XCTestCase {
         let q = try nettrail(["processes", newest.path, "--pid", String(last.pid)])
         XCTAssertTrue(q.rows.contains { ($0["argv"] as? [String])?.last?.hasPrefix(last.marker + "-") == true }, "\(q.rows) \(q.stderr)")
         XCTAssertEqual(try nettrail(["verify", newest.path]).status, 0, "removed files are a loss, not damage")
+    }
+
+    /// A recorder killed with SIGKILL in the middle of a set: the files it finished read as
+    /// they are, the one it was writing up to its last commit (it and its WAL, as copied), and
+    /// every exec the workload made (the last over 1.5 s before the kill) is in the answer.
+    func testKilledMidSetReadsUpToItsLastCommit() throws {
+        let (db, truth, _) = try record(["--file-size", "1"], seconds: 8, stop: SIGKILL)
+        let files = try members(db)
+        XCTAssertGreaterThanOrEqual(files.count, 2)
+        let last = try XCTUnwrap(files.last)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: last.path + "-wal"), "the file being written keeps its WAL")
+        XCTAssertNil(last.meta["end_boot_ns"])
+        for f in files.dropLast() { XCTAssertNotNil(f.meta["end_boot_ns"], "\(f.path) was finished at its switch") }
+
+        let v = try VerifyQuery.run(path: db)
+        XCTAssertEqual(v.damaged, 0, v.table.render(.table))
+        let i = try info(db)
+        XCTAssertEqual(i["set"]?.hasPrefix("\(files.count) files"), true, "\(i)")
+        XCTAssertEqual(i["end"]?.hasPrefix("not closed cleanly"), true, "\(i)")
+        XCTAssertEqual(i["lost"], "nothing", "\(i)")
+        let p = try nettrail(["processes", db])
+        let markers = Set(p.rows.compactMap { ($0["argv"] as? [String])?.last?.split(separator: "-").prefix(2).joined(separator: "-") })
+        let missing = truth.execs.filter { !markers.contains($0.marker) }
+        XCTAssertTrue(missing.isEmpty, "execs not in the killed set: \(missing.map(\.marker))")
+        XCTAssertGreaterThan(truth.execs.count, 0)
     }
 }
