@@ -9,16 +9,18 @@ import Glibc
 /// once when the case is built.
 public final class NATIndex {
     public private(set) var mappings: [NATMapping] = []
-    // Built on the first lookup: translating a window's connections needs only the tuples.
-    private lazy var byEndpoint: [NATEndpoint: [(Int, NATSide)]] = {
-        var out: [NATEndpoint: [(Int, NATSide)]] = [:]
-        for (i, m) in mappings.enumerated() { for side in NATSide.allCases { out[m.endpoint(side), default: []].append((i, side)) } }
-        return out
-    }()
-    private lazy var byAddress: [String: [(Int, NATSide)]] = {
-        var out: [String: [(Int, NATSide)]] = [:]
-        for (i, m) in mappings.enumerated() { for side in NATSide.allCases { out[m.endpoint(side).addr, default: []].append((i, side)) } }
-        return out
+    /// Each side's endpoint and address, built on the first lookup: translating a window's
+    /// connections needs only the tuples.
+    private lazy var bySide: (endpoint: [NATEndpoint: [(Int, NATSide)]], address: [String: [(Int, NATSide)]]) = {
+        var endpoint: [NATEndpoint: [(Int, NATSide)]] = [:], address: [String: [(Int, NATSide)]] = [:]
+        for (i, m) in mappings.enumerated() {
+            for side in NATSide.allCases {
+                let e = m.endpoint(side)
+                endpoint[e, default: []].append((i, side))
+                address[e.addr, default: []].append((i, side))
+            }
+        }
+        return (endpoint, address)
     }()
     /// Mappings by their original tuple and by their reply tuple: a socket's own tuple is one
     /// of them (outbound: the original; inbound behind DNAT: the reply), so translating a
@@ -82,7 +84,7 @@ public final class NATIndex {
     /// Mappings live at `at` with `endpoint` on any side. Untranslated entries only when `includeUntranslated`.
     public func lookup(_ endpoint: NATEndpoint, at: UInt64?, slack: UInt64 = 0, proto: UInt8? = nil,
                        includeUntranslated: Bool = false) -> [(mapping: NATMapping, side: NATSide)] {
-        let hits = endpoint.port.map { byEndpoint[endpoint.with(port: $0)] ?? [] } ?? byAddress[endpoint.addr] ?? []
+        let hits = endpoint.port.map { bySide.endpoint[endpoint.with(port: $0)] ?? [] } ?? bySide.address[endpoint.addr] ?? []
         var out: [(NATMapping, NATSide)] = []
         var at_: [Int: Int] = [:]
         for (i, side) in hits {

@@ -49,7 +49,7 @@ extension Database {
     func rowCounts() throws -> [(table: String, rows: Int)] {
         let tables: [String] = try column("""
             SELECT name FROM sqlite_master WHERE type = 'table'
-            AND name NOT IN ('meta', 'sqlite_sequence', 'case_capture', 'case_member', 'damage') ORDER BY name
+            AND name NOT IN ('meta', 'sqlite_sequence', 'case_capture', 'case_member', 'case_count', 'damage') ORDER BY name
             """)
         return try tables.map { ($0, try scalar("SELECT count(*) FROM \($0)") ?? 0) }
     }
@@ -68,7 +68,7 @@ extension TimelineWriter {
         try commit()
         let rows = try db.rowCounts()
         try begin()
-        for (table, n) in rows where table != "case_count" { try count(CaseCounts.rows + table, n + (notStored[table] ?? 0)) }
+        for (table, n) in rows { try count(CaseCounts.rows + table, n + (notStored[table] ?? 0)) }
         for (table, n) in outOfRange { try count(CaseCounts.outOfRange + table, n) }
         try count(CaseCounts.stored, 1)
         try commit()
