@@ -115,6 +115,18 @@ public struct ResultTable: Sendable {
     }
 
     public func render(_ format: OutputFormat, _ layout: TableLayout = .all) -> String {
+        String(decoding: renderBytes(format, layout), as: UTF8.self)
+    }
+
+    /// The rendered answer as UTF-8, ready for stdout.
+    public func renderBytes(_ format: OutputFormat, _ layout: TableLayout = .all) -> [UInt8] {
+        switch format {
+        case .table: return TableText.render(self, layout)
+        case .json, .csv: return Array(renderText(format, layout).utf8)
+        }
+    }
+
+    private func renderText(_ format: OutputFormat, _ layout: TableLayout) -> String {
         switch format {
         case .json:
             let keep = layout.columns.map { $0.compactMap { columns.firstIndex(of: $0) } } ?? Array(columns.indices)
@@ -133,7 +145,7 @@ public struct ResultTable: Sendable {
                 + rows.map { row in keep.map { $0 < row.count && row[$0] != .null ? cell(row[$0].plain) : "" }.joined(separator: ",") }
             return lines.map { $0 + "\r\n" }.joined()
         case .table:
-            return TableText.render(self, layout)
+            return render(.table, layout)
         }
     }
 }

@@ -1,6 +1,7 @@
 /// The aligned table: chosen columns, each cell made terminal-safe once, widths measured once,
 /// and the widest columns shortened (with a visible "…") until a line fits the layout's width.
-/// Built as bytes: a busy second's timeline is tens of thousands of lines.
+/// Built as bytes, every cell back to back in one buffer: a busy second's timeline is tens of
+/// thousands of lines, and a String per cell was most of the work.
 enum TableText {
     static let ellipsis = Array("…".utf8)
 
@@ -12,48 +13,86 @@ enum TableText {
         return ascii ? s.utf8.count : s.unicodeScalars.count
     }
 
-    static func render(_ t: ResultTable, _ layout: TableLayout) -> String {
+    static func render(_ t: ResultTable, _ layout: TableLayout) -> [UInt8] {
         let keep = layout.pick(t)
-        let header = keep.map { Value.terminalSafe(t.columns[$0].uppercased()) }
-        var cells: [[String]] = []
-        cells.reserveCapacity(t.rows.count)
-        var widths = header.map(width)
-        var cellWidths: [[Int]] = []
-        cellWidths.reserveCapacity(t.rows.count)
+        var cells = Cells(capacity: (t.rows.count + 1) * keep.count)
+        for i in keep { cells.append(.text(t.columns[i].uppercased())) }
         for row in t.rows {
-            var r: [String] = [], w: [Int] = []
-            r.reserveCapacity(keep.count); w.reserveCapacity(keep.count)
-            for (j, i) in keep.enumerated() {
-                let s = Value.terminalSafe(i < row.count ? row[i].plain : "-")
-                let n = width(s)
-                r.append(s); w.append(n)
-                if n > widths[j] { widths[j] = n }
-            }
-            cells.append(r); cellWidths.append(w)
+            for i in keep { cells.append(i < row.count ? row[i] : .null) }
+        }
+        let header = Array(cells.widths.prefix(keep.count))
+        var widths = header
+        if !keep.isEmpty {
+            for (k, w) in cells.widths.enumerated() where w > widths[k % keep.count] { widths[k % keep.count] = w }
         }
         var limits = widths
-        if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header.map(width), into: max) }
+        if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header, into: max) }
 
         var out: [UInt8] = []
-        out.reserveCapacity((widths.reduce(0, +) + 2 * keep.count + 1) * (cells.count + 1))
-        func line(_ r: [String], _ w: [Int]) {
-            for j in r.indices {
-                let last = j == r.count - 1
-                if w[j] <= limits[j] {
-                    out.append(contentsOf: r[j].utf8)
-                    if !last { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: limits[j] - w[j] + 2)) }
-                } else {
-                    out.append(contentsOf: shortened(r[j], ascii: w[j] == r[j].utf8.count, to: limits[j]))
-                    if !last { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2)) }
+        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (t.rows.count + 1) + 64 * t.notes.count)
+        let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
+        cells.text.withUnsafeBufferPointer { text in
+            var k = 0, start = 0
+            for _ in 0...t.rows.count {
+                for j in keep.indices {
+                    let end = cells.ends[k], w = cells.widths[k]
+                    let last = j == keep.count - 1
+                    if w <= limits[j] {
+                        out.append(contentsOf: text[start..<end])
+                        if !last { out.append(contentsOf: spaces[0..<(limits[j] - w + 2)]) }
+                    } else {
+                        out.append(contentsOf: shortened(text[start..<end], ascii: w == end - start, to: limits[j]))
+                        if !last { out.append(contentsOf: spaces[0..<2]) }
+                    }
+                    start = end
+                    k += 1
                 }
+                out.append(UInt8(ascii: "\n"))
             }
-            out.append(UInt8(ascii: "\n"))
         }
-        line(header, header.map(width))
-        for (r, w) in zip(cells, cellWidths) { line(r, w) }
         if t.rows.isEmpty { out.append(contentsOf: "(no rows)\n".utf8) }
         for n in t.notes { out.append(contentsOf: "note: \(Value.terminalSafe(n))\n".utf8) }
-        return String(decoding: out, as: UTF8.self)
+        return out
+    }
+
+    /// Terminal-safe cell text, end offsets and display widths, in row order.
+    struct Cells {
+        var text: [UInt8] = []
+        var ends: [Int] = []
+        var widths: [Int] = []
+
+        init(capacity: Int) {
+            text.reserveCapacity(capacity * 12)
+            ends.reserveCapacity(capacity)
+            widths.reserveCapacity(capacity)
+        }
+
+        mutating func append(_ v: Value) {
+            switch v {
+            case .text(let s): append(s)
+            case .int(let i): append(String(i))
+            case .null: append("-")
+            default: append(v.plain)
+            }
+        }
+
+        /// Printable ASCII goes in as it is; anything else through `Value.terminalSafe`.
+        private mutating func append(_ s: String) {
+            var s = s
+            let plain = s.withUTF8 { u -> Bool in
+                for b in u where b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\\") { return false }
+                text.append(contentsOf: u)
+                return true
+            }
+            if plain {
+                widths.append(s.utf8.count)
+            } else {
+                let safe = Value.terminalSafe(s)
+                text.append(contentsOf: safe.utf8)
+                widths.append(TableText.width(safe))
+            }
+            ends.append(text.count)
+        }
     }
 
     /// Column widths whose line fits `max`: one cap for every column, as high as fits (the
@@ -71,11 +110,11 @@ enum TableText {
     }
 
     /// The first `n - 1` display columns of `s` and "…".
-    static func shortened(_ s: String, ascii: Bool, to n: Int) -> [UInt8] {
-        if ascii { return Array(s.utf8.prefix(n - 1)) + ellipsis }
+    static func shortened(_ s: Slice<UnsafeBufferPointer<UInt8>>, ascii: Bool, to n: Int) -> [UInt8] {
+        if ascii { return Array(s.prefix(n - 1)) + ellipsis }
         var out: [UInt8] = []
         var taken = 0
-        for u in s.unicodeScalars {
+        for u in String(decoding: s, as: UTF8.self).unicodeScalars {
             if taken == n - 1 { break }
             out.append(contentsOf: String(u).utf8)
             taken += 1

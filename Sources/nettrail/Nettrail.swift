@@ -199,7 +199,7 @@ func emit(_ table: ResultTable, _ format: OutputFormatOption, layout: TableLayou
         t.notes.append("nothing matches in this capture, which runs \(capture.spanText)")
     }
     let l = layout ?? TableLayout(width: terminalWidth())
-    FileHandle.standardOutput.write(Data(t.render(format.format, l).utf8))
+    FileHandle.standardOutput.write(Data(t.renderBytes(format.format, l)))
     if format != .table { writeNotes(t.notes) }
 }
 

@@ -1,5 +1,6 @@
 import Analyzer
 import ArgumentParser
+import Foundation
 
 struct TimelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,5 +40,8 @@ struct TimelineCommand: ParsableCommand {
             RowFilter(pid: owner.pid, comm: owner.comm).apply(&t)
             emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
         } catch { fail(error) }
+        // A busy window is ~100 k cells and their rows: the process ends here, without
+        // freeing them one by one first.
+        Foundation.exit(EXIT_SUCCESS)
     }
 }
