@@ -17,7 +17,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 (($# > 0)) || { echo "usage: index-scale.sh CAPTURE..." >&2; exit 2; }
 nt=${NETTRAIL:-$repo/.build/release/nettrail}
-[ -x "$nt" ] || (cd "$repo" && swift build -c release --product nettrail >/dev/null)
+[ -x "$nt" ] || (cd "$repo" && swift build -c release --static-swift-stdlib --product nettrail >/dev/null)
 command -v sqlite3 >/dev/null || apt-get install -y sqlite3 >/dev/null
 tmp=$(mktemp -d /tmp/ntis.XXXXXX)
 cases=()

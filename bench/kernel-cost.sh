@@ -36,13 +36,13 @@ command -v bpftool >/dev/null || need+=(bpftool)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 ((${#need[@]} == 0)) || apt-get install -y "${need[@]}" >/dev/null
 if [ -z "${NETTRAIL_RECORD:-}" ]; then
-	(cd "$repo" && swift build -c release --product nettrail-record >/dev/null)
+	(cd "$repo" && swift build -c release --static-swift-stdlib --product nettrail-record >/dev/null)
 	NETTRAIL_RECORD=$repo/.build/release/nettrail-record
 fi
 rec=$NETTRAIL_RECORD
 analyzer=${NETTRAIL:-$(dirname "$rec")/nettrail}
 if [ ! -x "$analyzer" ]; then
-	(cd "$repo" && swift build -c release --product nettrail >/dev/null)
+	(cd "$repo" && swift build -c release --static-swift-stdlib --product nettrail >/dev/null)
 	analyzer=$repo/.build/release/nettrail
 fi
 base=${NETTRAIL_RECORD_BASE:-}

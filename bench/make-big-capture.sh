@@ -17,7 +17,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: make-big-capture.sh OUT SECONDS}
 secs=${2:?usage: make-big-capture.sh OUT SECONDS}
 rec=${NETTRAIL_RECORD:-$repo/.build/release/nettrail-record}
-[ -x "$rec" ] || (cd "$repo" && swift build -c release --product nettrail-record >/dev/null)
+[ -x "$rec" ] || (cd "$repo" && swift build -c release --static-swift-stdlib --product nettrail-record >/dev/null)
 command -v sqlite3 >/dev/null || apt-get install -y sqlite3 >/dev/null
 p=ntbc
 n=1 # churn-lib's Python workload is not used here

@@ -17,7 +17,7 @@ small=${1:-20}
 big=${2:-160}
 rec=${NETTRAIL_RECORD:-$repo/.build/release/nettrail-record}
 nt=${NETTRAIL:-$repo/.build/release/nettrail}
-[ -x "$rec" ] && [ -x "$nt" ] || (cd "$repo" && swift build -c release >/dev/null)
+[ -x "$rec" ] && [ -x "$nt" ] || (cd "$repo" && swift build -c release --static-swift-stdlib >/dev/null)
 command -v sqlite3 >/dev/null || apt-get install -y sqlite3 >/dev/null
 p=ntqs
 n=1 # churn-lib's Python workload is not used here

@@ -30,7 +30,7 @@ command -v conntrack >/dev/null || need+=(conntrack)
 [ -x /usr/bin/time ] || need+=(time)
 ((${#need[@]} == 0)) || apt-get install -y "${need[@]}" >/dev/null
 if [ -z "${NETTRAIL_BIN:-}" ]; then
-	(cd "$repo" && swift build -c release --product nettrail-record >/dev/null && swift build -c release --product nettrail >/dev/null)
+	(cd "$repo" && swift build -c release --static-swift-stdlib --product nettrail-record >/dev/null && swift build -c release --static-swift-stdlib --product nettrail >/dev/null)
 	NETTRAIL_BIN=$repo/.build/release
 fi
 rec=$NETTRAIL_BIN/nettrail-record
