@@ -420,12 +420,13 @@ extension TimelineReader {
     }
 
     private func natMappings(where condition: String?, _ binds: [any SQLiteBindable]) throws -> [NATMapping] {
-        let sql = "SELECT \(CaseRows.natColumns) FROM nat_mapping"
-            + (condition.map { " WHERE " + $0 } ?? "") + " ORDER BY start, id"
+        // Sorted here, by (start, id), not by SQLite's sorter (see ConnectionOrder).
+        let sql = "SELECT \(CaseRows.natColumns) FROM nat_mapping" + (condition.map { " WHERE " + $0 } ?? "")
         let st = try db.prepare(sql)
         try st.bind(binds)
-        var out: [NATMapping] = []
+        var out: [NATMapping] = [], order: [(start: Int64, id: Int64)] = []
         while try st.step() {
+            order.append((st.int64(16), st.int64(0)))
             func tuple(_ i: Int32) -> ConntrackTuple {
                 ConntrackTuple(src: st.string(i) ?? "", sport: UInt16(truncatingIfNeeded: st.int64(i + 1)),
                                dst: st.string(i + 2) ?? "", dport: UInt16(truncatingIfNeeded: st.int64(i + 3)))
@@ -438,7 +439,7 @@ extension TimelineReader {
                 startKind: NATStart(rawValue: st.string(17) ?? "") ?? .new, end: st.isNull(18) ? nil : st.uint64(18),
                 endKind: NATEnd(rawValue: st.string(19) ?? "") ?? .open))
         }
-        return out
+        return out.indices.sorted { order[$0] < order[$1] }.map { out[$0] }
     }
 
     /// How many mapping intervals began and ended each way (info), counted in the case.
