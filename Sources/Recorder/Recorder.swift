@@ -79,8 +79,6 @@ public final class Recorder: @unchecked Sendable {
 
     private let options: RecordOptions
     private var sources: [Source] = []
-    private var conntrack: ConntrackTracker?
-    private var resolver: ResolverWorker?
     private let stopFlag = Atomic<Bool>(false)
     private let logger = Logger(label: "nettrail.record")
 
@@ -90,21 +88,8 @@ public final class Recorder: @unchecked Sendable {
         Self.mountIfMissing(fs: "bpf", at: "/sys/fs/bpf")
         // libbpf finds syscall tracepoints' ids under tracefs.
         Self.mountIfMissing(fs: "tracefs", at: "/sys/kernel/tracing")
-        var sizes: [String: UInt32] = [:]
-        if let kib = options.processRingKiB { sizes["proc_events"] = kib << 10 }
         // Load before touching the output file: a host that cannot run us leaves no empty capture behind.
-        let wanted = { (name: String) in options.onlySources?.contains(name) ?? true }
-        if options.resolver.enabled && wanted("resolver") && wanted("process") {
-            resolver = try ResolverWorker(options: options.resolver)
-        }
-        if wanted("process") { sources.append(try ProcessEvents.source(ringSizes: sizes)) }
-        if wanted("sockets") { sources.append(try SocketEvents.source(udpFlowTableSize: options.udpFlowTableSize)) }
-        if options.conntrack.enabled && wanted("conntrack") {
-            let ct = try ConntrackTracker(options: options.conntrack)
-            conntrack = ct
-            sources.append(ct.source())
-        }
-        if let resolver { sources.append(resolver.source()) }
+        sources = try RecorderSources.all.compactMap { try $0.make(options) }
     }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
@@ -146,7 +131,7 @@ public final class Recorder: @unchecked Sendable {
             for (k, f) in s.live where k < NT_KIND_MAX.rawValue { liveTable[Int(k)] = f }
             let archived = archivedTable, live = liveTable
             for name in s.rings {
-                let ring = archive.ring(source: s.name, name: name)
+                let ring = archive.ring(source: s.name, name: name.name)
                 // Every record starts with u64 ts, u32 kind (bpf/nettrail.h).
                 let handle: (UnsafeRawPointer, Int) -> Void = { data, size in
                     guard size >= 12 else { decodeErrors += 1; return }
@@ -293,7 +278,7 @@ public final class Recorder: @unchecked Sendable {
     private func writeLayouts(_ w: TimelineWriter) throws {
         for r in RecordDecoders.layoutRows() { try w.recordKind(r) }
         // The layouts' own BTF: every source's records are in it, and nothing else is.
-        guard let btf = BPFObject.btf(of: EmbeddedBPF.abi) else {
+        guard let btf = BPFObject.btf(of: EmbeddedBPF.Abi.object) else {
             throw RecorderError.bpfOpen(object: "abi", reason: "no BTF in the record layout object")
         }
         try w.recordBTF(source: "abi", btf: btf)
