@@ -6,4 +6,6 @@ struct SourceTables {
     /// Indexes a case does without: no answer reads these rows but through what the case
     /// joins from them (CaseRows), which has indexes of its own.
     var unreadInCase: [String] = []
+    /// The range each fixed-width column must hold, by table (ColumnRanges).
+    var columnRanges: [String: [(String, ClosedRange<Int64>)]] = [:]
 }

@@ -12,7 +12,14 @@ extension SourceTables {
             """,
         ],
         indexes: indexes,
-        unreadInCase: indexes)
+        unreadInCase: indexes,
+        columnRanges: [
+            "conntrack": [("netns", ColumnRanges.u32), ("family", ColumnRanges.u8), ("proto", ColumnRanges.u8),
+                          ("orig_sport", ColumnRanges.u16), ("orig_dport", ColumnRanges.u16),
+                          ("reply_sport", ColumnRanges.u16), ("reply_dport", ColumnRanges.u16),
+                          ("status", ColumnRanges.u32), ("zone", ColumnRanges.u16), ("mark", ColumnRanges.u32),
+                          ("hook", ColumnRanges.u8), ("tcp_state", ColumnRanges.u8)],
+        ])
 
     private static let indexes = [
         "CREATE INDEX IF NOT EXISTS conntrack_orig_src ON conntrack (orig_src, orig_sport)",

@@ -35,5 +35,14 @@ extension SourceTables {
             "CREATE INDEX IF NOT EXISTS process_exec_pid ON process_exec (pid, start_ns)",
             "CREATE INDEX IF NOT EXISTS process_exit_pid ON process_exit (pid, start_ns)",
             "CREATE INDEX IF NOT EXISTS cgroup_event_id ON cgroup_event (cgroup_id)",
+        ],
+        columnRanges: [
+            "process_fork": ColumnRanges.task,
+            "process_exec": ColumnRanges.task,
+            "process_exit": ColumnRanges.task + [("exit_code", ColumnRanges.u32)],
+            "process_snapshot": ColumnRanges.task,
+            "cgroup_event": [("hierarchy_id", ColumnRanges.u32), ("pid", ColumnRanges.u32)],
+            "cgroup_snapshot": [("hierarchy_id", ColumnRanges.u32)],
+            "runtime_container": [("hierarchy_id", ColumnRanges.u32)],
         ])
 }

@@ -13,5 +13,6 @@ extension SourceTables {
                 trigger_ts INTEGER NOT NULL, detail TEXT NOT NULL)
             """,
         ],
-        indexes: ["CREATE INDEX IF NOT EXISTS dns_pid ON dns (pid, start_ns)"])
+        indexes: ["CREATE INDEX IF NOT EXISTS dns_pid ON dns (pid, start_ns)"],
+        columnRanges: ["dns": ColumnRanges.task, "dns_probe": [("pid", ColumnRanges.u32)]])
 }

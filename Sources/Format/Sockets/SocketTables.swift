@@ -26,7 +26,13 @@ extension SourceTables {
             """,
         ],
         indexes: tcpEventIndexes + ["CREATE INDEX IF NOT EXISTS udp_flow_lport ON udp_flow (lport)"],
-        unreadInCase: tcpEventIndexes)
+        unreadInCase: tcpEventIndexes,
+        columnRanges: [
+            "tcp_event": ColumnRanges.task + ColumnRanges.tuple
+                + [("sock_netns", ColumnRanges.u32), ("retransmits", ColumnRanges.u32), ("old_state", ColumnRanges.u32)],
+            "udp_flow": ColumnRanges.task + ColumnRanges.tuple + [("sock_netns", ColumnRanges.u32), ("bytes", ColumnRanges.u32)],
+            "udp_flow_end": ColumnRanges.tuple + [("sock_netns", ColumnRanges.u32), ("pid", ColumnRanges.u32)],
+        ])
 
     private static let tcpEventIndexes = [
         "CREATE INDEX IF NOT EXISTS tcp_event_cookie ON tcp_event (cookie)",

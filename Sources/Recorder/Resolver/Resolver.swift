@@ -1,4 +1,5 @@
 import CBPFGlue
+import Events
 import Foundation
 import Format
 #if canImport(Glibc)

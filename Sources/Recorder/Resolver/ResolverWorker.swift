@@ -123,7 +123,7 @@ final class ResolverWorker: @unchecked Sendable {
             name: EventSource.resolver.name, object: tracker.object, rings: [EmbeddedBPF.Resolver.Map.dnsEvents],
             archived: EventSource.resolver.archivedKinds,
             live: [NT_KIND_DNS_LIB.rawValue: { [unowned self] data, size, _ in
-                let m = try DNSEvents.libMapping(data, size: size)
+                let m = try LibRecords.mapping(data, size: size)
                 self.enqueue(.mapping(m, pinnedFile: self.pin(m.mapFilesPath, O_RDONLY | O_CLOEXEC)))
             }],
             attach: { [unowned self] obj in
