@@ -130,8 +130,8 @@ public final class Recorder: @unchecked Sendable {
                 repeating: nil, count: Int(NT_KIND_MAX.rawValue))
             for (k, f) in s.live where k < NT_KIND_MAX.rawValue { liveTable[Int(k)] = f }
             let archived = archivedTable, live = liveTable
-            for name in s.rings {
-                let ring = archive.ring(source: s.name, name: name.name)
+            for map in s.rings {
+                let ring = archive.ring(source: s.name, name: map.name)
                 // Every record starts with u64 ts, u32 kind (bpf/nettrail.h).
                 let handle: (UnsafeRawPointer, Int) -> Void = { data, size in
                     guard size >= 12 else { decodeErrors += 1; return }
@@ -149,7 +149,7 @@ public final class Recorder: @unchecked Sendable {
                         }
                     }
                 }
-                try reader.add(fd: s.object.mapFD(name), handler: handle)
+                try reader.add(fd: s.object.mapFD(map), handler: handle)
                 if deliver[s.name] == nil { deliver[s.name] = handle }
             }
         }
