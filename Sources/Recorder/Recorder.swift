@@ -17,9 +17,9 @@ public struct RecordOptions: Sendable {
     public var udpFlowTableSize: UInt32?
     /// Testing: wait this long before reading the rings, as a stalled reader would.
     public var readerStallSeconds: Double = 0
-    /// The conntrack source (Conntrack.swift): live stream, namespaces, snapshot.
+    /// The conntrack source (Conntrack/Conntrack.swift): live stream, namespaces, snapshot.
     public var conntrack = ConntrackOptions()
-    /// The resolver source (Resolver.swift): uprobes on getaddrinfo/gethostbyname*, armed on exec.
+    /// The resolver source (Resolver/Resolver.swift): uprobes on getaddrinfo/gethostbyname*, armed on exec.
     public var resolver = ResolverOptions()
     /// Benchmarks: record only these source families (process, sockets, conntrack); nil = all.
     public var onlySources: Set<String>?
