@@ -5,16 +5,9 @@
  * all it reaches: about 100 KB an object). The recorder stores this BTF in the
  * capture (record_btf), so a later analyzer can read the layouts or refuse them. */
 #include "vmlinux.h"
+#define NT_ABI_LAYOUTS
 #include "nettrail.h"
 
-/* A global of each type puts it in the BTF. */
+/* A global of each type puts it in the BTF: the kinds here, each record at its
+ * NT_RECORD mark in nettrail.h. */
 enum nt_kind nt_abi_kind;
-struct nt_proc_event *nt_abi_proc;
-struct nt_exec_event *nt_abi_exec;
-struct nt_cgroup_event *nt_abi_cgroup;
-struct nt_ct_event *nt_abi_ct;
-struct nt_tcp_event *nt_abi_tcp;
-struct nt_udp_event *nt_abi_udp;
-struct nt_dns_event *nt_abi_dns;
-struct nt_lib_event *nt_abi_lib;
-struct nt_exec_notice *nt_abi_notice;

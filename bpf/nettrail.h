@@ -27,6 +27,15 @@
 #define NT_ARGS_MAX 1024
 #define NT_CGPATH_MAX 512
 
+/* Marks a ring record's struct, after its declaration: bpf/abi.bpf.c defines
+ * NT_ABI_LAYOUTS, which makes each mark a global of the type, and so puts every
+ * record in the BTF a capture carries (record_btf). */
+#ifdef NT_ABI_LAYOUTS
+#define NT_RECORD(s) struct s *nt_abi_##s;
+#else
+#define NT_RECORD(s)
+#endif
+
 /* Event kinds; also the index into each object's `losses` per-CPU array. */
 enum nt_kind {
 	NT_KIND_NONE = 0,
@@ -82,6 +91,7 @@ struct nt_proc_event {
 	__u32 exit_code; /* wait status: code << 8 | signal */
 	__u32 _pad;
 };
+NT_RECORD(nt_proc_event)
 
 /* EXEC: `filename_len` bytes of filename (no NUL) and `args_len` bytes of
  * NUL-separated argv. */
@@ -98,6 +108,7 @@ struct nt_exec_event {
 	char filename[NT_FILENAME_MAX];
 	char args[NT_ARGS_MAX];
 };
+NT_RECORD(nt_exec_event)
 
 /* CGROUP_MKDIR / RMDIR / ATTACH: the path is relative to its hierarchy's root. */
 struct nt_cgroup_event {
@@ -114,6 +125,7 @@ struct nt_cgroup_event {
 	char actor_comm[NT_COMM_LEN];
 	char path[NT_CGPATH_MAX];
 };
+NT_RECORD(nt_cgroup_event)
 
 /* ---- conntrack (bpf/conntrack.bpf.c) -------------------------------------
  * CT_NEW: a conntrack entry seen before confirmation, after NAT was decided
@@ -150,6 +162,7 @@ struct nt_ct_event {
 	struct nt_ct_tuple orig;
 	struct nt_ct_tuple reply;
 };
+NT_RECORD(nt_ct_event)
 /* ---- end conntrack ---- */
 
 /* ---- sockets (bpf/sockets.bpf.c) -------------------------------------- */
@@ -201,6 +214,7 @@ struct nt_tcp_event {
 	__u32 total_retrans;        /* CLOSE */
 	__u32 oldstate;             /* CLOSE: the state the socket left for TCP_CLOSE */
 };
+NT_RECORD(nt_tcp_event)
 
 /* TCP_SPAN: a connection whose open (the CONNECT or ACCEPT it would have
  * written) was still unwritten when it closed: the close, and the open as it
@@ -215,6 +229,7 @@ struct nt_tcp_span {
 	__s32 open_result;          /* CONNECT's result */
 	__u32 _pad;
 };
+NT_RECORD(nt_tcp_span)
 
 /* The owner recorded in process context, kept per socket until TCP_CLOSE,
  * and the open not yet written (see nt_tcp_span). */
@@ -242,6 +257,7 @@ struct nt_udp_event {
 	__u32 netns;
 	__u32 bytes;                /* that first datagram's payload */
 };
+NT_RECORD(nt_udp_event)
 
 /* Key and value of the `udp_flows` LRU map; the recorder reads it to end
  * flows after inactivity. */
@@ -306,6 +322,7 @@ struct nt_dns_event {
 	struct nt_dns_addr addrs[NT_DNS_ADDRS_MAX];
 	char name[NT_DNS_NAME_MAX];
 };
+NT_RECORD(nt_dns_event)
 
 struct nt_lib_key {
 	__u64 dev;
@@ -337,6 +354,7 @@ struct nt_lib_event {
 	__u64 vm_end;
 	char name[NT_LIB_NAME_MAX]; /* the file's own name (not the path) */
 };
+NT_RECORD(nt_lib_event)
 
 /* The recorder's own mapping of a candidate file, so it learns the key the
  * kernel will see (overlayfs reports another inode to stat()). */
@@ -361,6 +379,7 @@ struct nt_exec_notice {
 	__u64 start_ns;  /* group leader's start_boottime */
 	struct nt_notice_key key; /* given back in `notice_keys` once the pair is settled */
 };
+NT_RECORD(nt_exec_notice)
 /* ---- end resolver ---- */
 
 #endif /* NETTRAIL_H */

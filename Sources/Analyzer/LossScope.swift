@@ -1,34 +1,29 @@
+import Events
 import Format
 
-/// Which recorded losses an answer depends on: one list per source, in one
-/// place. A loss row counts for a scope when its source is the scope's and its
-/// kind is one of the scope's (any kind where the list is nil), when a segment
-/// of the scope's source was damaged, or when records could not be decoded.
+/// Which recorded losses an answer depends on: each source's own list (EventSource,
+/// Sources/Events/NAME/). A loss row counts for a scope when its source is the scope's and
+/// its kind is one of the scope's (any kind where the list is nil), when a segment of the
+/// scope's source was damaged, or when records could not be decoded.
 public enum LossScope: CaseIterable, Sendable {
     case process, sockets, conntrack, resolver
     /// The process source's execs alone: what "which image did a process run" rests on.
     case image
 
-    /// The `loss.source` values of this scope.
-    var sources: Set<String> {
+    var source: EventSource {
         switch self {
-        case .process, .image: return ["process"]
-        case .sockets: return ["sockets"]
-        case .conntrack: return ["conntrack", "conntrack-netlink"]
-        case .resolver: return ["resolver"]
+        case .process, .image: return .process
+        case .sockets: return .sockets
+        case .conntrack: return .conntrack
+        case .resolver: return .resolver
         }
     }
 
+    /// The `loss.source` values of this scope.
+    var sources: Set<String> { source.lossSources }
+
     /// The loss kinds that mean events an answer of this scope rests on are missing; nil: any.
-    var kinds: Set<String>? {
-        switch self {
-        case .process: return ["fork", "exec", "exit", "cgroup_mkdir", "cgroup_attach"]
-        case .sockets: return ["tcp_connect", "tcp_accept", "tcp_close", "tcp_span", "udp_flow", "map_full"]
-        case .conntrack: return nil
-        case .resolver: return ["dns", "dns_lib", "dns_arming", "exec_notice"]
-        case .image: return ["exec"]
-        }
-    }
+    var kinds: Set<String>? { self == .image ? EventSource.imageLosses : source.answerLosses }
 
     /// How answers name the events of this scope.
     var noun: String {

@@ -26,15 +26,17 @@ public struct RecordDecoder {
         self.layouts = layouts
         self.decode = decode
     }
+
+    public init(for source: EventSource, decode: @escaping (UnsafeRawPointer, Int, UInt32, TimelineWriter) throws -> Void) {
+        self.init(source: source.name, layouts: source.layouts, decode: decode)
+    }
 }
 
 /// Every source's decoder, dispatched on the record's kind. Each instance keeps
 /// its decoders' caches: one per thread.
 public final class RecordDecoders {
-    /// The one list of decoders: a new source registers here.
-    public static func all() -> [RecordDecoder] {
-        [ProcessRecords.decoder, SocketRecords.decoder, ConntrackRecords.decoder, DNSRecords.decoder]
-    }
+    /// Every source's decoder (EventSources.all), each with caches of its own.
+    public static func all() -> [RecordDecoder] { EventSources.all.map { $0.decoder() } }
 
     /// The ABI versions whose records these decoders read. Version 3 added a kind
     /// (TCP_SPAN) and changed no other: a version 2 capture is read as it is.
@@ -42,10 +44,12 @@ public final class RecordDecoders {
 
     /// This build's layouts of every archived kind, as a capture describes them (record_kind).
     public static func layoutRows() -> [RecordKindRow] {
-        all().flatMap { d in
-            d.layouts.map {
-                RecordKindRow(abiVersion: Int(NT_ABI_VERSION), kind: $0.kind.rawValue, name: EventKind.name($0.kind.rawValue),
-                              source: d.source, structName: $0.structName, size: $0.size)
+        EventSources.all.flatMap { s in
+            s.kinds.compactMap { k in
+                k.layout.map {
+                    RecordKindRow(abiVersion: Int(NT_ABI_VERSION), kind: $0.kind.rawValue, name: k.name,
+                                  source: s.name, structName: $0.structName, size: $0.size)
+                }
             }
         }
     }

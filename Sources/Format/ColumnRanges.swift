@@ -11,24 +11,10 @@ enum ColumnRanges {
         ["pid", "tid", "ppid", "uid", "gid", "mntns", "netns", "pidns"].map { ($0, u32) }
     static let tuple: [(String, ClosedRange<Int64>)] = [("family", u16), ("lport", u16), ("rport", u16)]
 
-    static let byTable: [String: [(String, ClosedRange<Int64>)]] = [
-        "clock_anchor": [("boot_ns", nonNegative), ("wall_ns", nonNegative)],
-        "process_fork": task,
-        "process_exec": task,
-        "process_exit": task + [("exit_code", u32)],
-        "process_snapshot": task,
-        "dns": task,
-        "cgroup_event": [("hierarchy_id", u32), ("pid", u32)],
-        "cgroup_snapshot": [("hierarchy_id", u32)],
-        "runtime_container": [("hierarchy_id", u32)],
-        "tcp_event": task + tuple + [("sock_netns", u32), ("retransmits", u32), ("old_state", u32)],
-        "udp_flow": task + tuple + [("sock_netns", u32), ("bytes", u32)],
-        "udp_flow_end": tuple + [("sock_netns", u32), ("pid", u32)],
-        "dns_probe": [("pid", u32)],
-        "conntrack": [("netns", u32), ("family", u8), ("proto", u8), ("orig_sport", u16), ("orig_dport", u16),
-                      ("reply_sport", u16), ("reply_dport", u16), ("status", u32), ("zone", u16), ("mark", u32),
-                      ("hook", u8), ("tcp_state", u8)],
-    ]
+    /// The shared tables' and every source's (SourceTables.columnRanges).
+    static let byTable: [String: [(String, ClosedRange<Int64>)]] = Schema.sources.reduce(
+        ["clock_anchor": [("boot_ns", nonNegative), ("wall_ns", nonNegative)]]
+    ) { all, source in all.merging(source.columnRanges) { a, _ in a } }
 }
 
 extension Database {

@@ -42,26 +42,6 @@ public struct TaskRow: Sendable, Equatable {
     }
 }
 
-public struct CgroupEventRow: Sendable, Equatable {
-    public var ts: UInt64
-    public var kind: CgroupEventKind
-    public var hierarchyID: UInt32
-    public var cgroupID: UInt64
-    public var level: UInt32
-    public var pid: UInt32
-    public var startNs: UInt64
-    /// The process that made the change (runc, dockerd, systemd...).
-    public var actorPid: UInt32
-    public var actorComm: String
-    public var path: String
-    public init(ts: UInt64, kind: CgroupEventKind, hierarchyID: UInt32, cgroupID: UInt64, level: UInt32,
-                pid: UInt32, startNs: UInt64, actorPid: UInt32, actorComm: String, path: String) {
-        self.ts = ts; self.kind = kind; self.hierarchyID = hierarchyID; self.cgroupID = cgroupID
-        self.level = level; self.pid = pid; self.startNs = startNs; self.actorPid = actorPid
-        self.actorComm = actorComm; self.path = path
-    }
-}
-
 public struct LossRow: Sendable, Equatable {
     public var source: String
     public var kind: String

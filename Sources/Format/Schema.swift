@@ -31,37 +31,11 @@ public enum Schema {
         CREATE TABLE loss (source TEXT NOT NULL, kind TEXT NOT NULL, count INTEGER NOT NULL,
             from_ns INTEGER NOT NULL, to_ns INTEGER NOT NULL)
         """,
-        "CREATE TABLE process_fork (\(taskColumns))",
-        """
-        CREATE TABLE process_exec (\(taskColumns), old_pid INTEGER NOT NULL, flags INTEGER NOT NULL,
-            filename TEXT NOT NULL, argv BLOB NOT NULL)
-        """,
-        "CREATE TABLE process_exit (\(taskColumns), exit_code INTEGER NOT NULL)",
-        // Processes alive at start. flags: see SnapshotFlags.
-        """
-        CREATE TABLE process_snapshot (\(taskColumns), flags INTEGER NOT NULL,
-            exe TEXT, argv BLOB)
-        """,
-        """
-        CREATE TABLE cgroup_event (ts INTEGER NOT NULL, kind INTEGER NOT NULL, hierarchy_id INTEGER NOT NULL,
-            cgroup_id INTEGER NOT NULL, level INTEGER NOT NULL, pid INTEGER NOT NULL, start_ns INTEGER NOT NULL,
-            actor_pid INTEGER NOT NULL, actor_comm TEXT NOT NULL, path TEXT NOT NULL)
-        """,
-        // Cgroups that existed at start, from walking every mounted hierarchy.
-        """
-        CREATE TABLE cgroup_snapshot (ts INTEGER NOT NULL, hierarchy_id INTEGER NOT NULL,
-            cgroup_id INTEGER NOT NULL, path TEXT NOT NULL)
-        """,
-        // Containers a runtime's state directory listed at start (runc: ROOT/ID/state.json), one row per
-        // cgroup: names a container whose cgroup path carries no runtime's pattern. (Added after
-        // version 1's first captures: the analyzer reads it only where it exists.)
-        """
-        CREATE TABLE runtime_container (ts INTEGER NOT NULL, runtime TEXT NOT NULL, id TEXT NOT NULL,
-            hierarchy_id INTEGER NOT NULL, cgroup_id INTEGER NOT NULL)
-        """,
-    ] + socketDDL  // sockets: Sources/Format/SocketRows.swift
-        + [ConntrackSchema.ddl]  // conntrack: Sources/Format/Conntrack.swift
-        + dnsDDL  // resolver: Sources/Format/DNSRows.swift
+    ] + sources.flatMap(\.ddl)
+
+    /// Every event source's tables, in the order they are created. A new source registers here;
+    /// its tables are declared in its own folder (Sources/Format/NAME/).
+    static let sources: [SourceTables] = [.process, .sockets, .conntrack, .resolver]
 
     /// Names of the row tables, in `ddl` order.
     public static var tableNames: [String] {
@@ -72,39 +46,8 @@ public enum Schema {
     }
 
     /// Created at close: the recorder appends, so it indexes once at the end.
-    static let indexes: [String] = [
-        "CREATE INDEX IF NOT EXISTS process_exec_pid ON process_exec (pid, start_ns)",
-        "CREATE INDEX IF NOT EXISTS process_exit_pid ON process_exit (pid, start_ns)",
-        "CREATE INDEX IF NOT EXISTS cgroup_event_id ON cgroup_event (cgroup_id)",
-    ] + socketIndexes
-        + ConntrackSchema.indexes
-        + dnsIndexes
+    static let indexes: [String] = sources.flatMap(\.indexes)
 
-    /// Indexes a case does without: no answer reads the socket and conntrack rows but through
-    /// the connections and mappings joined from them (CaseRows), which have their own.
-    static let unreadInCase: [String] = tcpEventIndexes + ConntrackSchema.indexes
-}
-
-public enum CgroupEventKind: Int, Sendable {
-    case mkdir = 1, rmdir = 2, attach = 3
-}
-
-public struct SnapshotFlags: OptionSet, Sendable {
-    public let rawValue: Int
-    public init(rawValue: Int) { self.rawValue = rawValue }
-    /// /proc gave no exe/argv: the process exited during the scan.
-    public static let exitedDuringScan = SnapshotFlags(rawValue: 1 << 0)
-    /// /proc/PID was a different process than the one the kernel listed (pid reused mid-scan).
-    public static let pidReusedDuringScan = SnapshotFlags(rawValue: 1 << 1)
-    /// A kernel thread: no exe, no argv.
-    public static let kernelThread = SnapshotFlags(rawValue: 1 << 2)
-    /// The kernel's task iterator did not list it; every field is from /proc,
-    /// and start_ns is only as precise as /proc's clock ticks (10 ms).
-    public static let fromProcOnly = SnapshotFlags(rawValue: 1 << 3)
-}
-
-public enum ExecFlags {
-    public static let argsTruncated = 1 << 0
-    public static let filenameTruncated = 1 << 1
-    public static let threadExec = 1 << 2
+    /// Indexes a case does without.
+    static let unreadInCase: [String] = sources.flatMap(\.unreadInCase)
 }

@@ -10,8 +10,8 @@ final class BPFObject {
 
     /// Opens and loads the object; `ringSizes` overrides ring buffer sizes by map name,
     /// `constants` sets read-only globals (`const volatile __u32`) by name.
-    init(_ embedded: EmbeddedObject, ringSizes: [String: UInt32] = [:], constants: [String: UInt32] = [:],
-         autoload: Set<String>? = nil) throws {
+    init(_ embedded: EmbeddedObject, ringSizes: [BPFMap: UInt32] = [:], constants: [BPFConstant: UInt32] = [:],
+         autoload: Set<BPFProgram>? = nil) throws {
         name = embedded.name
         nt_log_install()
         nt_log_reset()
@@ -21,16 +21,16 @@ final class BPFObject {
         }
         obj = o
         for (map, size) in ringSizes {
-            guard let m = bpf_object__find_map_by_name(obj, map) else { throw RecorderError.bpfMap(object: name, map: map) }
+            guard let m = bpf_object__find_map_by_name(obj, map.name) else { throw RecorderError.bpfMap(object: name, map: map.name) }
             bpf_map__set_max_entries(m, size)
         }
         for (variable, value) in constants {
-            let rc = nt_set_rodata_u32(obj, variable, value)
+            let rc = nt_set_rodata_u32(obj, variable.name, value)
             // deinit closes obj: every stored property is set, so Swift runs it on this throw.
-            guard rc == 0 else { throw RecorderError.bpfOpen(object: name, reason: "\(variable): \(Self.reason(-rc))") }
+            guard rc == 0 else { throw RecorderError.bpfOpen(object: name, reason: "\(variable.name): \(Self.reason(-rc))") }
         }
         if let autoload {
-            forEachProgram { prog, pname in bpf_program__set_autoload(prog, autoload.contains(pname)) }
+            forEachProgram { prog, pname in bpf_program__set_autoload(prog, autoload.contains(BPFProgram(pname))) }
         }
         // libbpf 1.1 does not know SEC("netfilter") and leaves such programs untyped:
         // BPF_PROG_TYPE_NETFILTER (32) with expected attach type BPF_NETFILTER (45).
@@ -66,12 +66,12 @@ final class BPFObject {
     /// Attaches every loaded program whose section libbpf knows how to attach,
     /// except iterators (run on demand) and those `skip` names; cgroup programs
     /// at the root of the cgroup2 hierarchy.
-    func attachAll(skip: Set<String> = []) throws {
+    func attachAll(skip: Set<BPFProgram> = []) throws {
         var failure: RecorderError?
         var cgroupFD: Int32 = -1
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
         forEachProgram { prog, pname in
-            guard failure == nil, bpf_program__autoload(prog), !skip.contains(pname) else { return }
+            guard failure == nil, bpf_program__autoload(prog), !skip.contains(BPFProgram(pname)) else { return }
             let section = String(cString: bpf_program__section_name(prog))
             if section.hasPrefix("iter") || section.hasPrefix("netfilter") { return }
             nt_log_reset()
@@ -94,12 +94,12 @@ final class BPFObject {
     /// Attaches a netfilter program with a raw BPF_LINK_CREATE (libbpf 1.1 predates it).
     /// The link is made in the calling thread's network namespace; returns its fd.
     @discardableResult
-    func attachNetfilter(program: String, pf: UInt32, hook: UInt32, priority: Int32) throws -> Int32 {
-        guard let prog = bpf_object__find_program_by_name(obj, program) else {
-            throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
+    func attachNetfilter(program: BPFProgram, pf: UInt32, hook: UInt32, priority: Int32) throws -> Int32 {
+        guard let prog = bpf_object__find_program_by_name(obj, program.name) else {
+            throw RecorderError.bpfAttach(object: name, program: program.name, reason: "no such program")
         }
         let fd = nt_netfilter_link(bpf_program__fd(prog), pf, hook, priority, 0)
-        guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(-fd)) }
+        guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program.name, reason: Self.reason(-fd)) }
         rawLinkFDs.append(fd)
         return fd
     }
@@ -112,7 +112,7 @@ final class BPFObject {
     }
 
     /// A loaded program, for attachments its source manages itself (the resolver's uprobes).
-    func program(_ name: String) -> OpaquePointer? { bpf_object__find_program_by_name(obj, name) }
+    func program(_ program: BPFProgram) -> OpaquePointer? { bpf_object__find_program_by_name(obj, program.name) }
 
     /// The BTF of an object that is opened, never loaded (bpf/abi.bpf.c: the record layouts alone).
     static func btf(of embedded: EmbeddedObject) -> [UInt8]? {
@@ -127,14 +127,14 @@ final class BPFObject {
         return Array(UnsafeRawBufferPointer(start: p, count: Int(size)))
     }
 
-    func mapFD(_ map: String) throws -> Int32 {
-        guard let m = bpf_object__find_map_by_name(obj, map) else { throw RecorderError.bpfMap(object: name, map: map) }
+    func mapFD(_ map: BPFMap) throws -> Int32 {
+        guard let m = bpf_object__find_map_by_name(obj, map.name) else { throw RecorderError.bpfMap(object: name, map: map.name) }
         return bpf_map__fd(m)
     }
 
     /// Sums the per-CPU `losses` counters: index = nt_kind.
     func lossCounters() -> [UInt64] {
-        guard let fd = try? mapFD("losses") else { return [] }
+        guard let fd = try? mapFD(.losses) else { return [] }
         let cpus = Int(libbpf_num_possible_cpus())
         var values = [UInt64](repeating: 0, count: max(cpus, 1))
         var out = [UInt64](repeating: 0, count: Int(NT_KIND_MAX.rawValue))
@@ -146,16 +146,16 @@ final class BPFObject {
     }
 
     /// Runs an iterator program and returns everything it wrote.
-    func runIterator(_ program: String) throws -> [UInt8] {
-        guard let prog = bpf_object__find_program_by_name(obj, program) else {
-            throw RecorderError.bpfAttach(object: name, program: program, reason: "no such program")
+    func runIterator(_ program: BPFProgram) throws -> [UInt8] {
+        guard let prog = bpf_object__find_program_by_name(obj, program.name) else {
+            throw RecorderError.bpfAttach(object: name, program: program.name, reason: "no such program")
         }
         guard let link = bpf_program__attach_iter(prog, nil) else {
-            throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno))
+            throw RecorderError.bpfAttach(object: name, program: program.name, reason: Self.reason(errno))
         }
         defer { bpf_link__destroy(link) }
         let fd = bpf_iter_create(bpf_link__fd(link))
-        guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program, reason: Self.reason(errno)) }
+        guard fd >= 0 else { throw RecorderError.bpfAttach(object: name, program: program.name, reason: Self.reason(errno)) }
         defer { close(fd) }
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 1 << 16)

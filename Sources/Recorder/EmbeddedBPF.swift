@@ -1,5 +1,5 @@
 /// The BPF objects compiled from bpf/*.bpf.c by the BPFEmbed plugin; each
-/// generated file adds one `static let` here.
+/// generated file adds one `enum` here: the object and the names it defines.
 enum EmbeddedBPF {}
 
 struct EmbeddedObject: Sendable {
@@ -16,4 +16,25 @@ struct EmbeddedObject: Sendable {
             count = n
         }
     }
+}
+
+/// A map of a BPF object, by the name the object gives it (EmbeddedBPF.NAME.Map).
+struct BPFMap: Hashable, Sendable {
+    let name: String
+    init(_ name: String) { self.name = name }
+
+    /// Every object's per-kind loss counters (bpf/common.bpf.h).
+    static let losses = BPFMap("losses")
+}
+
+/// A program of a BPF object (EmbeddedBPF.NAME.Program).
+struct BPFProgram: Hashable, Sendable {
+    let name: String
+    init(_ name: String) { self.name = name }
+}
+
+/// A read-only global (`const volatile`) of a BPF object (EmbeddedBPF.NAME.Constant).
+struct BPFConstant: Hashable, Sendable {
+    let name: String
+    init(_ name: String) { self.name = name }
 }

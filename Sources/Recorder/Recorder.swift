@@ -17,9 +17,9 @@ public struct RecordOptions: Sendable {
     public var udpFlowTableSize: UInt32?
     /// Testing: wait this long before reading the rings, as a stalled reader would.
     public var readerStallSeconds: Double = 0
-    /// The conntrack source (Conntrack.swift): live stream, namespaces, snapshot.
+    /// The conntrack source (Conntrack/Conntrack.swift): live stream, namespaces, snapshot.
     public var conntrack = ConntrackOptions()
-    /// The resolver source (Resolver.swift): uprobes on getaddrinfo/gethostbyname*, armed on exec.
+    /// The resolver source (Resolver/Resolver.swift): uprobes on getaddrinfo/gethostbyname*, armed on exec.
     public var resolver = ResolverOptions()
     /// Benchmarks: record only these source families (process, sockets, conntrack); nil = all.
     public var onlySources: Set<String>?
@@ -79,8 +79,6 @@ public final class Recorder: @unchecked Sendable {
 
     private let options: RecordOptions
     private var sources: [Source] = []
-    private var conntrack: ConntrackTracker?
-    private var resolver: ResolverWorker?
     private let stopFlag = Atomic<Bool>(false)
     private let logger = Logger(label: "nettrail.record")
 
@@ -90,21 +88,8 @@ public final class Recorder: @unchecked Sendable {
         Self.mountIfMissing(fs: "bpf", at: "/sys/fs/bpf")
         // libbpf finds syscall tracepoints' ids under tracefs.
         Self.mountIfMissing(fs: "tracefs", at: "/sys/kernel/tracing")
-        var sizes: [String: UInt32] = [:]
-        if let kib = options.processRingKiB { sizes["proc_events"] = kib << 10 }
         // Load before touching the output file: a host that cannot run us leaves no empty capture behind.
-        let wanted = { (name: String) in options.onlySources?.contains(name) ?? true }
-        if options.resolver.enabled && wanted("resolver") && wanted("process") {
-            resolver = try ResolverWorker(options: options.resolver)
-        }
-        if wanted("process") { sources.append(try ProcessEvents.source(ringSizes: sizes)) }
-        if wanted("sockets") { sources.append(try SocketEvents.source(udpFlowTableSize: options.udpFlowTableSize)) }
-        if options.conntrack.enabled && wanted("conntrack") {
-            let ct = try ConntrackTracker(options: options.conntrack)
-            conntrack = ct
-            sources.append(ct.source())
-        }
-        if let resolver { sources.append(resolver.source()) }
+        sources = try RecorderSources.all.compactMap { try $0.make(options) }
     }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
@@ -145,8 +130,8 @@ public final class Recorder: @unchecked Sendable {
                 repeating: nil, count: Int(NT_KIND_MAX.rawValue))
             for (k, f) in s.live where k < NT_KIND_MAX.rawValue { liveTable[Int(k)] = f }
             let archived = archivedTable, live = liveTable
-            for name in s.rings {
-                let ring = archive.ring(source: s.name, name: name)
+            for map in s.rings {
+                let ring = archive.ring(source: s.name, name: map.name)
                 // Every record starts with u64 ts, u32 kind (bpf/nettrail.h).
                 let handle: (UnsafeRawPointer, Int) -> Void = { data, size in
                     guard size >= 12 else { decodeErrors += 1; return }
@@ -164,7 +149,7 @@ public final class Recorder: @unchecked Sendable {
                         }
                     }
                 }
-                try reader.add(fd: s.object.mapFD(name), handler: handle)
+                try reader.add(fd: s.object.mapFD(map), handler: handle)
                 if deliver[s.name] == nil { deliver[s.name] = handle }
             }
         }
@@ -293,7 +278,7 @@ public final class Recorder: @unchecked Sendable {
     private func writeLayouts(_ w: TimelineWriter) throws {
         for r in RecordDecoders.layoutRows() { try w.recordKind(r) }
         // The layouts' own BTF: every source's records are in it, and nothing else is.
-        guard let btf = BPFObject.btf(of: EmbeddedBPF.abi) else {
+        guard let btf = BPFObject.btf(of: EmbeddedBPF.Abi.object) else {
             throw RecorderError.bpfOpen(object: "abi", reason: "no BTF in the record layout object")
         }
         try w.recordBTF(source: "abi", btf: btf)

@@ -6,7 +6,7 @@ import Format
 struct Source {
     let name: String
     let object: BPFObject
-    let rings: [String]
+    let rings: [BPFMap]
     /// The ABI kinds copied, undecoded, into the capture's segments (the analyzer decodes them: Events).
     let archived: Set<UInt32>
     /// Kinds the recording itself must read while it runs (following UDP flows, arming
@@ -29,4 +29,18 @@ struct Source {
     /// Runs once when recording ends, however it ends (after the final tick, if
     /// there was one), on the recording thread: stops threads the source started.
     var finish: (() -> Void)? = nil
+    /// Kept for as long as the recording runs: closures above may hold it unowned.
+    var owner: AnyObject? = nil
+}
+
+/// How the recorder makes one source from its options: nil when they leave it out.
+/// Made in RecorderSources.all's order, before the capture file exists (a host that
+/// cannot load a source leaves no empty capture behind).
+struct SourceMaker {
+    let make: @Sendable (RecordOptions) throws -> Source?
+}
+
+extension RecordOptions {
+    /// Whether --only-sources (benchmarks) leaves the source named `name` in.
+    func wants(_ name: String) -> Bool { onlySources?.contains(name) ?? true }
 }

@@ -28,6 +28,13 @@ final class ABIMirrorTests: XCTestCase {
         XCTAssertEqual(DNSFlags.nameUnreadable.rawValue, Int(NT_DNS_F_NAME_UNREADABLE))
     }
 
+    func testDNSFunctionsAreTheHeaders() {
+        let pairs: [(DNSFunction, nt_dns_func)] = [
+            (.getaddrinfo, NT_DNS_GETADDRINFO), (.gethostbyname, NT_DNS_GETHOSTBYNAME), (.gethostbyname2, NT_DNS_GETHOSTBYNAME2),
+        ]
+        for (f, c) in pairs { XCTAssertEqual(f.rawValue, Int(c.rawValue)) }
+    }
+
     /// Every kind below NT_KIND_MAX has a name, and every archived kind exactly one decoder.
     func testEveryKindIsNamedAndDecodedOnce() {
         for k in 1..<NT_KIND_MAX.rawValue { XCTAssertFalse(EventKind.name(k).hasPrefix("kind"), "kind \(k) has no name") }

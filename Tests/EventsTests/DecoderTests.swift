@@ -155,4 +155,27 @@ final class DecoderTests: XCTestCase {
         XCTAssertEqual(errors, 3)
         XCTAssertEqual(try r.count("tcp_event"), 0)
     }
+
+    /// The library-mapping record the resolver's arming acts on (never archived): read from bytes too.
+    func testLibMappingRecordBecomesItsMapping() throws {
+        var e = nt_lib_event()
+        e.ts = 7_000
+        e.kind = NT_KIND_DNS_LIB.rawValue
+        e.how = UInt32(NT_LIB_HOW_INTERP)
+        e.task.pid = 77
+        e.task.start_ns = 6_000
+        e.task.ppid = 1
+        e.key.dev = 0x80_0001
+        e.key.ino = 4242
+        e.vm_start = 0x7f00_0000_0000
+        e.vm_end = 0x7f00_0010_0000
+        withUnsafeMutableBytes(of: &e.name) { $0.copyBytes(from: Array("ld-musl-x86_64.so.1".utf8)) }
+        let whole = bytes(&e)
+        let m = try whole.withUnsafeBytes { try LibRecords.mapping($0.baseAddress!, size: $0.count) }
+        XCTAssertEqual([m.ts, UInt64(m.pid), m.startNs, UInt64(m.ppid), m.kdev, m.ino, m.vmStart, m.vmEnd],
+                       [7_000, 77, 6_000, 1, 0x80_0001, 4242, 0x7f00_0000_0000, 0x7f00_0010_0000])
+        XCTAssertTrue(m.viaInterpreter)
+        XCTAssertEqual(m.name, "ld-musl-x86_64.so.1")
+        XCTAssertThrowsError(try whole.withUnsafeBytes { try LibRecords.mapping($0.baseAddress!, size: $0.count - 1) })
+    }
 }

@@ -4,12 +4,6 @@ import Format
 /// The conntrack object's records (bpf/conntrack.bpf.c) as timeline rows; also the
 /// row of an entry libnetfilter_conntrack reports in the same struct (dump, Netlink).
 public enum ConntrackRecords {
-    public static let layouts: [RecordLayout] = [
-        RecordLayout(NT_KIND_CT_NEW, nt_ct_event.self, "nt_ct_event"),
-        RecordLayout(NT_KIND_CT_END, nt_ct_event.self, "nt_ct_event"),
-    ]
-    public static var kinds: [nt_kind] { layouts.map(\.kind) }
-
     @inline(__always)
     public static func isEvent(_ kind: UInt32) -> Bool {
         kind == NT_KIND_CT_NEW.rawValue || kind == NT_KIND_CT_END.rawValue
@@ -17,7 +11,7 @@ public enum ConntrackRecords {
 
     public static var decoder: RecordDecoder {
         let text = AddressText()
-        return RecordDecoder(source: "conntrack", layouts: layouts) { data, size, _, w in
+        return RecordDecoder(for: .conntrack) { data, size, _, w in
             try write(data, size: size, into: w, text: text)
         }
     }

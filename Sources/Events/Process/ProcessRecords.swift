@@ -15,18 +15,8 @@ extension TaskRow {
 
 /// The process object's records (bpf/process.bpf.c) as timeline rows.
 public enum ProcessRecords {
-    public static let layouts: [RecordLayout] = [
-        RecordLayout(NT_KIND_FORK, nt_proc_event.self, "nt_proc_event"),
-        RecordLayout(NT_KIND_EXEC, nt_exec_event.self, "nt_exec_event"),
-        RecordLayout(NT_KIND_EXIT, nt_proc_event.self, "nt_proc_event"),
-        RecordLayout(NT_KIND_CGROUP_MKDIR, nt_cgroup_event.self, "nt_cgroup_event"),
-        RecordLayout(NT_KIND_CGROUP_RMDIR, nt_cgroup_event.self, "nt_cgroup_event"),
-        RecordLayout(NT_KIND_CGROUP_ATTACH, nt_cgroup_event.self, "nt_cgroup_event"),
-    ]
-    public static var kinds: [nt_kind] { layouts.map(\.kind) }
-
     public static var decoder: RecordDecoder {
-        RecordDecoder(source: "process", layouts: layouts) { data, size, kind, w in try write(data, size: size, kind: kind, into: w) }
+        RecordDecoder(for: .process) { data, size, kind, w in try write(data, size: size, kind: kind, into: w) }
     }
 
     public static func write(_ data: UnsafeRawPointer, size: Int, kind: UInt32, into w: TimelineWriter) throws {

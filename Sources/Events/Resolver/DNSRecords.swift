@@ -3,11 +3,8 @@ import Format
 
 /// The resolver object's call records (bpf/resolver.bpf.c) as timeline rows.
 public enum DNSRecords {
-    public static let layouts: [RecordLayout] = [RecordLayout(NT_KIND_DNS, nt_dns_event.self, "nt_dns_event")]
-    public static var kinds: [nt_kind] { layouts.map(\.kind) }
-
     public static var decoder: RecordDecoder {
-        RecordDecoder(source: "resolver", layouts: layouts) { data, size, _, w in try writeCall(data, size: size, into: w) }
+        RecordDecoder(for: .resolver) { data, size, _, w in try writeCall(data, size: size, into: w) }
     }
 
     /// A resolver call: a row of its own.

@@ -3,15 +3,6 @@ import Format
 
 /// The socket object's records (bpf/sockets.bpf.c) as timeline rows.
 public enum SocketRecords {
-    public static let layouts: [RecordLayout] = [
-        RecordLayout(NT_KIND_TCP_CONNECT, nt_tcp_event.self, "nt_tcp_event"),
-        RecordLayout(NT_KIND_TCP_ACCEPT, nt_tcp_event.self, "nt_tcp_event"),
-        RecordLayout(NT_KIND_TCP_CLOSE, nt_tcp_event.self, "nt_tcp_event"),
-        RecordLayout(NT_KIND_TCP_SPAN, nt_tcp_span.self, "nt_tcp_span"),
-        RecordLayout(NT_KIND_UDP_FLOW, nt_udp_event.self, "nt_udp_event"),
-    ]
-    public static var kinds: [nt_kind] { layouts.map(\.kind) }
-
     /// A record of a TCP connection (what the case joins into connections).
     @inline(__always)
     public static func isTcp(_ kind: UInt32) -> Bool {
@@ -21,7 +12,7 @@ public enum SocketRecords {
 
     public static var decoder: RecordDecoder {
         let text = SocketText()
-        return RecordDecoder(source: "sockets", layouts: layouts) { data, size, kind, w in
+        return RecordDecoder(for: .sockets) { data, size, kind, w in
             try write(data, size: size, kind: kind, into: w, text: text)
         }
     }

@@ -10,7 +10,7 @@ enum ProcessSnapshot {
     static let ticksPerSecond = UInt64(sysconf(Int32(_SC_CLK_TCK)))
 
     static func write(from object: BPFObject, into w: TimelineWriter) throws -> Int {
-        let raw = try object.runIterator("nt_snapshot_tasks")
+        let raw = try object.runIterator(EmbeddedBPF.Process.Program.snapshotTasks)
         let ts = Clock.boot
         let size = MemoryLayout<nt_task>.stride
         var n = 0

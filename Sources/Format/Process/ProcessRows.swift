@@ -1,3 +1,47 @@
+public enum CgroupEventKind: Int, Sendable {
+    case mkdir = 1, rmdir = 2, attach = 3
+}
+
+public struct SnapshotFlags: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    /// /proc gave no exe/argv: the process exited during the scan.
+    public static let exitedDuringScan = SnapshotFlags(rawValue: 1 << 0)
+    /// /proc/PID was a different process than the one the kernel listed (pid reused mid-scan).
+    public static let pidReusedDuringScan = SnapshotFlags(rawValue: 1 << 1)
+    /// A kernel thread: no exe, no argv.
+    public static let kernelThread = SnapshotFlags(rawValue: 1 << 2)
+    /// The kernel's task iterator did not list it; every field is from /proc,
+    /// and start_ns is only as precise as /proc's clock ticks (10 ms).
+    public static let fromProcOnly = SnapshotFlags(rawValue: 1 << 3)
+}
+
+public enum ExecFlags {
+    public static let argsTruncated = 1 << 0
+    public static let filenameTruncated = 1 << 1
+    public static let threadExec = 1 << 2
+}
+
+public struct CgroupEventRow: Sendable, Equatable {
+    public var ts: UInt64
+    public var kind: CgroupEventKind
+    public var hierarchyID: UInt32
+    public var cgroupID: UInt64
+    public var level: UInt32
+    public var pid: UInt32
+    public var startNs: UInt64
+    /// The process that made the change (runc, dockerd, systemd...).
+    public var actorPid: UInt32
+    public var actorComm: String
+    public var path: String
+    public init(ts: UInt64, kind: CgroupEventKind, hierarchyID: UInt32, cgroupID: UInt64, level: UInt32,
+                pid: UInt32, startNs: UInt64, actorPid: UInt32, actorComm: String, path: String) {
+        self.ts = ts; self.kind = kind; self.hierarchyID = hierarchyID; self.cgroupID = cgroupID
+        self.level = level; self.pid = pid; self.startNs = startNs; self.actorPid = actorPid
+        self.actorComm = actorComm; self.path = path
+    }
+}
+
 /// Rows of the process tables as the analyzer's process and cgroup indexes read them.
 /// A reader given `pids` reads only those processes' rows (the indexes are by pid).
 public struct ProcessSnapshotRow: Sendable {

@@ -116,24 +116,6 @@ extension TimelineReader {
     }
 }
 
-extension Schema {
-    static let dnsDDL: [String] = [
-        // addresses: distinct addresses, space-separated canonical text.
-        """
-        CREATE TABLE dns (\(taskColumns), call_ts INTEGER NOT NULL, func INTEGER NOT NULL, name TEXT NOT NULL,
-            flags INTEGER NOT NULL, rc INTEGER NOT NULL, addresses TEXT NOT NULL)
-        """,
-        """
-        CREATE TABLE dns_probe (ts INTEGER NOT NULL, event TEXT NOT NULL, pid INTEGER NOT NULL,
-            start_ns INTEGER NOT NULL, kdev INTEGER NOT NULL, ino INTEGER NOT NULL, path TEXT NOT NULL,
-            trigger_ts INTEGER NOT NULL, detail TEXT NOT NULL)
-        """,
-    ]
-    static let dnsIndexes: [String] = [
-        "CREATE INDEX IF NOT EXISTS dns_pid ON dns (pid, start_ns)",
-    ]
-}
-
 extension TimelineWriter {
     public func dns(_ e: DNSRow) throws {
         let st = try statement("""

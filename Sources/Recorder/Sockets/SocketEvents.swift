@@ -9,14 +9,20 @@ enum SocketEvents {
     /// A UDP flow with no datagram for this long is ended (and a later datagram starts a new one).
     static let udpIdleNs: UInt64 = 30_000_000_000
 
+    static let maker = SourceMaker { options in
+        guard options.wants(EventSource.sockets.name) else { return nil }
+        return try source(udpFlowTableSize: options.udpFlowTableSize)
+    }
+
     /// `udpFlowTableSize` overrides the flow map's size (tests use a small one to provoke evictions).
     static func source(udpFlowTableSize: UInt32? = nil) throws -> Source {
         let flows = UDPFlowTracker()
         let sweep = SocketSweep()
-        let object = try BPFObject(EmbeddedBPF.sockets, ringSizes: udpFlowTableSize.map { ["udp_flows": $0] } ?? [:])
+        let object = try BPFObject(EmbeddedBPF.Sockets.object,
+                                   ringSizes: udpFlowTableSize.map { [EmbeddedBPF.Sockets.Map.udpFlows: $0] } ?? [:])
         return Source(
-            name: "sockets", object: object,
-            rings: ["sock_events"], archived: Set(SocketRecords.kinds.map(\.rawValue)),
+            name: EventSource.sockets.name, object: object,
+            rings: [EmbeddedBPF.Sockets.Map.sockEvents], archived: EventSource.sockets.archivedKinds,
             live: [NT_KIND_UDP_FLOW.rawValue: { data, size, w in
                 guard size >= MemoryLayout<nt_udp_event>.size else { throw DecodeError.short(NT_KIND_UDP_FLOW.rawValue, size) }
                 try flows.started(data.assumingMemoryBound(to: nt_udp_event.self), into: w)
@@ -29,7 +35,7 @@ enum SocketEvents {
     /// TCP sockets open at start, one row per (process, socket), from the task_file iterator;
     /// it also seeds the kernel's per-socket owners so their closes are attributed.
     static func snapshot(_ object: BPFObject, into w: TimelineWriter) throws -> Int {
-        let bytes = try object.runIterator("nt_sock_iter")
+        let bytes = try object.runIterator(EmbeddedBPF.Sockets.Program.sockIter)
         let size = MemoryLayout<nt_tcp_event>.size
         let text = SocketText()
         var n = 0

@@ -68,20 +68,20 @@ final class ConntrackTracker {
 
     init(options: ConntrackOptions) throws {
         self.options = options
-        let rings = options.ringBytes.map { ["ct_events": $0] } ?? [:]
+        let rings = options.ringBytes.map { [EmbeddedBPF.Conntrack.Map.ctEvents: $0] } ?? [:]
         do {
             // The Netlink fallback loads no program (kernels before 6.4 have no netfilter programs);
             // the object still owns the maps the recorder reads (ring, losses).
-            var constants: [String: UInt32] = [:]
+            var constants: [BPFConstant: UInt32] = [:]
             if options.source == .bpf {
                 let nfConn = nt_kernel_struct_id("nf_conn")
                 guard nfConn > 0 else {
                     throw RecorderError.system("the kernel's BTF has no struct nf_conn (nf_conntrack as a module is not supported): "
                                                + "--conntrack-source netlink uses conntrack events instead, or --no-conntrack")
                 }
-                constants["nt_nf_conn_type"] = UInt32(nfConn)
+                constants[EmbeddedBPF.Conntrack.Constant.nfConnType] = UInt32(nfConn)
             }
-            object = try BPFObject(EmbeddedBPF.conntrack, ringSizes: rings, constants: constants,
+            object = try BPFObject(EmbeddedBPF.Conntrack.object, ringSizes: rings, constants: constants,
                                    autoload: options.source == .netlink ? [] : nil)
         } catch let e as RecorderError {
             guard options.source == .bpf, case .bpfLoad = e else { throw e }
@@ -95,14 +95,20 @@ final class ConntrackTracker {
         for (_, c) in covered { close(c.fd) }
     }
 
+    static let maker = SourceMaker { options in
+        guard options.conntrack.enabled, options.wants(EventSource.conntrack.name) else { return nil }
+        return try ConntrackTracker(options: options.conntrack).source()
+    }
+
     func source() -> Source {
         return Source(
-            name: options.source == .bpf ? "conntrack" : "conntrack-netlink", object: object,
-            rings: options.source == .bpf ? ["ct_events"] : [],
-            archived: Set(ConntrackRecords.kinds.map(\.rawValue)),
+            name: options.source == .bpf ? EventSource.conntrack.name : ConntrackRecords.netlinkSource, object: object,
+            rings: options.source == .bpf ? [EmbeddedBPF.Conntrack.Map.ctEvents] : [],
+            archived: EventSource.conntrack.archivedKinds,
             attach: { [self] _ in try attachInitial() },
             snapshot: { [self] _, w in try dumpPending(into: w) },
-            poll: { [self] w, now in try tick(w, now: now) })
+            poll: { [self] w, now in try tick(w, now: now) },
+            owner: self)
     }
 
     // MARK: namespaces
@@ -171,7 +177,7 @@ final class ConntrackTracker {
                 var lastError: Error?
                 for prio in NetfilterHook.priorities {
                     do {
-                        links.append(try object.attachNetfilter(program: "nt_ct_hook", pf: pf, hook: hook, priority: prio))
+                        links.append(try object.attachNetfilter(program: EmbeddedBPF.Conntrack.Program.ctHook, pf: pf, hook: hook, priority: prio))
                         lastError = nil
                         break
                     } catch { lastError = error }
@@ -266,7 +272,7 @@ final class ConntrackTracker {
             if now - lossSince >= 1_000_000_000 {
                 for (ino, n) in enobufs where n > 0 {
                     // The kernel does not say how many events each overrun dropped: the count is of overruns.
-                    try w.loss(LossRow(source: "conntrack-netlink", kind: "netlink_enobufs", count: n,
+                    try w.loss(LossRow(source: ConntrackRecords.netlinkSource, kind: ConntrackRecords.netlinkOverrunLoss, count: n,
                                        fromNs: lossSince, toNs: now))
                     _ = ino
                 }

@@ -69,6 +69,12 @@ final class ResolverWorker: @unchecked Sendable {
     /// How long the final tick waits for queued jobs before it counts them as lost.
     static let finalWaitSeconds = 5.0
 
+    /// Attached per library file by the tracker, never at start.
+    static let uprobes: Set<BPFProgram> = [
+        EmbeddedBPF.Resolver.Program.gaiEnter, EmbeddedBPF.Resolver.Program.gaiReturn, EmbeddedBPF.Resolver.Program.ghbnEnter,
+        EmbeddedBPF.Resolver.Program.ghbn2Enter, EmbeddedBPF.Resolver.Program.ghbnReturn,
+    ]
+
     private let tracker: ResolverTracker
     /// Signalled by `jobs` on every push and on close; the worker polls it with the ring.
     private let wakeFD: Int32
@@ -105,17 +111,24 @@ final class ResolverWorker: @unchecked Sendable {
         close(wakeFD)
     }
 
+    /// Only with the process source: arming follows its execs.
+    static let maker = SourceMaker { options in
+        guard options.resolver.enabled, options.wants(EventSource.resolver.name),
+              options.wants(EventSource.process.name) else { return nil }
+        return try ResolverWorker(options: options.resolver).source()
+    }
+
     func source() -> Source {
         Source(
-            name: "resolver", object: tracker.object, rings: ["dns_events"],
-            archived: Set(DNSRecords.kinds.map(\.rawValue)),
+            name: EventSource.resolver.name, object: tracker.object, rings: [EmbeddedBPF.Resolver.Map.dnsEvents],
+            archived: EventSource.resolver.archivedKinds,
             live: [NT_KIND_DNS_LIB.rawValue: { [unowned self] data, size, _ in
-                let m = try DNSEvents.libMapping(data, size: size)
+                let m = try LibRecords.mapping(data, size: size)
                 self.enqueue(.mapping(m, pinnedFile: self.pin(m.mapFilesPath, O_RDONLY | O_CLOEXEC)))
             }],
             attach: { [unowned self] obj in
                 try self.openNotices(obj)
-                try obj.attachAll(skip: ["nt_gai_enter", "nt_gai_return", "nt_ghbn_enter", "nt_ghbn2_enter", "nt_ghbn_return"])
+                try obj.attachAll(skip: Self.uprobes)
                 try self.tracker.prepare(obj)
                 try self.start()
             },
@@ -135,7 +148,8 @@ final class ResolverWorker: @unchecked Sendable {
                 }
             },
             poll: { [unowned self] w, _ in try self.writeRows(w) },
-            finish: { [unowned self] in self.stop() })
+            finish: { [unowned self] in self.stop() },
+            owner: self)
     }
 
     // MARK: recording thread
@@ -145,7 +159,7 @@ final class ResolverWorker: @unchecked Sendable {
     /// consumes: the worker while it runs, the recording thread after the join.
     private func openNotices(_ obj: BPFObject) throws {
         guard notices == nil else { return }
-        noticeFD = try obj.mapFD("exec_notices")
+        noticeFD = try obj.mapFD(EmbeddedBPF.Resolver.Map.execNotices)
         let r = UnsafeMutablePointer<nt_ring>.allocate(capacity: 1)
         r.initialize(to: nt_ring())
         let rc = nt_ring_open(r, noticeFD)
@@ -202,7 +216,7 @@ final class ResolverWorker: @unchecked Sendable {
         }
         if unread.count > 0 { undone.append(contentsOf: repeatElement(unread.firstTs, count: unread.count)) }
         if let from = undone.min() {
-            try w.loss(LossRow(source: "resolver", kind: "dns_arming", count: UInt64(undone.count),
+            try w.loss(LossRow(source: EventSource.resolver.name, kind: DNSRecords.armingLoss, count: UInt64(undone.count),
                                fromNs: from, toNs: max(now, from)))
         }
     }

@@ -175,40 +175,6 @@ public struct UdpFlowEndRow: Sendable {
     }
 }
 
-extension Schema {
-    static let socketDDL: [String] = [
-        // TCP: kind 1 connect, 2 accept, 3 close, 4 open at start. The task columns describe the
-        // owner only when flags has bit 0 (read in the owner's context).
-        """
-        CREATE TABLE tcp_event (\(taskColumns), kind INTEGER NOT NULL, flags INTEGER NOT NULL,
-            sock_netns INTEGER NOT NULL, family INTEGER NOT NULL, laddr TEXT NOT NULL, lport INTEGER NOT NULL,
-            raddr TEXT NOT NULL, rport INTEGER NOT NULL, cookie INTEGER NOT NULL, sk INTEGER NOT NULL,
-            start_ts INTEGER NOT NULL, result INTEGER NOT NULL, bytes_acked INTEGER NOT NULL,
-            bytes_received INTEGER NOT NULL, retransmits INTEGER NOT NULL, old_state INTEGER NOT NULL)
-        """,
-        """
-        CREATE TABLE udp_flow (\(taskColumns), flags INTEGER NOT NULL, sock_netns INTEGER NOT NULL,
-            family INTEGER NOT NULL, laddr TEXT NOT NULL, lport INTEGER NOT NULL, raddr TEXT NOT NULL,
-            rport INTEGER NOT NULL, cookie INTEGER NOT NULL, bytes INTEGER NOT NULL)
-        """,
-        // reason: 1 idle, 2 still active at the end of the recording, 3 evicted (table full: ended before ts, counters lost).
-        """
-        CREATE TABLE udp_flow_end (ts INTEGER NOT NULL, reason INTEGER NOT NULL, sock_netns INTEGER NOT NULL,
-            family INTEGER NOT NULL, laddr TEXT NOT NULL, lport INTEGER NOT NULL, raddr TEXT NOT NULL,
-            rport INTEGER NOT NULL, pid INTEGER NOT NULL, start_ns INTEGER NOT NULL, first_ts INTEGER NOT NULL,
-            last_ts INTEGER NOT NULL, tx_bytes INTEGER NOT NULL, rx_bytes INTEGER NOT NULL,
-            tx_packets INTEGER NOT NULL, rx_packets INTEGER NOT NULL)
-        """,
-    ]
-    static let tcpEventIndexes: [String] = [
-        "CREATE INDEX IF NOT EXISTS tcp_event_cookie ON tcp_event (cookie)",
-        "CREATE INDEX IF NOT EXISTS tcp_event_lport ON tcp_event (lport)",
-    ]
-    static let socketIndexes: [String] = tcpEventIndexes + [
-        "CREATE INDEX IF NOT EXISTS udp_flow_lport ON udp_flow (lport)",
-    ]
-}
-
 /// A row's task columns for the recorder's ring path: plain integers and the comm bound
 /// in place (no String, nothing reference-counted).
 public struct BorrowedTask {

@@ -1,4 +1,5 @@
 import CBPFGlue
+import Events
 import Foundation
 import Format
 #if canImport(Glibc)
@@ -66,7 +67,7 @@ final class ResolverTracker {
 
     init(options: ResolverOptions) throws {
         self.options = options
-        object = try BPFObject(EmbeddedBPF.resolver)
+        object = try BPFObject(EmbeddedBPF.Resolver.object)
         var u = utsname()
         uname(&u)
         let machine = withUnsafeBytes(of: u.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
@@ -80,7 +81,7 @@ final class ResolverTracker {
     /// Before the worker starts: whether the BPF side can tell us the kernel's key for a file.
     func prepare(_ obj: BPFObject) throws {
         var zero: UInt32 = 0, me = UInt32(getpid())
-        selfProbeReady = bpf_map_update_elem(try obj.mapFD("resolver_cfg"), &zero, &me, 0) == 0
+        selfProbeReady = bpf_map_update_elem(try obj.mapFD(EmbeddedBPF.Resolver.Map.resolverCfg), &zero, &me, 0) == 0
     }
 
     /// The rows made since the last call, in the order they were made.
@@ -208,14 +209,14 @@ final class ResolverTracker {
         let offsets = ResolverELF.functionOffsets(fd, names: ["getaddrinfo", "gethostbyname", "gethostbyname2"])
         let tElf = Clock.boot
         var links: [OpaquePointer] = []
-        func attach(_ prog: String, _ fn: String, ret: Bool) -> Int32 {
+        func attach(_ prog: BPFProgram, _ fn: String, ret: Bool) -> Int32 {
             guard let p = object.program(prog), let off = offsets[fn] else { return ENOENT }
             guard let l = nt_attach_uprobe(p, file, nil, Int(off), ret ? 1 : 0) else { return errno == 0 ? ENOENT : errno }
             links.append(l)
             return 0
         }
-        let e1 = attach("nt_gai_enter", "getaddrinfo", ret: false)
-        let e2 = e1 == 0 ? attach("nt_gai_return", "getaddrinfo", ret: true) : e1
+        let e1 = attach(EmbeddedBPF.Resolver.Program.gaiEnter, "getaddrinfo", ret: false)
+        let e2 = e1 == 0 ? attach(EmbeddedBPF.Resolver.Program.gaiReturn, "getaddrinfo", ret: true) : e1
         if e1 != 0 || e2 != 0 {
             for l in links { bpf_link__destroy(l) }
             return refuse(offsets["getaddrinfo"] == nil ? "no getaddrinfo symbol"
@@ -224,8 +225,8 @@ final class ResolverTracker {
         var missing: [String] = []
         for fn in ["gethostbyname", "gethostbyname2"] {
             let before = links.count
-            if attach(fn == "gethostbyname" ? "nt_ghbn_enter" : "nt_ghbn2_enter", fn, ret: false) != 0
-                || attach("nt_ghbn_return", fn, ret: true) != 0 {
+            if attach(fn == "gethostbyname" ? EmbeddedBPF.Resolver.Program.ghbnEnter : EmbeddedBPF.Resolver.Program.ghbn2Enter, fn, ret: false) != 0
+                || attach(EmbeddedBPF.Resolver.Program.ghbnReturn, fn, ret: true) != 0 {
                 for l in links[before...] { bpf_link__destroy(l) }
                 links.removeSubrange(before...)
                 missing.append(fn)
@@ -245,7 +246,7 @@ final class ResolverTracker {
     }
 
     private func setArmed(_ k: FileKey, state: UInt32) {
-        guard let fd = try? object.mapFD("armed") else { return }
+        guard let fd = try? object.mapFD(EmbeddedBPF.Resolver.Map.armed) else { return }
         var key = nt_lib_key(dev: k.dev, ino: k.ino)
         var v = nt_lib_state(state: state, _pad: 0, maps: 0)
         bpf_map_update_elem(fd, &key, &v, 0)
@@ -257,7 +258,7 @@ final class ResolverTracker {
     /// The slot is one for the whole process: a file mapping the recording thread
     /// makes at the same moment can overwrite it (the address then differs), so retry.
     private func kernelKey(_ fd: Int32) -> FileKey? {
-        guard selfProbeReady, let sfd = try? object.mapFD("self_probe") else { return nil }
+        guard selfProbeReady, let sfd = try? object.mapFD(EmbeddedBPF.Resolver.Map.selfProbe) else { return nil }
         var zero: UInt32 = 0
         for _ in 0..<3 {
             // Cleared first: munmap then mmap often returns the same address, and a
@@ -350,7 +351,7 @@ final class ResolverTracker {
         guard now &- lastSweep >= every else { return }
         lastSweep = now
         let old = probed.values.filter { now &- $0.armedTs >= every }
-        guard !old.isEmpty, let afd = try? object.mapFD("armed") else { return }
+        guard !old.isEmpty, let afd = try? object.mapFD(EmbeddedBPF.Resolver.Map.armed) else { return }
         for p in old {
             var key = nt_lib_key(dev: p.kkey.dev, ino: p.kkey.ino)
             bpf_map_delete_elem(afd, &key)
@@ -381,14 +382,14 @@ final class ResolverTracker {
     /// The worker's answer for an exec's (root, executable) pair, given back to the
     /// kernel side: until `until`, that pair's execs send no notice.
     func settle(_ key: nt_notice_key, until: UInt64) {
-        guard let fd = try? object.mapFD("notice_keys") else { return }
+        guard let fd = try? object.mapFD(EmbeddedBPF.Resolver.Map.noticeKeys) else { return }
         var k = key, v = until
         bpf_map_update_elem(fd, &k, &v, 0)
     }
 
     /// Every pair's execs are looked at again (probes were taken out: what was settled may not be).
     private func unsettleAll() {
-        guard let fd = try? object.mapFD("notice_keys") else { return }
+        guard let fd = try? object.mapFD(EmbeddedBPF.Resolver.Map.noticeKeys) else { return }
         var keys: [nt_notice_key] = []
         var prev = nt_notice_key(), next = nt_notice_key()
         var rc = bpf_map_get_next_key(fd, nil, &next)

@@ -12,7 +12,7 @@ final class SocketSweep {
     private var values = [UInt8](repeating: 0, count: batch * MemoryLayout<nt_tcp_event>.stride)
 
     func run(_ object: BPFObject, deliver: (UnsafeRawPointer, Int) -> Void) throws {
-        let map = try object.mapFD("pending_opens")
+        let map = try object.mapFD(EmbeddedBPF.Sockets.Map.pendingOpens)
         let size = MemoryLayout<nt_tcp_event>.size, stride = MemoryLayout<nt_tcp_event>.stride
         // The batch cursor is the map's own (a bucket index for a hash map).
         var cursor: UInt64 = 0, next: UInt64 = 0

@@ -1,4 +1,5 @@
 import CBPFGlue
+import Events
 import Format
 #if canImport(Glibc)
 import Glibc
@@ -67,7 +68,7 @@ final class UDPFlowTracker {
     /// recording) and removes them from the kernel map; then ends, as evicted, every flow
     /// the map no longer holds.
     func retire(_ object: BPFObject, into w: TimelineWriter, now: UInt64, all: Bool) throws {
-        let fd = try object.mapFD("udp_flows")
+        let fd = try object.mapFD(EmbeddedBPF.Sockets.Map.udpFlows)
         sweep += 1
         var key = nt_udp_key(), next = nt_udp_key(), val = nt_udp_val()
         var retired: [(nt_udp_key, nt_udp_val)] = []
@@ -95,7 +96,7 @@ final class UDPFlowTracker {
             }
         }
         if evicted > 0 {
-            try w.loss(LossRow(source: "sockets", kind: "udp_flow_end", count: evicted, fromNs: since ?? now, toNs: now))
+            try w.loss(LossRow(source: EventSource.sockets.name, kind: SocketRecords.evictedFlowLoss, count: evicted, fromNs: since ?? now, toNs: now))
             evicted = 0
         }
         since = now

@@ -94,32 +94,6 @@ public struct ConntrackRow: Sendable, Equatable {
     public static let selectAll = "SELECT \(columns) FROM conntrack"
 }
 
-/// The conntrack table, appended to Schema.ddl / Schema.indexes.
-enum ConntrackSchema {
-    static let ddl = """
-        CREATE TABLE conntrack (ts INTEGER NOT NULL, kind INTEGER NOT NULL, flags INTEGER NOT NULL,
-            start_ts INTEGER NOT NULL, netns INTEGER NOT NULL, family INTEGER NOT NULL, proto INTEGER NOT NULL,
-            orig_src TEXT NOT NULL, orig_sport INTEGER NOT NULL, orig_dst TEXT NOT NULL, orig_dport INTEGER NOT NULL,
-            reply_src TEXT NOT NULL, reply_sport INTEGER NOT NULL, reply_dst TEXT NOT NULL, reply_dport INTEGER NOT NULL,
-            status INTEGER NOT NULL, zone INTEGER NOT NULL, mark INTEGER NOT NULL, hook INTEGER NOT NULL,
-            tcp_state INTEGER NOT NULL, cgroup_id INTEGER NOT NULL)
-        """
-    static let indexes = [
-        "CREATE INDEX IF NOT EXISTS conntrack_orig_src ON conntrack (orig_src, orig_sport)",
-        "CREATE INDEX IF NOT EXISTS conntrack_reply_dst ON conntrack (reply_dst, reply_dport)",
-        "CREATE INDEX IF NOT EXISTS conntrack_orig_dst ON conntrack (orig_dst, orig_dport)",
-        "CREATE INDEX IF NOT EXISTS conntrack_reply_src ON conntrack (reply_src, reply_sport)",
-    ]
-}
-
-/// Text bound in place for one insert (SQLITE_STATIC, no copy): `count` bytes of UTF-8 at
-/// `base`, which must stay valid and unchanged until the insert returns.
-public struct BorrowedText {
-    public var base: UnsafePointer<CChar>
-    public var count: Int32
-    @inline(__always) public init(base: UnsafePointer<CChar>, count: Int32) { self.base = base; self.count = count }
-}
-
 extension TimelineWriter {
     /// The one prepared conntrack insert, shared by both entry points below.
     @inline(__always) private func conntrackStatement() throws -> Statement {
