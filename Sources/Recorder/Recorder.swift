@@ -55,7 +55,7 @@ public struct RecordSummary: Sendable, CustomStringConvertible {
 
     public var description: String {
         var s = String(format: "recorded %.1f s: ", seconds)
-        s += counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        s += counts.isEmpty ? "no events" : counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         s += "; snapshot " + snapshots.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         s += String(format: "; %d segments, %.1f MB", segments, Double(storedBytes) / 1e6)
         if files > 1 { s += "; \(files) files" }
