@@ -87,6 +87,7 @@ public struct ProcessIndex: Sendable {
     /// Every process of the capture.
     init(_ capture: Capture) throws {
         try load(capture, pids: nil)
+        finish()
         execLosses = capture.losses(.image)
     }
 
@@ -99,56 +100,65 @@ public struct ProcessIndex: Sendable {
             loaded.formUnion(want)
             want = Set(records.values.map(\.parent.pid)).subtracting(loaded)
         }
+        finish()
         execLosses = capture.losses(.image)
     }
 
+    /// Adds the rows of `pids` (every pid when nil). A later call adds other pids' rows only,
+    /// so each record is complete after the call that made it.
     private mutating func load(_ capture: Capture, pids: Set<UInt32>?) throws {
         let reader = capture.reader
         // Snapshot rows read from /proc alone know the start only to the 10 ms tick.
         var coarse: [UInt32: ProcessKey] = [:]
-        func upsert(_ t: TaskRow) -> ProcessKey {
+        // One hash lookup a row: the record is changed where the dictionary holds it.
+        func upsert(_ t: TaskRow, _ change: (inout ProcessRecord) -> Void) {
             var key = ProcessKey(pid: t.pid, startNs: t.startNs)
-            if records[key] == nil, let c = coarse[t.pid], t.startNs >= c.startNs, t.startNs - c.startNs < 10_000_000 {
+            if !coarse.isEmpty, let c = coarse[t.pid], t.startNs >= c.startNs, t.startNs - c.startNs < 10_000_000,
+               records[key] == nil {
                 key = c
             }
-            if records[key] == nil {
-                records[key] = ProcessRecord(key: key, parent: ProcessKey(pid: t.ppid, startNs: t.parentStartNs),
-                                             uid: t.uid, gid: t.gid, comm: t.comm,
-                                             mntns: t.mntns, netns: t.netns, pidns: t.pidns)
-            }
-            records[key]!.cgroups.append((t.ts, t.cgroupID, t.cgroupV1ID))
-            return key
+            change(&records[key, default: ProcessRecord(key: key, parent: ProcessKey(pid: t.ppid, startNs: t.parentStartNs),
+                                                        uid: t.uid, gid: t.gid, comm: t.comm,
+                                                        mntns: t.mntns, netns: t.netns, pidns: t.pidns)])
         }
 
         try reader.forEachProcessSnapshot(pids: pids) { s in
             let t = s.task
-            let key = upsert(t)
-            if s.flags.contains(.fromProcOnly) { coarse[t.pid] = key }
-            records[key]!.fromSnapshot = true
-            records[key]!.snapshotIncomplete = !s.flags.intersection([.exitedDuringScan, .pidReusedDuringScan]).isEmpty
-            if let exe = s.exe {
-                records[key]!.execs.append(ExecRecord(ts: t.startNs, filename: exe, argv: Self.split(s.argv),
-                                                      truncated: false, fromSnapshot: true))
+            upsert(t) { r in
+                r.cgroups.append((t.ts, t.cgroupID, t.cgroupV1ID))
+                if s.flags.contains(.fromProcOnly) { coarse[t.pid] = r.key }
+                r.fromSnapshot = true
+                r.snapshotIncomplete = !s.flags.intersection([.exitedDuringScan, .pidReusedDuringScan]).isEmpty
+                if let exe = s.exe {
+                    r.execs.append(ExecRecord(ts: t.startNs, filename: exe, argv: Self.split(s.argv),
+                                              truncated: false, fromSnapshot: true))
+                }
             }
         }
         try reader.forEachFork(pids: pids) { t in
-            let key = upsert(t)
-            records[key]!.forkTs = t.ts
+            upsert(t) { r in
+                r.cgroups.append((t.ts, t.cgroupID, t.cgroupV1ID))
+                r.forkTs = t.ts
+            }
         }
         try reader.forEachExec(pids: pids) { e in
             let t = e.task
-            let key = upsert(t)
-            records[key]!.execs.append(ExecRecord(ts: t.ts, filename: e.filename, argv: Self.split(e.argv),
-                                                  truncated: e.flags & ExecFlags.argsTruncated != 0))
-            records[key]!.comm = t.comm
-            records[key]!.uid = t.uid
-            records[key]!.gid = t.gid
-            records[key]!.mntns = t.mntns; records[key]!.netns = t.netns; records[key]!.pidns = t.pidns
+            upsert(t) { r in
+                r.cgroups.append((t.ts, t.cgroupID, t.cgroupV1ID))
+                r.execs.append(ExecRecord(ts: t.ts, filename: e.filename, argv: Self.split(e.argv),
+                                          truncated: e.flags & ExecFlags.argsTruncated != 0))
+                r.comm = t.comm
+                r.uid = t.uid
+                r.gid = t.gid
+                r.mntns = t.mntns; r.netns = t.netns; r.pidns = t.pidns
+            }
         }
         try reader.forEachExit(pids: pids) { e in
-            let key = upsert(e.task)
-            records[key]!.exitTs = e.task.ts
-            records[key]!.exitStatus = e.status
+            upsert(e.task) { r in
+                r.cgroups.append((e.task.ts, e.task.cgroupID, e.task.cgroupV1ID))
+                r.exitTs = e.task.ts
+                r.exitStatus = e.status
+            }
         }
         let v1h = capture.meta["memory_hierarchy_id"].flatMap(UInt32.init) ?? 0
         try reader.forEachCgroupAttach(pids: pids) { a in
@@ -157,6 +167,10 @@ public struct ProcessIndex: Sendable {
             if a.hierarchyID == 0 { records[key]!.cgroups.append((a.ts, a.cgroupID, last.v1)) }
             else if a.hierarchyID == v1h { records[key]!.cgroups.append((a.ts, last.v2, a.cgroupID)) }
         }
+    }
+
+    /// Once every row is in: cgroups in time order, and each pid's incarnations.
+    private mutating func finish() {
         for k in records.keys { records[k]!.cgroups.sort { $0.ts < $1.ts } }
         byPid = [:]
         for k in records.keys.sorted() { byPid[k.pid, default: []].append(k) }
