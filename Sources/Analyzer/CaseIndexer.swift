@@ -115,7 +115,7 @@ enum CaseIndexer {
                                     case let k where ConntrackRecords.isEvent(k):
                                         guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(k, size) }
                                         joined.conntrack += 1
-                                        try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
+                                        try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self), addresses: addresses))
                                     default:
                                         try pipe.record(p, size: size)
                                     }

@@ -51,6 +51,25 @@ public enum ConntrackRecords {
             cgroupID: e.cgroup_id)
     }
 
+    /// As `row(_:)`, the addresses' text from `addresses` (one thread's cache).
+    public static func row(_ p: UnsafePointer<nt_ct_event>, addresses: AddressStrings) -> ConntrackRow {
+        let e = p.pointee
+        let family: UInt8 = e.orig.l3 == 10 ? 6 : 4
+        return ConntrackRow(
+            ts: e.ts, kind: e.kind == NT_KIND_CT_END.rawValue ? .end : .new,
+            flags: ConntrackFlags(rawValue: Int(e.flags)), startTs: e.start_ts, netns: e.netns,
+            family: family, proto: e.orig.l4, orig: tuple(e.orig, addresses), reply: tuple(e.reply, addresses),
+            status: e.status, zone: e.zone, mark: e.mark, hook: e.hook, tcpState: e.tcp_state,
+            cgroupID: e.cgroup_id)
+    }
+
+    private static func tuple(_ t: nt_ct_tuple, _ addresses: AddressStrings) -> ConntrackTuple {
+        var t = t
+        let src = withUnsafeBytes(of: &t.src) { addresses.text($0.baseAddress!, family: UInt16(t.l3)) }
+        let dst = withUnsafeBytes(of: &t.dst) { addresses.text($0.baseAddress!, family: UInt16(t.l3)) }
+        return ConntrackTuple(src: src, sport: t.sport, dst: dst, dport: t.dport)
+    }
+
     public static func tuple(_ t: nt_ct_tuple) -> ConntrackTuple {
         ConntrackTuple(src: cachedAddress(t.src, family: t.l3), sport: t.sport,
                        dst: cachedAddress(t.dst, family: t.l3), dport: t.dport)
