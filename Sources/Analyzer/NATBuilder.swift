@@ -7,7 +7,7 @@ final class NATReplay {
     private struct Key: Hashable {
         var netns: UInt32; var zone: UInt16; var proto: UInt8; var t: ConntrackTuple
         /// The integers alone (equality still compares the addresses): hashing the address
-        /// text was most of a lookup, and the ports already tell a busy table's tuples apart.
+        /// text would be most of a lookup, and the ports already tell a busy table's tuples apart.
         func hash(into h: inout Hasher) {
             h.combine(UInt64(netns) << 32 | UInt64(zone) << 16 | UInt64(proto))
             h.combine(UInt32(t.sport) << 16 | UInt32(t.dport))

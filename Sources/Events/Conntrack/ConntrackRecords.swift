@@ -40,25 +40,21 @@ public enum ConntrackRecords {
             cgroupID: e.cgroup_id)
     }
 
-    public static func row(_ p: UnsafePointer<nt_ct_event>) -> ConntrackRow {
+    public static func row(_ p: UnsafePointer<nt_ct_event>) -> ConntrackRow { row(p, tuple: tuple) }
+
+    /// As `row(_:)`, the addresses' text from `addresses` (one thread's cache).
+    public static func row(_ p: UnsafePointer<nt_ct_event>, addresses: AddressStrings) -> ConntrackRow {
+        row(p) { tuple($0, addresses) }
+    }
+
+    @inline(__always)
+    private static func row(_ p: UnsafePointer<nt_ct_event>, tuple: (nt_ct_tuple) -> ConntrackTuple) -> ConntrackRow {
         let e = p.pointee
         let family: UInt8 = e.orig.l3 == 10 ? 6 : 4
         return ConntrackRow(
             ts: e.ts, kind: e.kind == NT_KIND_CT_END.rawValue ? .end : .new,
             flags: ConntrackFlags(rawValue: Int(e.flags)), startTs: e.start_ts, netns: e.netns,
             family: family, proto: e.orig.l4, orig: tuple(e.orig), reply: tuple(e.reply),
-            status: e.status, zone: e.zone, mark: e.mark, hook: e.hook, tcpState: e.tcp_state,
-            cgroupID: e.cgroup_id)
-    }
-
-    /// As `row(_:)`, the addresses' text from `addresses` (one thread's cache).
-    public static func row(_ p: UnsafePointer<nt_ct_event>, addresses: AddressStrings) -> ConntrackRow {
-        let e = p.pointee
-        let family: UInt8 = e.orig.l3 == 10 ? 6 : 4
-        return ConntrackRow(
-            ts: e.ts, kind: e.kind == NT_KIND_CT_END.rawValue ? .end : .new,
-            flags: ConntrackFlags(rawValue: Int(e.flags)), startTs: e.start_ts, netns: e.netns,
-            family: family, proto: e.orig.l4, orig: tuple(e.orig, addresses), reply: tuple(e.reply, addresses),
             status: e.status, zone: e.zone, mark: e.mark, hook: e.hook, tcpState: e.tcp_state,
             cgroupID: e.cgroup_id)
     }
