@@ -165,7 +165,8 @@ final class CaseRowPipe: CaseRowSink, @unchecked Sendable {
     /// The writer's first error is thrown here (or at an earlier hand-off).
     func finish() throws -> Int {
         guard threaded else { return decodeFailures }
-        if !current.items.isEmpty { try handOff() }
+        // A hand-off fails only with the writer's error, thrown below once the writer has ended.
+        if !current.items.isEmpty { try? handOff() }
         pthread_mutex_lock(mutex)
         closed = true
         pthread_cond_broadcast(changed)
