@@ -86,49 +86,62 @@ enum CaseIndexer {
         let addresses = AddressStrings()
         try w.forEachTcpEvent { try connections.add($0) }
         try w.forEachConntrackWritten { try nat.add($0) }
+        // From here until the segments are read, only the pipe's thread uses `w`.
+        let pipe = CaseRowPipe(into: w)
+        connections.sink = pipe
+        nat.sink = pipe
         var joined = (tcp: 0, conntrack: 0)
         var lastTs = start
-        for f in files {
-            var opener = SegmentOpener(continuing: f.chainStart)
-            try f.reader.forEachSegmentInPlace { header, stored, sha256 in
-                s.segments += 1
-                head = Array(sha256)
-                do {
-                    try opener.open(header: header, stored: stored, sha256: sha256) { raw in
-                        try checkFraming(raw, header)
-                        try Segment.forEachRecord(in: raw) { p, size in
-                            do {
-                                // Socket and conntrack records (nearly all of a busy capture) are joined
-                                // into connections and mappings, not stored as rows: what every query
-                                // reads is the join, and the records stay in the capture's segments.
-                                switch RecordDecoders.kind(p, size) ?? 0 {
-                                case let k where SocketRecords.isTcp(k):
-                                    try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
-                                        joined.tcp += 1
-                                        try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
+        do {
+            for f in files {
+                var opener = SegmentOpener(continuing: f.chainStart)
+                try f.reader.forEachSegmentInPlace { header, stored, sha256 in
+                    s.segments += 1
+                    head = Array(sha256)
+                    do {
+                        try opener.open(header: header, stored: stored, sha256: sha256) { raw in
+                            try checkFraming(raw, header)
+                            try Segment.forEachRecord(in: raw) { p, size in
+                                do {
+                                    // Socket and conntrack records (nearly all of a busy capture) are joined
+                                    // into connections and mappings, not stored as rows: what every query
+                                    // reads is the join, and the records stay in the capture's segments.
+                                    switch RecordDecoders.kind(p, size) ?? 0 {
+                                    case let k where SocketRecords.isTcp(k):
+                                        try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
+                                            joined.tcp += 1
+                                            try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
+                                        }
+                                    case let k where ConntrackRecords.isEvent(k):
+                                        guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(k, size) }
+                                        joined.conntrack += 1
+                                        try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self), addresses: addresses))
+                                    default:
+                                        try pipe.record(p, size: size)
                                     }
-                                case let k where ConntrackRecords.isEvent(k):
-                                    guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(k, size) }
-                                    joined.conntrack += 1
-                                    try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
-                                default:
-                                    try decoders.write(p, size: size, into: w)
-                                }
-                            } catch is DecodeError { s.malformed += 1 }
+                                } catch is DecodeError { s.malformed += 1 }
+                            }
                         }
+                        s.records += header.records
+                        lastTs = max(lastTs, header.lastTs)
+                    } catch let e as SegmentError {
+                        s.damaged += 1
+                        try pipe.damage(header: header, reason: e.description)
+                        // Every answer that checks loss windows sees the hole.
+                        try pipe.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
+                                           fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
                     }
-                    s.records += header.records
-                    lastTs = max(lastTs, header.lastTs)
-                } catch let e as SegmentError {
-                    s.damaged += 1
-                    try w.damage(captureID: 1, header: header, reason: e.description)
-                    // Every answer that checks loss windows sees the hole.
-                    try w.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
-                                       fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
+                    progress?.update(segments: s.segments, of: totalSegments, records: s.records)
                 }
-                progress?.update(segments: s.segments, of: totalSegments, records: s.records)
             }
+        } catch {
+            // The writer stops before the error leaves: nothing uses `w` behind the caller's back.
+            _ = try? pipe.finish()
+            throw error
         }
+        s.malformed += try pipe.finish()
+        connections.sink = w
+        nat.sink = w
         if s.malformed > 0 {
             try w.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
         }

@@ -21,8 +21,14 @@ final class ConnectionBuilder {
     static let horizon: UInt64 = 2_000_000_000
 
     private let w: TimelineWriter
+    /// Where connections joined while decoding go (the case, or a pipe to it).
+    var sink: CaseRowSink
     // Touched once per row on the one building thread: no dynamic exclusivity checks.
-    @exclusivity(unchecked) private var open: [UInt64: Open] = [:]
+    /// Open connections by cookie: their place in `slots`, so a row updates its connection
+    /// in place and the table moves only small values when it grows.
+    @exclusivity(unchecked) private var open: [UInt64: Int] = [:]
+    @exclusivity(unchecked) private var slots: [Open] = []
+    @exclusivity(unchecked) private var freeSlots: [Int] = []
     /// Cookies whose connection is written: a row for one of them is out of order.
     @exclusivity(unchecked) private var written = Set<UInt64>()
     /// (close time, cookie) in arrival order.
@@ -32,7 +38,10 @@ final class ConnectionBuilder {
     @exclusivity(unchecked) private(set) var late = Set<UInt64>()
     @exclusivity(unchecked) private(set) var withoutCookie = 0
 
-    init(into w: TimelineWriter) { self.w = w }
+    init(into w: TimelineWriter) {
+        self.w = w
+        sink = w
+    }
 
     /// Whether `finish` joins some connections from the case's socket rows, sorted.
     var needsRows: Bool { withoutCookie > 0 || !late.isEmpty }
@@ -40,22 +49,30 @@ final class ConnectionBuilder {
     func add(_ e: TcpEventRow) throws {
         let cookie = e.cookie, ts = e.task.ts
         guard cookie != 0 else { withoutCookie += 1; return }
-        if late.contains(cookie) { return }
+        if !late.isEmpty && late.contains(cookie) { return }
         if let i = open.index(forKey: cookie) {
-            guard ts >= open.values[i].lastTs else {
+            let j = open.values[i]
+            guard ts >= slots[j].lastTs else {
                 late.insert(cookie)
                 open.remove(at: i)
+                freeSlots.append(j)
                 return
             }
-            ConnectionIndex.apply(e, to: &open.values[i].connection)
-            open.values[i].lastTs = ts
+            ConnectionIndex.apply(e, to: &slots[j].connection)
+            slots[j].lastTs = ts
         } else if written.contains(cookie) {
             late.insert(cookie)
             return
         } else {
             var c = ConnectionIndex.begin(e)
             ConnectionIndex.apply(e, to: &c)
-            open[cookie] = Open(connection: c, lastTs: ts)
+            if let j = freeSlots.popLast() {
+                slots[j] = Open(connection: c, lastTs: ts)
+                open[cookie] = j
+            } else {
+                open[cookie] = slots.count
+                slots.append(Open(connection: c, lastTs: ts))
+            }
         }
         if e.kind == .close { closing.append((ts, cookie)) }
         if ts > latest {
@@ -69,8 +86,9 @@ final class ConnectionBuilder {
         while closingHead < closing.count, closing[closingHead].ts &+ Self.horizon <= latest {
             let cookie = closing[closingHead].cookie
             closingHead += 1
-            if let o = open.removeValue(forKey: cookie) {
-                try w.connection(o.connection)
+            if let j = open.removeValue(forKey: cookie) {
+                try sink.connection(slots[j].connection)
+                freeSlots.append(j)
                 written.insert(cookie)
             }
         }
@@ -83,8 +101,10 @@ final class ConnectionBuilder {
     /// Writes what is still held, then joins what could not be joined in arrival order,
     /// then the UDP flows.
     func finish() throws {
-        for cookie in open.keys.sorted() { try w.connection(open[cookie]!.connection) }
+        for cookie in open.keys.sorted() { try w.connection(slots[open[cookie]!].connection) }
         open = [:]
+        slots = []
+        freeSlots = []
         written = []
         if withoutCookie > 0 { try ConnectionIndex.reconstructWithoutCookie(into: w) }
         if !late.isEmpty {

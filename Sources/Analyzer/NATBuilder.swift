@@ -4,8 +4,18 @@ import Format
 /// built as it closes. Only open entries are held.
 final class NATReplay {
     // One conntrack entry at a time holds a given tuple (in either direction) per namespace and zone.
-    private struct Key: Hashable { var netns: UInt32; var zone: UInt16; var proto: UInt8; var t: ConntrackTuple }
+    private struct Key: Hashable {
+        var netns: UInt32; var zone: UInt16; var proto: UInt8; var t: ConntrackTuple
+        /// The integers alone (equality still compares the addresses): hashing the address
+        /// text would be most of a lookup, and the ports already tell a busy table's tuples apart.
+        func hash(into h: inout Hasher) {
+            h.combine(UInt64(netns) << 32 | UInt64(zone) << 16 | UInt64(proto))
+            h.combine(UInt32(t.sport) << 16 | UInt32(t.dport))
+        }
+    }
     private let w: TimelineWriter
+    /// Where closed mappings go (the case, or a pipe to it).
+    var sink: CaseRowSink
     private let captureStart: UInt64
     // Touched once per row on the one building thread: no dynamic exclusivity checks.
     @exclusivity(unchecked) private var open: [Int: NATMapping] = [:]
@@ -19,23 +29,25 @@ final class NATReplay {
 
     init(into w: TimelineWriter, captureStart: UInt64) {
         self.w = w
+        sink = w
         self.captureStart = captureStart
-    }
-
-    private func keys(_ m: NATMapping) -> [Key] {
-        [Key(netns: m.netns, zone: m.zone, proto: m.proto, t: m.orig), Key(netns: m.netns, zone: m.zone, proto: m.proto, t: m.reply)]
     }
 
     private func close(_ i: Int, at ts: UInt64, _ kind: NATEnd) throws {
         guard var m = open.removeValue(forKey: i) else { return }
         m.end = max(ts, m.start)
         m.endKind = kind
-        for k in keys(m) where openByTuple[k] == i { openByTuple.removeValue(forKey: k) }
+        func release(_ t: ConntrackTuple) {
+            let k = Key(netns: m.netns, zone: m.zone, proto: m.proto, t: t)
+            if let j = openByTuple.index(forKey: k), openByTuple.values[j] == i { openByTuple.remove(at: j) }
+        }
+        release(m.orig)
+        release(m.reply)
         if let t = seenAt.removeValue(forKey: i) {
             openByStart[t]?.removeAll { $0 == i }
             if openByStart[t]?.isEmpty == true { openByStart.removeValue(forKey: t) }
         }
-        try w.natMapping(m)
+        try sink.natMapping(m)
     }
 
     /// The next row in (ts, row) order.
@@ -57,7 +69,8 @@ final class NATReplay {
                 counts["snapshot_duplicates", default: 0] += 1
                 return
             }
-            for k in [ko, kr] { if let i = openByTuple[k] { try close(i, at: r.ts, .superseded) } }
+            if let i = openByTuple[ko] { try close(i, at: r.ts, .superseded) }
+            if let i = openByTuple[kr] { try close(i, at: r.ts, .superseded) }
             let m = NATMapping(netns: r.netns, family: r.family, proto: r.proto, zone: r.zone, mark: r.mark,
                                status: r.status, cgroupID: r.cgroupID, orig: r.orig, reply: r.reply,
                                start: kind == .snapshot ? min(r.ts, captureStart) : r.ts, startKind: kind,
@@ -87,7 +100,7 @@ final class NATReplay {
 
     /// Writes the entries still open at the end, and the row counts.
     func finish() throws {
-        for (_, m) in open.sorted(by: { $0.key < $1.key }) { try w.natMapping(m) }
+        for (_, m) in open.sorted(by: { $0.key < $1.key }) { try sink.natMapping(m) }
         for (kind, n) in [(NATStart.new, newRows), (.reopen, reopenRows), (.snapshot, snapshotRows), (.netlink, netlinkRows)]
         where n > 0 {
             counts["new." + kind.rawValue] = n
@@ -122,6 +135,11 @@ final class NATBuilder {
     @exclusivity(unchecked) private var latest: UInt64 = 0
     @exclusivity(unchecked) private var replayedTs: UInt64 = 0
     @exclusivity(unchecked) private(set) var outOfOrder = false
+    /// Where closed mappings go (the case, or a pipe to it).
+    var sink: CaseRowSink {
+        get { replay.sink }
+        set { replay.sink = newValue }
+    }
 
     init(into w: TimelineWriter, captureStart: UInt64) {
         self.w = w

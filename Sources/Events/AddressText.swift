@@ -53,22 +53,32 @@ public final class AddressText {
 }
 
 /// Address text as Strings, for rows built in memory (SocketTuple.address's text): a
-/// churn repeats a handful of addresses, so each is formatted once. One thread uses it.
+/// churn repeats a handful of addresses, so each is formatted once; a direct-mapped table
+/// (as AddressText's) finds it without hashing through Hasher. One thread uses it.
 public final class AddressStrings {
-    private struct Key: Hashable { var hi: UInt64; var lo: UInt64; var family: UInt16 }
-    private var cache: [Key: String] = [:]
+    private struct Entry { var hi: UInt64; var lo: UInt64; var family: UInt16; var text: String? }
+    private static let entries = 256
+    private let table: UnsafeMutablePointer<Entry>
 
-    public init() {}
+    public init() {
+        table = .allocate(capacity: Self.entries)
+        table.initialize(repeating: Entry(hi: 0, lo: 0, family: 0, text: nil), count: Self.entries)
+    }
+
+    deinit {
+        table.deinitialize(count: Self.entries)
+        table.deallocate()
+    }
 
     /// The text of the 16 address bytes at `bytes`.
     @inline(__always)
     public func text(_ bytes: UnsafeRawPointer, family: UInt16) -> String {
-        let key = Key(hi: bytes.loadUnaligned(as: UInt64.self), lo: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-                      family: family)
-        if let s = cache[key] { return s }
+        let hi = bytes.loadUnaligned(as: UInt64.self), lo = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let h = (hi ^ (lo &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(family)) &* 0x9E37_79B9_7F4A_7C15
+        let e = table + Int(truncatingIfNeeded: h >> 56)
+        if let s = e.pointee.text, e.pointee.hi == hi, e.pointee.lo == lo, e.pointee.family == family { return s }
         let s = SocketTuple.address(family: family, bytes)
-        if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
-        cache[key] = s
+        e.pointee = Entry(hi: hi, lo: lo, family: family, text: s)
         return s
     }
 }

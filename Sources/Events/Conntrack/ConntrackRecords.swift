@@ -34,7 +34,15 @@ public enum ConntrackRecords {
             cgroupID: e.cgroup_id)
     }
 
-    public static func row(_ p: UnsafePointer<nt_ct_event>) -> ConntrackRow {
+    public static func row(_ p: UnsafePointer<nt_ct_event>) -> ConntrackRow { row(p, tuple: tuple) }
+
+    /// As `row(_:)`, the addresses' text from `addresses` (one thread's cache).
+    public static func row(_ p: UnsafePointer<nt_ct_event>, addresses: AddressStrings) -> ConntrackRow {
+        row(p) { tuple($0, addresses) }
+    }
+
+    @inline(__always)
+    private static func row(_ p: UnsafePointer<nt_ct_event>, tuple: (nt_ct_tuple) -> ConntrackTuple) -> ConntrackRow {
         let e = p.pointee
         let family: UInt8 = e.orig.l3 == 10 ? 6 : 4
         return ConntrackRow(
@@ -43,6 +51,13 @@ public enum ConntrackRecords {
             family: family, proto: e.orig.l4, orig: tuple(e.orig), reply: tuple(e.reply),
             status: e.status, zone: e.zone, mark: e.mark, hook: e.hook, tcpState: e.tcp_state,
             cgroupID: e.cgroup_id)
+    }
+
+    private static func tuple(_ t: nt_ct_tuple, _ addresses: AddressStrings) -> ConntrackTuple {
+        var t = t
+        let src = withUnsafeBytes(of: &t.src) { addresses.text($0.baseAddress!, family: UInt16(t.l3)) }
+        let dst = withUnsafeBytes(of: &t.dst) { addresses.text($0.baseAddress!, family: UInt16(t.l3)) }
+        return ConntrackTuple(src: src, sport: t.sport, dst: dst, dport: t.dport)
     }
 
     public static func tuple(_ t: nt_ct_tuple) -> ConntrackTuple {
