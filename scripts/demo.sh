@@ -30,7 +30,9 @@ echo
 echo "\$ nettrail nat capture.db --addr $seen"
 "$bin/nettrail" nat "$out/capture.db" --addr "$seen"
 echo
-echo "\$ nettrail who capture.db --addr $seen --at $at"
+# The moment is the server log's mtime, which the kernel keeps only to a clock tick (a few
+# ms): the connection may show as "nearby", begun a few ms after it.
+echo "\$ nettrail who capture.db --addr $seen --at $at    # --at: the log file's mtime, good to a clock tick"
 "$bin/nettrail" who "$out/capture.db" --addr "$seen" --at "$at" || true
 echo
 echo "\$ nettrail containers capture.db"
