@@ -115,38 +115,40 @@ public struct ResultTable: Sendable {
     }
 
     public func render(_ format: OutputFormat, _ layout: TableLayout = .all) -> String {
-        String(decoding: renderBytes(format, layout), as: UTF8.self)
+        switch format {
+        case .table: return String(decoding: TableText.render(self, layout), as: UTF8.self)
+        case .json: return jsonLines(layout)
+        case .csv: return csv(layout)
+        }
     }
 
-    /// The rendered answer as UTF-8, ready for stdout.
+    /// The rendered answer as UTF-8, ready for stdout (a table is built as bytes).
     public func renderBytes(_ format: OutputFormat, _ layout: TableLayout = .all) -> [UInt8] {
-        switch format {
-        case .table: return TableText.render(self, layout)
-        case .json, .csv: return Array(renderText(format, layout).utf8)
-        }
+        format == .table ? TableText.render(self, layout) : Array(render(format, layout).utf8)
     }
 
-    private func renderText(_ format: OutputFormat, _ layout: TableLayout) -> String {
-        switch format {
-        case .json:
-            let keep = layout.columns.map { $0.compactMap { columns.firstIndex(of: $0) } } ?? Array(columns.indices)
-            var out = ""
-            for row in rows {
-                out += "{" + keep.map { Value.jsonString(columns[$0]) + ":" + ($0 < row.count ? row[$0].json : "null") }
-                    .joined(separator: ",") + "}\n"
-            }
-            return out
-        case .csv:
-            let keep = layout.columns.map { $0.compactMap { columns.firstIndex(of: $0) } } ?? Array(columns.indices)
-            func cell(_ s: String) -> String {
-                s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-            }
-            let lines = [keep.map { cell(columns[$0]) }.joined(separator: ",")]
-                + rows.map { row in keep.map { $0 < row.count && row[$0] != .null ? cell(row[$0].plain) : "" }.joined(separator: ",") }
-            return lines.map { $0 + "\r\n" }.joined()
-        case .table:
-            return render(.table, layout)
+    private func picked(_ layout: TableLayout) -> [Int] {
+        layout.columns.map { $0.compactMap { columns.firstIndex(of: $0) } } ?? Array(columns.indices)
+    }
+
+    private func jsonLines(_ layout: TableLayout) -> String {
+        let keep = picked(layout)
+        var out = ""
+        for row in rows {
+            out += "{" + keep.map { Value.jsonString(columns[$0]) + ":" + ($0 < row.count ? row[$0].json : "null") }
+                .joined(separator: ",") + "}\n"
         }
+        return out
+    }
+
+    private func csv(_ layout: TableLayout) -> String {
+        let keep = picked(layout)
+        func cell(_ s: String) -> String {
+            s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        let lines = [keep.map { cell(columns[$0]) }.joined(separator: ",")]
+            + rows.map { row in keep.map { $0 < row.count && row[$0] != .null ? cell(row[$0].plain) : "" }.joined(separator: ",") }
+        return lines.map { $0 + "\r\n" }.joined()
     }
 }
 
