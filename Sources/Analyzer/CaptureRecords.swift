@@ -10,12 +10,12 @@ extension Capture {
         guard let evidence else { return [] }
         let addresses = AddressStrings()
         var out: [TcpEventRow] = []
-        try CaseIndexer.forEachRecord(of: CaseIndexer.files(evidence: evidence, meta: meta, set: set)) { p, size, k in
+        try CaseIndexer.forEachSegment(of: CaseIndexer.files(evidence: evidence, meta: meta, set: set), record: { p, size, k in
             guard SocketRecords.isTcp(k) else { return }
             try? SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
                 out.append(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
             }
-        }
+        })
         return out
     }
 
@@ -23,10 +23,10 @@ extension Capture {
     public func conntrackRecords() throws -> [ConntrackRow] {
         guard let evidence else { return [] }
         var out: [ConntrackRow] = []
-        try CaseIndexer.forEachRecord(of: CaseIndexer.files(evidence: evidence, meta: meta, set: set)) { p, size, k in
+        try CaseIndexer.forEachSegment(of: CaseIndexer.files(evidence: evidence, meta: meta, set: set), record: { p, size, k in
             guard ConntrackRecords.isEvent(k), size >= MemoryLayout<nt_ct_event>.size else { return }
             out.append(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self)))
-        }
+        })
         return out
     }
 }

@@ -93,47 +93,40 @@ enum CaseIndexer {
         var joined = (tcp: 0, conntrack: 0)
         var lastTs = start
         do {
-            for f in files {
-                var opener = SegmentOpener(continuing: f.chainStart)
-                try f.reader.forEachSegmentInPlace { header, stored, sha256 in
-                    s.segments += 1
-                    head = Array(sha256)
-                    do {
-                        try opener.open(header: header, stored: stored, sha256: sha256) { raw in
-                            try checkFraming(raw, header)
-                            try Segment.forEachRecord(in: raw) { p, size in
-                                do {
-                                    // Socket and conntrack records (nearly all of a busy capture) are joined
-                                    // into connections and mappings, not stored as rows: what every query
-                                    // reads is the join, and the records stay in the capture's segments.
-                                    switch RecordDecoders.kind(p, size) ?? 0 {
-                                    case let k where SocketRecords.isTcp(k):
-                                        try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
-                                            joined.tcp += 1
-                                            try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
-                                        }
-                                    case let k where ConntrackRecords.isEvent(k):
-                                        guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(k, size) }
-                                        joined.conntrack += 1
-                                        try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self), addresses: addresses))
-                                    default:
-                                        try pipe.record(p, size: size)
-                                    }
-                                } catch is DecodeError { s.malformed += 1 }
-                            }
+            try forEachSegment(of: files, record: { p, size, kind in
+                do {
+                    // Socket and conntrack records (nearly all of a busy capture) are joined
+                    // into connections and mappings, not stored as rows: what every query
+                    // reads is the join, and the records stay in the capture's segments.
+                    switch kind {
+                    case let k where SocketRecords.isTcp(k):
+                        try SocketRecords.forEachTcpRecord(p, size: size, kind: k) { e, kind in
+                            joined.tcp += 1
+                            try connections.add(SocketRecords.tcpRow(e, kind: kind, addresses: addresses))
                         }
-                        s.records += header.records
-                        lastTs = max(lastTs, header.lastTs)
-                    } catch let e as SegmentError {
-                        s.damaged += 1
-                        try pipe.damage(header: header, reason: e.description)
-                        // Every answer that checks loss windows sees the hole.
-                        try pipe.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
-                                           fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
+                    case let k where ConntrackRecords.isEvent(k):
+                        guard size >= MemoryLayout<nt_ct_event>.size else { throw DecodeError.short(k, size) }
+                        joined.conntrack += 1
+                        try nat.add(ConntrackRecords.row(p.assumingMemoryBound(to: nt_ct_event.self), addresses: addresses))
+                    default:
+                        try pipe.record(p, size: size)
                     }
-                    progress?.update(segments: s.segments, of: totalSegments, records: s.records)
+                } catch is DecodeError { s.malformed += 1 }
+            }, segment: { header, sha256, damage in
+                s.segments += 1
+                head = Array(sha256)
+                if let damage {
+                    s.damaged += 1
+                    try pipe.damage(header: header, reason: damage.description)
+                    // Every answer that checks loss windows sees the hole.
+                    try pipe.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
+                                       fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
+                } else {
+                    s.records += header.records
+                    lastTs = max(lastTs, header.lastTs)
                 }
-            }
+                progress?.update(segments: s.segments, of: totalSegments, records: s.records)
+            })
         } catch {
             // The writer stops before the error leaves: nothing uses `w` behind the caller's back.
             _ = try? pipe.finish()
@@ -195,21 +188,27 @@ extension CaseIndexer {
         } ?? [File(reader: evidence, meta: meta, chainStart: Segment.zeroDigest)]
     }
 
-    /// Every record of the capture's segments that opened intact, in the order the case
-    /// build meets them.
-    static func forEachRecord(of files: [File], _ body: (UnsafeRawPointer, Int, UInt32) throws -> Void) throws {
+    /// Every record of the capture's segments, in order, with its kind; then, per segment,
+    /// its header, its digest and why it could not be read (nil: every record was given).
+    /// A segment's framing is checked whole before any of its records is given: a segment is
+    /// in the case entire, or noted.
+    static func forEachSegment(of files: [File], record: (UnsafeRawPointer, Int, UInt32) throws -> Void,
+                               segment: (SegmentHeader, UnsafeRawBufferPointer, SegmentError?) throws -> Void = { _, _, _ in }) throws {
         for f in files {
             var opener = SegmentOpener(continuing: f.chainStart)
             try f.reader.forEachSegmentInPlace { header, stored, sha256 in
-                try? opener.open(header: header, stored: stored, sha256: sha256) { raw in
-                    try checkFraming(raw, header)
-                    try Segment.forEachRecord(in: raw) { p, size in try body(p, size, RecordDecoders.kind(p, size) ?? 0) }
-                }
+                var damage: SegmentError?
+                do {
+                    try opener.open(header: header, stored: stored, sha256: sha256) { raw in
+                        try checkFraming(raw, header)
+                        try Segment.forEachRecord(in: raw) { p, size in try record(p, size, RecordDecoders.kind(p, size) ?? 0) }
+                    }
+                } catch let e as SegmentError { damage = e }
+                try segment(header, sha256, damage)
             }
         }
     }
 
-    /// Framing is checked whole before any row is written: a segment is in the case entire, or noted.
     static func checkFraming(_ raw: UnsafeRawBufferPointer, _ header: SegmentHeader) throws {
         var n = 0
         try Segment.forEachRecord(in: raw) { _, _ in n += 1 }
@@ -223,10 +222,10 @@ extension CaseIndexer {
     /// open is already noted as damaged.
     static func writeRows(of files: [File], tcp: Bool, conntrack: Bool, into w: TimelineWriter,
                           decoders: RecordDecoders) throws {
-        try forEachRecord(of: files) { p, size, k in
+        try forEachSegment(of: files, record: { p, size, k in
             guard (tcp && SocketRecords.isTcp(k)) || (conntrack && ConntrackRecords.isEvent(k)) else { return }
             try? decoders.write(p, size: size, into: w)
-        }
+        })
     }
 }
 
