@@ -91,9 +91,15 @@ public final class Capture {
         pids.count > 2000 ? processes : try ProcessIndex(self, pids: pids)
     }
 
-    /// The pids with a fork, exec or exit in [from, to].
-    public func pidsWithEvents(from: UInt64, to: UInt64) throws -> Set<UInt32> {
-        try reader.pidsWithEvents(from: from, to: to)
+    /// These processes, with their ancestors: what an answer about one stretch of time reads
+    /// (the other processes that used the same pids are not read).
+    public func processes(keys: Set<ProcessKey>) throws -> ProcessIndex {
+        Set(keys.map(\.pid)).count > 2000 ? processes : try ProcessIndex(self, keys: keys)
+    }
+
+    /// The processes with a fork, exec or exit in [from, to].
+    public func processesWithEvents(from: UInt64, to: UInt64) throws -> Set<ProcessKey> {
+        try reader.processesWithEvents(from: from, to: to)
     }
 
     /// Loads the cgroup index now so a damaged table is reported, not papered over

@@ -133,10 +133,11 @@ public struct ConnectionIndex: Sendable {
 
 /// Textual TCP state names (include/net/tcp_states.h).
 public enum TCPState {
+    static let names = ["", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE",
+                        "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"]
+
     public static func name(_ s: UInt32) -> String {
-        let names = ["", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE",
-                     "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV"]
-        return Int(s) < names.count ? names[Int(s)] : "state\(s)"
+        Int(s) < names.count ? names[Int(s)] : "state\(s)"
     }
 }
 

@@ -8,12 +8,19 @@ public protocol NATResolver {
     func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation]
     /// How the connection looked outside the host, if it was translated ("1.2.3.4:5 -> 6.7.8.9:10").
     func translation(of c: Connection) -> String?
+    /// The same, written at the end of a line being built; whether there was one.
+    func addTranslation(of c: Connection, to b: inout ByteText) -> Bool
     /// Called once with the connections `translation(of:)` will be asked about.
     func prepare(for connections: [Connection])
 }
 
 extension NATResolver {
     public func prepare(for connections: [Connection]) {}
+    public func addTranslation(of c: Connection, to b: inout ByteText) -> Bool {
+        guard let t = translation(of: c) else { return false }
+        b.add(t)
+        return true
+    }
 }
 
 /// One mapping's inside end: the socket tuple the host had behind the address asked about.

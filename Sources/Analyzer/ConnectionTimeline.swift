@@ -16,8 +16,31 @@ public enum TimelineQuery {
 
     public static func run(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
                            kinds: Set<String>? = nil, nat: NATResolver? = nil) throws -> ResultTable {
-        struct Item { var ts: UInt64; var order: Int; var row: [Value] }
-        var items: [Item] = []
+        var (items, imageLoss) = try lines(capture, from: from, to: to, container: container, nat: nat)
+        if let kinds {
+            let events = Set(kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
+            items.removeAll { if case .text(let e) = $0.row[1] { return !events.contains(e) }; return true }
+        }
+        var table = ResultTable(columns: columns)
+        table.notes += capture.missingSourceNotes("process", "sockets")
+        table.rows = items.map(\.row)
+        table.notes += LossNote.notes(capture, .process, from: from, to: to,
+                                      consequence: "forks, execs or exits of this window may be missing")
+        table.notes += imageLoss.notes(capture)
+        table.notes += ConnectionsQuery.lossNotes(capture, from: from, to: to)
+        if nat != nil {
+            table.notes += LossNote.notes(capture, .conntrack, from: from, to: to,
+                                          consequence: "a connection's NAT translation may be missing")
+        }
+        return table
+    }
+
+    struct Item { var ts: UInt64; var order: Int; var row: [Value] }
+
+    /// The window's lines in time order, and the owners whose image is uncertain.
+    static func lines(_ capture: Capture, from: UInt64?, to: UInt64?, container: String?,
+                      nat: NATResolver?) throws -> ([Item], ImageLossNotes) {
+        var items: [Item] = [], imageLoss = ImageLossNotes()
         let lo = from ?? 0, hi = to ?? .max
         func cont(_ v2: UInt64, _ v1: UInt64) -> String? { capture.cgroups.container(v2: v2, v1: v1)?.id }
         func keep(_ ts: UInt64, _ c: String?) -> Bool {
@@ -29,7 +52,7 @@ public enum TimelineQuery {
 
         let conns = try ConnectionIndex(capture, ConnectionSelection(from: from, to: to)).connections
         let procs = from == nil && to == nil ? capture.processes
-            : try capture.processes(pids: try capture.pidsWithEvents(from: lo, to: hi).union(conns.compactMap { $0.owner?.pid }))
+            : try capture.processes(keys: try capture.processesWithEvents(from: lo, to: hi).union(conns.compactMap(\.owner)))
         for r in procs.records.values {
             let cg0 = r.cgroups.first
             if let f = r.forkTs {
@@ -59,7 +82,6 @@ public enum TimelineQuery {
             }
         }
         nat?.prepare(for: conns)
-        var imageLoss = ImageLossNotes()
         for c in conns {
             let o = OwnerInfo(c, capture, procs, detail: false)
             imageLoss.add(c.owner, o)
@@ -73,42 +95,39 @@ public enum TimelineQuery {
             case (.udp, .inbound): verb = "udp flow (recv)"
             case (.udp, _): verb = "udp flow (send)"
             }
-            var detail = "\(c.tuple.localText) -> \(c.tuple.remoteText) netns \(c.netns)"
-            if let r = c.result, r != 0 { detail += c.direction == .inbound ? " fd \(r)" : " result \(r)" }
-            if let t = nat?.translation(of: c) { detail += " nat \(t)" }
             let pid: Value = o.pid
             let comm: Value = c.owner == nil ? .text("(owner unknown)") : o.comm
             let at = c.ownedAt ?? c.start
-            if keep(at, cid) {
-                items.append(Item(ts: at, order: 2, row: [.text(capture.wallText(at)), .text(verb), pid, comm, cval(cid), .text(detail)]))
+            let opened = keep(at, cid), closed = c.end.flatMap { keep($0, cid) ? $0 : nil }
+            guard opened || closed != nil else { continue }
+            func tuple() -> ByteText {
+                var d = ByteText(capacity: 160)
+                d.endpoint(c.tuple.laddr, c.tuple.lport); d.add(" -> "); d.endpoint(c.tuple.raddr, c.tuple.rport)
+                return d
             }
-            if let end = c.end, keep(end, cid) {
-                var d = "\(c.tuple.localText) -> \(c.tuple.remoteText)"
-                if let s = c.bytesSent, let r = c.bytesReceived { d += " sent \(s) received \(r)" }
-                if let p = c.retransmits, p > 0 { d += " retransmits \(p)" }
-                if let s = c.finalState { d += " from \(TCPState.name(s))" }
-                if let r = c.endReason { d += " (\(r))" }
+            if opened {
+                var d = tuple()
+                d.add(" netns "); d.add(c.netns)
+                if let r = c.result, r != 0 { d.add(c.direction == .inbound ? " fd " : " result "); d.add(r) }
+                if let nat {
+                    let before = d.count
+                    d.add(" nat ")
+                    if !nat.addTranslation(of: c, to: &d) { d.truncate(to: before) }
+                }
+                items.append(Item(ts: at, order: 2, row: [.text(capture.wallText(at)), .text(verb), pid, comm, cval(cid), .text(d.string)]))
+            }
+            if let end = closed {
+                var d = tuple()
+                if let s = c.bytesSent, let r = c.bytesReceived { d.add(" sent "); d.add(s); d.add(" received "); d.add(r) }
+                if let p = c.retransmits, p > 0 { d.add(" retransmits "); d.add(p) }
+                if let s = c.finalState { d.add(" from "); d.add(TCPState.name(s)) }
+                if let r = c.endReason { d.add(" ("); d.add(r); d.add(")") }
                 items.append(Item(ts: end, order: 2, row: [.text(capture.wallText(end)),
-                                                         .text(c.proto == .tcp ? "tcp close" : "udp flow end"), pid, comm, cval(cid), .text(d)]))
+                                                         .text(c.proto == .tcp ? "tcp close" : "udp flow end"), pid, comm, cval(cid), .text(d.string)]))
             }
-        }
-        if let kinds {
-            let events = Set(kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
-            items.removeAll { if case .text(let e) = $0.row[1] { return !events.contains(e) }; return true }
         }
         items.sort { ($0.ts, $0.order) < ($1.ts, $1.order) }
-        var table = ResultTable(columns: columns)
-        table.notes += capture.missingSourceNotes("process", "sockets")
-        table.rows = items.map(\.row)
-        table.notes += LossNote.notes(capture, .process, from: from, to: to,
-                                      consequence: "forks, execs or exits of this window may be missing")
-        table.notes += imageLoss.notes(capture)
-        table.notes += ConnectionsQuery.lossNotes(capture, from: from, to: to)
-        if nat != nil {
-            table.notes += LossNote.notes(capture, .conntrack, from: from, to: to,
-                                          consequence: "a connection's NAT translation may be missing")
-        }
-        return table
+        return (items, imageLoss)
     }
 
     /// argv as run; the file too when argv[0] does not name it (e.g. busybox's /proc/self/exe re-exec).

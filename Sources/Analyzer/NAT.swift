@@ -25,8 +25,8 @@ public final class NATIndex {
     /// Mappings by their original tuple and by their reply tuple: a socket's own tuple is one
     /// of them (outbound: the original; inbound behind DNAT: the reply), so translating a
     /// connection reads its few mappings, not every mapping of a busy server's address.
-    private var byOriginal: [ConntrackTuple: [Int]] = [:]
-    private var byReply: [ConntrackTuple: [Int]] = [:]
+    private var byOriginal = TupleChains()
+    private var byReply = TupleChains()
     /// Rows the capture has: NEW rows by how they began, END rows, unmatched ends.
     public private(set) var rowCounts: [String: Int] = [:]
 
@@ -41,10 +41,8 @@ public final class NATIndex {
     public init(reader: TimelineReader, touching endpoint: NATEndpoint?, from: UInt64? = nil, to: UInt64? = nil) throws {
         mappings = try reader.natMappings(touching: endpoint, from: from, to: to)
         rowCounts = try reader.counts(prefix: Self.countPrefix)
-        for (i, m) in mappings.enumerated() {
-            byOriginal[m.orig, default: []].append(i)
-            byReply[m.reply, default: []].append(i)
-        }
+        byOriginal = TupleChains(mappings.map(\.orig))
+        byReply = TupleChains(mappings.map(\.reply))
     }
 
     /// How a socket with this tuple (local -> remote) looked on the other side of NAT at `t`:
@@ -54,21 +52,20 @@ public final class NATIndex {
         guard let lp = local.port, let rp = remote.port else { return nil }
         let key = ConntrackTuple(src: local.addr, sport: lp, dst: remote.addr, dport: rp)
         var best: (Int, Bool)?
-        for (list, outbound) in [(byOriginal[key] ?? [], true), (byReply[key] ?? [], false)] {
-            for i in list where mappings[i].proto == proto && mappings[i].isNAT && mappings[i].contains(t) {
-                if best.map({ mappings[i].start > mappings[$0.0].start }) ?? true { best = (i, outbound) }
-            }
+        func consider(_ i: Int, outbound: Bool) {
+            guard mappings[i].proto == proto && mappings[i].isNAT && mappings[i].contains(t) else { return }
+            if best.map({ mappings[i].start > mappings[$0.0].start }) ?? true { best = (i, outbound) }
         }
+        byOriginal.forEach(key) { consider($0, outbound: true) }
+        byReply.forEach(key) { consider($0, outbound: false) }
         return best.map { (mappings[$0.0], $0.1) }
     }
 
     /// The mappings a socket (local -> remote) can be one end of at `t` (see `translation`).
     public init(reader: TimelineReader, socketLocal local: NATEndpoint, remote: NATEndpoint, at t: UInt64) throws {
         mappings = try reader.natMappings(socketLocal: local, remote: remote, at: t)
-        for (i, m) in mappings.enumerated() {
-            byOriginal[m.orig, default: []].append(i)
-            byReply[m.reply, default: []].append(i)
-        }
+        byOriginal = TupleChains(mappings.map(\.orig))
+        byReply = TupleChains(mappings.map(\.reply))
     }
 
     static let countPrefix = "conntrack_rows."
@@ -213,5 +210,29 @@ public enum NATQuery {
         for (k, v) in n.ends.sorted(by: { $0.key < $1.key }) { out.append(("nat.end." + k, .int(Int64(v)))) }
         out.append(("nat.namespaces", .int(Int64(n.namespaces))))
         return out
+    }
+}
+
+/// Which mappings have each tuple, in mapping order: one dictionary entry per tuple and a
+/// chain through an array, not an array per tuple (a busy window has thousands of tuples).
+struct TupleChains {
+    private var first: [ConntrackTuple: Int] = [:]
+    /// The next mapping with the same tuple, or -1.
+    private var next: [Int] = []
+
+    init() {}
+
+    init(_ tuples: [ConntrackTuple]) {
+        first.reserveCapacity(tuples.count)
+        next = Array(repeating: -1, count: tuples.count)
+        // Built from the last, so each chain runs oldest first.
+        for i in tuples.indices.reversed() {
+            if let f = first.updateValue(i, forKey: tuples[i]) { next[i] = f }
+        }
+    }
+
+    func forEach(_ key: ConntrackTuple, _ body: (Int) -> Void) {
+        var i = first[key] ?? -1
+        while i >= 0 { body(i); i = next[i] }
     }
 }

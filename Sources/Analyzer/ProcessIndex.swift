@@ -104,19 +104,35 @@ public struct ProcessIndex: Sendable {
         execLosses = capture.losses(.image)
     }
 
-    /// Adds the rows of `pids` (every pid when nil). A later call adds other pids' rows only,
-    /// so each record is complete after the call that made it.
-    private mutating func load(_ capture: Capture, pids: Set<UInt32>?) throws {
+    /// These processes and their ancestors as far as the capture knows them (with any
+    /// startup-snapshot record of their pids, which a coarse start may have to join).
+    init(_ capture: Capture, keys: Set<ProcessKey>) throws {
+        var want = keys, asked = Set<ProcessKey>()
+        for _ in 0..<64 where !want.isEmpty {
+            try load(capture, pids: Set(want.map(\.pid)), keys: want)
+            asked.formUnion(want)
+            want = Set(records.values.map(\.parent)).subtracting(asked).filter { records[$0] == nil }
+        }
+        finish()
+        execLosses = capture.losses(.image)
+    }
+
+    /// Adds the rows of `pids` (every pid when nil), of `keys` only when given (snapshot rows
+    /// of those pids always). A later call adds other processes' rows only, so each record is
+    /// complete after the call that made it.
+    private mutating func load(_ capture: Capture, pids: Set<UInt32>?, keys: Set<ProcessKey>? = nil) throws {
         let reader = capture.reader
         // Snapshot rows read from /proc alone know the start only to the 10 ms tick.
         var coarse: [UInt32: ProcessKey] = [:]
         // One hash lookup a row: the record is changed where the dictionary holds it.
-        func upsert(_ t: TaskRow, _ change: (inout ProcessRecord) -> Void) {
-            var key = ProcessKey(pid: t.pid, startNs: t.startNs)
+        func upsert(_ t: TaskRow, snapshot: Bool = false, _ change: (inout ProcessRecord) -> Void) {
+            var key = ProcessKey(pid: t.pid, startNs: t.startNs), joined = false
             if !coarse.isEmpty, let c = coarse[t.pid], t.startNs >= c.startNs, t.startNs - c.startNs < 10_000_000,
                records[key] == nil {
                 key = c
+                joined = true
             }
+            guard snapshot || joined || keys?.contains(key) ?? true else { return }
             change(&records[key, default: ProcessRecord(key: key, parent: ProcessKey(pid: t.ppid, startNs: t.parentStartNs),
                                                         uid: t.uid, gid: t.gid, comm: t.comm,
                                                         mntns: t.mntns, netns: t.netns, pidns: t.pidns)])
@@ -124,7 +140,7 @@ public struct ProcessIndex: Sendable {
 
         try reader.forEachProcessSnapshot(pids: pids) { s in
             let t = s.task
-            upsert(t) { r in
+            upsert(t, snapshot: true) { r in
                 r.cgroups.append((t.ts, t.cgroupID, t.cgroupV1ID))
                 if s.flags.contains(.fromProcOnly) { coarse[t.pid] = r.key }
                 r.fromSnapshot = true

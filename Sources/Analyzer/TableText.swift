@@ -29,7 +29,14 @@ enum TableText {
         if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header, into: max) }
 
         var out: [UInt8] = []
-        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (t.rows.count + 1) + 64 * t.notes.count)
+        // Padded to its limit, or cut to it with a 3-byte ellipsis: at most the limit plus the
+        // bytes beyond one per column, its gap, and each line's newline.
+        var size = t.rows.count + 1 + 64 * t.notes.count
+        for (k, w) in cells.widths.enumerated() {
+            let j = k % Swift.max(keep.count, 1), bytes = cells.ends[k] - (k == 0 ? 0 : cells.ends[k - 1])
+            size += Swift.max(limits[j], bytes - w + limits[j]) + 4
+        }
+        out.reserveCapacity(size)
         let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
         cells.text.withUnsafeBufferPointer { text in
             var k = 0, start = 0
@@ -41,7 +48,12 @@ enum TableText {
                         out.append(contentsOf: text[start..<end])
                         if !last { out.append(contentsOf: spaces[0..<(limits[j] - w + 2)]) }
                     } else {
-                        out.append(contentsOf: shortened(text[start..<end], ascii: w == end - start, to: limits[j]))
+                        if w == end - start {
+                            out.append(contentsOf: text[start..<(start + limits[j] - 1)])
+                            out.append(contentsOf: ellipsis)
+                        } else {
+                            out.append(contentsOf: shortened(text[start..<end], to: limits[j]))
+                        }
                         if !last { out.append(contentsOf: spaces[0..<2]) }
                     }
                     start = end
@@ -109,9 +121,8 @@ enum TableText {
         return zip(widths, header).map { Swift.min($0.0, Swift.max(lo, $0.1, 8)) }
     }
 
-    /// The first `n - 1` display columns of `s` and "…".
-    static func shortened(_ s: Slice<UnsafeBufferPointer<UInt8>>, ascii: Bool, to n: Int) -> [UInt8] {
-        if ascii { return Array(s.prefix(n - 1)) + ellipsis }
+    /// The first `n - 1` display columns of `s` (not all ASCII) and "…".
+    static func shortened(_ s: Slice<UnsafeBufferPointer<UInt8>>, to n: Int) -> [UInt8] {
         var out: [UInt8] = []
         var taken = 0
         for u in String(decoding: s, as: UTF8.self).unicodeScalars {

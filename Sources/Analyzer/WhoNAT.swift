@@ -27,7 +27,13 @@ public final class ConntrackNATResolver: NATResolver {
     static func number(_ p: Connection.Proto) -> UInt8 { p == .tcp ? 6 : 17 }
 
     static func text(_ t: ConntrackTuple) -> String {
-        "\(Endpoint(ip: t.src, port: t.sport)) -> \(Endpoint(ip: t.dst, port: t.dport))"
+        var b = ByteText(capacity: 48)
+        add(t, to: &b)
+        return b.string
+    }
+
+    static func add(_ t: ConntrackTuple, to b: inout ByteText) {
+        b.endpoint(t.src, t.sport); b.add(" -> "); b.endpoint(t.dst, t.dport)
     }
 
     public func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation] {
@@ -61,12 +67,19 @@ public final class ConntrackNATResolver: NATResolver {
     }
 
     public func translation(of c: Connection) -> String? {
+        var b = ByteText(capacity: 48)
+        return addTranslation(of: c, to: &b) ? b.string : nil
+    }
+
+    /// Writes the translation of `c`, if it has one (and says whether it did).
+    public func addTranslation(of c: Connection, to b: inout ByteText) -> Bool {
         let local = NATEndpoint(addr: c.tuple.laddr, port: c.tuple.lport)
         let remote = NATEndpoint(addr: c.tuple.raddr, port: c.tuple.rport)
         let t = c.ownedAt ?? c.start
         guard let index = window ?? (try? NATIndex(reader: reader, socketLocal: local, remote: remote, at: t)),
-              let (m, outbound) = index.translation(local: local, remote: remote, at: t, proto: Self.number(c.proto)) else { return nil }
+              let (m, outbound) = index.translation(local: local, remote: remote, at: t, proto: Self.number(c.proto)) else { return false }
         // Outbound: our socket is the original source. Inbound: our socket is where DNAT sent it.
-        return Self.text(outbound ? m.translated : m.orig)
+        Self.add(outbound ? m.translated : m.orig, to: &b)
+        return true
     }
 }

@@ -109,8 +109,11 @@ enum CaseRows {
     /// which took two thirds of a busy second's read.
     struct ConnectionOrder: Comparable {
         var start: Int64, proto: String, noCookie: Bool, tcpCookie: Int64, id: Int64
+        /// Where the row's connection is in the reader's list.
+        var row: Int
 
-        init(_ st: Statement) {
+        init(_ st: Statement, row: Int) {
+            self.row = row
             start = st.int64(17)
             proto = st.string(1) ?? ""
             let cookie = st.int64(9)
@@ -340,12 +343,29 @@ extension TimelineReader {
             + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND "))
         let st = try db.prepare(sql)
         try st.bind(binds)
-        var out: [(CaseRows.ConnectionOrder, Connection)] = []
+        // The keys are sorted, not the rows: a connection is a few hundred bytes.
+        var order: [CaseRows.ConnectionOrder] = [], rows: [Connection] = []
         while try st.step() {
-            if let c = st.checkedRow(Self.connection) { out.append((CaseRows.ConnectionOrder(st), c)) }
+            if let c = st.checkedRow(Self.connection) {
+                order.append(CaseRows.ConnectionOrder(st, row: rows.count))
+                rows.append(c)
+            }
         }
-        out.sort { $0.0 < $1.0 }
-        return out.map(\.1)
+        order.sort()
+        // Moved into place along the permutation's cycles: no second array of rows.
+        var placed = [Bool](repeating: false, count: rows.count)
+        for i in order.indices where !placed[i] {
+            let first = rows[i]
+            var j = i
+            while true {
+                placed[j] = true
+                let from = order[j].row
+                if from == i { rows[j] = first; break }
+                rows[j] = rows[from]
+                j = from
+            }
+        }
+        return rows
     }
 
     private static func connection(_ st: Statement) -> Connection {

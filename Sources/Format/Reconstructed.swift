@@ -183,10 +183,11 @@ public struct NATEndpoint: Hashable, Sendable {
     /// "IP:PORT", "[IPv6]:PORT", or the address alone.
     public var description: String { Self.text(addr, port) }
 
-    /// The one spelling of an endpoint. A byte scan for ':' (IPv6): String.contains(String)
-    /// goes through Foundation, and a busy timeline prints two endpoints per line.
+    /// The one spelling of an endpoint (`ByteText.endpoint` writes it).
     public static func text(_ addr: String, _ port: UInt16?) -> String {
-        guard let port else { return addr }
-        return addr.utf8.contains(UInt8(ascii: ":")) ? "[\(addr)]:\(port)" : "\(addr):\(port)"
+        guard port != nil else { return addr }
+        var t = ByteText(capacity: addr.utf8.count + 8)
+        t.endpoint(addr, port)
+        return t.string
     }
 }

@@ -38,10 +38,12 @@ struct TimelineCommand: ParsableCommand {
             var t = try TimelineQuery.run(c, from: w.from, to: w.to, container: owner.container, kinds: kinds,
                                           nat: try? ConntrackNATResolver(c))
             RowFilter(pid: owner.pid, comm: owner.comm).apply(&t)
-            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
+            // A busy window is ~100 k cells and their rows: the process ends here, without
+            // freeing them one by one first (the table would otherwise die at its last use).
+            withExtendedLifetime(t) {
+                emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
+                Foundation.exit(EXIT_SUCCESS)
+            }
         } catch { fail(error) }
-        // A busy window is ~100 k cells and their rows: the process ends here, without
-        // freeing them one by one first.
-        Foundation.exit(EXIT_SUCCESS)
     }
 }

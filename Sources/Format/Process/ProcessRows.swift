@@ -155,15 +155,16 @@ extension TimelineReader {
         return out
     }
 
-    /// The pids with a fork, exec or exit in [from, to].
-    public func pidsWithEvents(from: UInt64, to: UInt64) throws -> Set<UInt32> {
+    /// The processes (pid and start) with a fork, exec or exit in [from, to].
+    public func processesWithEvents(from: UInt64, to: UInt64) throws -> Set<ProcessKey> {
         let st = try db.prepare("""
-            SELECT pid FROM process_fork WHERE ts BETWEEN ?1 AND ?2 UNION SELECT pid FROM process_exec WHERE ts BETWEEN ?1 AND ?2
-            UNION SELECT pid FROM process_exit WHERE ts BETWEEN ?1 AND ?2
+            SELECT pid, start_ns FROM process_fork WHERE ts BETWEEN ?1 AND ?2
+            UNION SELECT pid, start_ns FROM process_exec WHERE ts BETWEEN ?1 AND ?2
+            UNION SELECT pid, start_ns FROM process_exit WHERE ts BETWEEN ?1 AND ?2
             """)
         try st.bind([Int64(bitPattern: from), Int64(bitPattern: min(to, UInt64(Int64.max)))])
-        var out = Set<UInt32>()
-        while try st.step() { out.insert(UInt32(truncatingIfNeeded: st.int64(0))) }
+        var out = Set<ProcessKey>()
+        while try st.step() { out.insert(ProcessKey(pid: UInt32(truncatingIfNeeded: st.int64(0)), startNs: st.uint64(1))) }
         return out
     }
 
