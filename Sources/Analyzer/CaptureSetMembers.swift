@@ -132,7 +132,7 @@ public struct CaptureSetMembers {
     /// The loss rows missing members add to a case (rotated-out ones have the recorder's own).
     public var gapLosses: [LossRow] {
         gaps.filter { !$0.rotatedOut }.map {
-            LossRow(source: "recorder", kind: CaptureSet.LossKind.memberMissing, count: UInt64($0.records ?? 0),
+            LossRow(source: CaptureLoss.recorder, kind: CaptureLoss.memberMissing, count: UInt64($0.records ?? 0),
                     fromNs: $0.from, toNs: max($0.from, $0.to))
         }
     }

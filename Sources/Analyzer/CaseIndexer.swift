@@ -119,7 +119,7 @@ enum CaseIndexer {
                     s.damaged += 1
                     try pipe.damage(header: header, reason: damage.description)
                     // Every answer that checks loss windows sees the hole.
-                    try pipe.loss(LossRow(source: header.source, kind: "segment_damaged", count: UInt64(max(0, header.records)),
+                    try pipe.loss(LossRow(source: header.source, kind: CaptureLoss.segmentDamaged, count: UInt64(max(0, header.records)),
                                        fromNs: header.firstTs, toNs: max(header.firstTs, header.lastTs)))
                 } else {
                     s.records += header.records
@@ -136,7 +136,7 @@ enum CaseIndexer {
         connections.sink = w
         nat.sink = w
         if s.malformed > 0 {
-            try w.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
+            try w.loss(LossRow(source: CaptureLoss.decoder, kind: CaptureLoss.malformed, count: UInt64(s.malformed), fromNs: start, toNs: lastTs))
         }
         // A join that must see its rows sorted (rare: see ConnectionBuilder, NATBuilder) reads
         // them from the case: they are decoded into it again first.
@@ -173,7 +173,7 @@ enum CaseIndexer {
                                                 CaptureSet.Key.rotatedOutThrough].contains(key) {
             try w.deleteMeta(key)
         }
-        try w.keepWidestLoss(kind: CaptureSet.LossKind.rotatedOut)
+        try w.keepWidestLoss(kind: CaptureLoss.rotatedOut)
         for l in set.gapLosses { try w.loss(l) }
     }
 }

@@ -36,13 +36,11 @@ public enum LossScope: CaseIterable, Sendable {
         }
     }
 
-    static let damagedSegment = "segment_damaged"
-
     func covers(_ l: LossRow) -> Bool {
         // Records the decoder could not read, or the recorder could not copy off a ring: of any source.
-        if l.source == "decoder" || l.source == "recorder" { return true }
+        if CaptureLoss.everySource.contains(l.source) { return true }
         guard sources.contains(l.source) else { return false }
-        return l.kind == Self.damagedSegment || (kinds?.contains(l.kind) ?? true)
+        return l.kind == CaptureLoss.segmentDamaged || (kinds?.contains(l.kind) ?? true)
     }
 }
 

@@ -30,14 +30,6 @@ public enum CaptureSet {
                                  rotatedOutThrough]
     }
 
-    /// The loss kinds a set adds (source "recorder": every answer's scope).
-    public enum LossKind {
-        /// --max-files removed a member: its span and records are gone.
-        public static let rotatedOut = "rotated_out"
-        /// A member the set's other members name is not there (the analyzer's finding).
-        public static let memberMissing = "member_missing"
-    }
-
     /// The highest index a member may have: names past it are not read as members.
     public static let maxIndex = 1_000_000
 

@@ -178,7 +178,7 @@ final class CaptureFiles {
             }
         }
         if let r = rotatedOut {
-            try writer.loss(LossRow(source: "recorder", kind: CaptureSet.LossKind.rotatedOut, count: UInt64(r.records),
+            try writer.loss(LossRow(source: CaptureLoss.recorder, kind: CaptureLoss.rotatedOut, count: UInt64(r.records),
                                     fromNs: r.from, toNs: r.to))
         }
         try writer.commit()
@@ -202,7 +202,7 @@ final class CaptureFiles {
     var lossTotals: [String: UInt64] {
         var all = closedLossTotals.merging(writer.lossTotals, uniquingKeysWith: +)
         // Each file repeats the rotated_out row so far: the latest is the whole of it.
-        all[CaptureSet.LossKind.rotatedOut] = rotatedOut.map { UInt64($0.records) }
+        all[CaptureLoss.rotatedOut] = rotatedOut.map { UInt64($0.records) }
         return all
     }
 

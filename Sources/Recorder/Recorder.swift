@@ -233,7 +233,7 @@ public final class Recorder: @unchecked Sendable {
             reserve.release()
             files.writer.rollback()
             let (lost, since) = archive.uncommitted()
-            try files.writer.loss(LossRow(source: "recorder", kind: "disk_full", count: UInt64(lost),
+            try files.writer.loss(LossRow(source: CaptureLoss.recorder, kind: CaptureLoss.diskFull, count: UInt64(lost),
                                     fromNs: min(since ?? lastCommit, lastCommit), toNs: Clock.boot))
             stopReason = "the capture's file system is full" + (reserved ? "" : " (no space could be set aside to finish it)")
         }
@@ -251,11 +251,11 @@ public final class Recorder: @unchecked Sendable {
         try lossTracker.sample(into: writer, now: end.boot)
         for s in sources { try s.tick?(s.object, writer, end.boot, true) }
         if decodeErrors > 0 {
-            try writer.loss(LossRow(source: "decoder", kind: "malformed", count: UInt64(decodeErrors),
+            try writer.loss(LossRow(source: CaptureLoss.decoder, kind: CaptureLoss.malformed, count: UInt64(decodeErrors),
                                     fromNs: started.boot, toNs: end.boot))
         }
         if reader.dropped > 0 {
-            try writer.loss(LossRow(source: "recorder", kind: "ring_copy", count: reader.dropped,
+            try writer.loss(LossRow(source: CaptureLoss.recorder, kind: CaptureLoss.ringCopy, count: reader.dropped,
                                     fromNs: started.boot, toNs: end.boot))
         }
         try writer.clockAnchor(bootNs: end.boot, wallNs: end.wall)
