@@ -38,7 +38,7 @@ public struct ByteText {
         repeat { bytes[i] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10; i -= 1 } while v > 0
     }
 
-    /// An endpoint as `NATEndpoint.text` spells it: a:port, [v6]:port, or the bare address.
+    /// An endpoint's one spelling: a:port, [v6]:port, or the bare address.
     public mutating func endpoint(_ addr: String, _ port: UInt16?) {
         guard let port else { add(addr); return }
         if addr.utf8.contains(UInt8(ascii: ":")) {

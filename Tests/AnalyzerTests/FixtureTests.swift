@@ -102,6 +102,23 @@ final class FixtureTests: XCTestCase {
         })
     }
 
+    /// A window reads only its own processes and connections; its lines are still the whole
+    /// timeline's lines of that window.
+    func testTimelineWindowIsTheWholeTimelinesStretch() throws {
+        let (c, a) = try load()
+        let from = try c.bootTime(a.window.from), to = try c.bootTime(a.window.to)
+        let lo = c.wallText(from), hi = c.wallText(to)
+        func lines(_ rows: [[Value]]) -> [String] { rows.map { $0.map(\.plain).joined(separator: "|") }.sorted() }
+        let whole = try TimelineQuery.run(c)
+        let stretch = whole.rows.filter { row in
+            guard case .text(let at) = row[0] else { return false }
+            return at >= lo && at <= hi
+        }
+        let window = try TimelineQuery.run(c, from: from, to: to)
+        XCTAssertFalse(window.rows.isEmpty)
+        XCTAssertEqual(lines(window.rows), lines(stretch))
+    }
+
     func testInfoSaysNothingWasLost() throws {
         let (c, _) = try load()
         let t = try InfoQuery.run(c)
