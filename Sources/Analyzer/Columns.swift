@@ -29,7 +29,7 @@ public enum Columns {
         Column("comm", "the kernel's 16-byte task name", shown: true),
         Column("parents", "ancestors, nearest first, as pid:program"),
         Column("exe", "the program file it exec'd"),
-        Column("argv", "arguments as run, shell-quoted in tables", shown: true),
+        Column("argv", "arguments as run, shell-quoted in tables, after the file (FILE: ARGS) where argv[0] does not name it", shown: true),
     ]
 
     public static let connections: [Column] = [
@@ -52,7 +52,7 @@ public enum Columns {
         Column("bytes_received", "payload bytes received", shown: true),
         Column("retransmits", "TCP segments retransmitted"),
         Column("nat", "how the connection looked outside the host after NAT (from conntrack)"),
-        Column("argv", "the owner's arguments"),
+        Column("argv", "the owner's arguments (tables: as for processes)"),
         Column("resolved_name", "the name the owner itself resolved to the remote address before connecting"),
     ]
 
@@ -74,7 +74,7 @@ public enum Columns {
         Column("container", "the owner's container", shown: true),
         Column("runtime", "the container's runtime"),
         Column("parents", "the owner's ancestors, nearest first, as pid:program", shown: true),
-        Column("argv", "the owner's arguments"),
+        Column("argv", "the owner's arguments (tables: as for processes)"),
         Column("resolved_name", "the name the owner itself resolved to the remote address before connecting"),
     ]
 

@@ -79,7 +79,7 @@ struct OwnerInfo {
         tid = .int(Int64(c.ownerTid))
         if let known = image.known {
             exe = .text(known.filename)
-            argv = .list(known.argv)
+            argv = Value.argv(known.argv, file: known.filename)
         }
         let chain = procs.ancestors(of: key)
         if !chain.isEmpty {

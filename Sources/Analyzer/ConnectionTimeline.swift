@@ -131,10 +131,5 @@ public enum TimelineQuery {
     }
 
     /// argv as run; the file too when argv[0] does not name it (e.g. busybox's /proc/self/exe re-exec).
-    static func execText(_ e: ExecRecord) -> String {
-        let args = e.argv.map(Value.shellWord).joined(separator: " ")
-        guard let first = e.argv.first else { return e.filename }
-        let base = { (p: String) in p.split(separator: "/").last.map(String.init) ?? p }
-        return base(first) == base(e.filename) ? args : "\(e.filename): \(args)"
-    }
+    static func execText(_ e: ExecRecord) -> String { Value.commandText(file: e.filename, argv: e.argv) }
 }

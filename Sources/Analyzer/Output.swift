@@ -7,7 +7,26 @@ public enum Value: Sendable, Equatable {
     case bool(Bool)
     case double(Double)
     case list([String])
+    /// A program as run whose argv[0] does not name the file it ran (a re-exec through
+    /// /proc/self/exe or a descriptor; see `commandText`): tables show both, data the argv alone.
+    case command(file: String, argv: [String])
     case null
+
+    /// argv as a value: `.command` when argv[0] does not name `file`, else the list.
+    static func argv(_ argv: [String], file: String) -> Value {
+        guard let first = argv.first, baseName(first) == baseName(file) else { return .command(file: file, argv: argv) }
+        return .list(argv)
+    }
+
+    /// argv as run, shell-quoted; the file first ("FILE: ARGS") when argv[0] does not name
+    /// it, the file alone without argv: the one rule for showing an exec.
+    static func commandText(file: String, argv: [String]) -> String {
+        let args = argv.map(Value.shellWord).joined(separator: " ")
+        guard let first = argv.first else { return file }
+        return baseName(first) == baseName(file) ? args : "\(file): \(args)"
+    }
+
+    private static func baseName(_ p: String) -> Substring { p.split(separator: "/").last ?? Substring(p) }
 
     var plain: String {
         switch self {
@@ -15,7 +34,7 @@ public enum Value: Sendable, Equatable {
         case .int(let i): return String(i)
         case .double(let d): return d.isFinite ? String(d) : "-"
         case .bool(let b): return b ? "true" : "false"
-        case .list(let l): return l.map(Value.shellWord).joined(separator: " ")
+        case .list(let l), .command(_, let l): return l.map(Value.shellWord).joined(separator: " ")
         case .null: return "-"
         }
     }
@@ -26,7 +45,7 @@ public enum Value: Sendable, Equatable {
         case .int(let i): return String(i)
         case .double(let d): return d.isFinite ? String(d) : "null"
         case .bool(let b): return b ? "true" : "false"
-        case .list(let l): return "[" + l.map(Value.jsonString).joined(separator: ",") + "]"
+        case .list(let l), .command(_, let l): return "[" + l.map(Value.jsonString).joined(separator: ",") + "]"
         case .null: return "null"
         }
     }

@@ -92,7 +92,7 @@ public enum ProcessQuery {
                     .text(r.comm),
                     parents,
                     image.map { .text($0.filename) } ?? .null,
-                    image.map { .list($0.argv) } ?? .null,
+                    image.map { Value.argv($0.argv, file: $0.filename) } ?? .null,
                 ])
             }
         }

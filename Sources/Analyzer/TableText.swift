@@ -84,6 +84,7 @@ enum TableText {
             case .text(let s): append(s)
             case .int(let i): append(String(i))
             case .null: append("-")
+            case .command(let file, let argv): append(Value.commandText(file: file, argv: argv))
             default: append(v.plain)
             }
         }

@@ -34,6 +34,20 @@ final class OutputTests: XCTestCase {
         XCTAssertTrue(t.render(.csv).contains("\u{1B}[31mRED"))
     }
 
+    /// A re-exec through /proc/self/exe: tables name the file before the argv; data keep the argv alone.
+    func testAnExecWhoseArgv0DoesNotNameItsFileShowsBoth() {
+        XCTAssertEqual(Value.argv(["/bin/sleep", "1"], file: "/bin/sleep"), .list(["/bin/sleep", "1"]))
+        XCTAssertEqual(Value.argv(["sleep", "1"], file: "/usr/bin/sleep"), .list(["sleep", "1"]))
+        var t = ResultTable(columns: ["argv"])
+        t.append([Value.argv(["sleep", "0.05"], file: "/proc/self/exe")])
+        t.append([Value.argv([], file: "/bin/true")])
+        let table = t.render(.table)
+        XCTAssertTrue(table.contains("/proc/self/exe: sleep 0.05"), table)
+        XCTAssertTrue(table.contains("\n/bin/true"), table)
+        XCTAssertTrue(t.render(.json).contains(#"{"argv":["sleep","0.05"]}"#), t.render(.json))
+        XCTAssertTrue(t.render(.csv).contains("\r\nsleep 0.05\r\n"), t.render(.csv))
+    }
+
     func table() -> ResultTable {
         var t = ResultTable(columns: [Column("pid", "", shown: true), Column("pod", ""), Column("empty", "", shown: true),
                                       Column("argv", "", shown: true)])
