@@ -6,20 +6,20 @@ public protocol NATResolver {
     /// The sockets `outside` (an address seen outside the host) stood for at some moment
     /// within `at` ± `slack`, each with how its mapping stands to `at`.
     func inside(proto: Connection.Proto, outside: Endpoint, at t: UInt64, slack: UInt64) -> [NATTranslation]
-    /// How the connection looked outside the host, if it was translated ("1.2.3.4:5 -> 6.7.8.9:10").
-    func translation(of c: Connection) -> String?
-    /// The same, written at the end of a line being built; whether there was one.
+    /// How the connection looked outside the host ("1.2.3.4:5 -> 6.7.8.9:10"), written at the
+    /// end of a line being built, if it was translated; whether it was.
     func addTranslation(of c: Connection, to b: inout ByteText) -> Bool
-    /// Called once with the connections `translation(of:)` will be asked about.
+    /// Called once with the connections whose translation will be asked.
     func prepare(for connections: [Connection])
 }
 
 extension NATResolver {
     public func prepare(for connections: [Connection]) {}
-    public func addTranslation(of c: Connection, to b: inout ByteText) -> Bool {
-        guard let t = translation(of: c) else { return false }
-        b.add(t)
-        return true
+
+    /// The translation alone, if there was one.
+    public func translation(of c: Connection) -> String? {
+        var b = ByteText(capacity: 48)
+        return addTranslation(of: c, to: &b) ? b.string : nil
     }
 }
 

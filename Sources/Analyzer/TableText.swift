@@ -29,14 +29,7 @@ enum TableText {
         if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header, into: max) }
 
         var out: [UInt8] = []
-        // Padded to its limit, or cut to it with a 3-byte ellipsis: at most the limit plus the
-        // bytes beyond one per column, its gap, and each line's newline.
-        var size = t.rows.count + 1 + 64 * t.notes.count
-        for (k, w) in cells.widths.enumerated() {
-            let j = k % Swift.max(keep.count, 1), bytes = cells.ends[k] - (k == 0 ? 0 : cells.ends[k - 1])
-            size += Swift.max(limits[j], bytes - w + limits[j]) + 4
-        }
-        out.reserveCapacity(size)
+        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (t.rows.count + 1) + 64 * t.notes.count)
         let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
         cells.text.withUnsafeBufferPointer { text in
             var k = 0, start = 0

@@ -66,12 +66,6 @@ public final class ConntrackNATResolver: NATResolver {
         return out
     }
 
-    public func translation(of c: Connection) -> String? {
-        var b = ByteText(capacity: 48)
-        return addTranslation(of: c, to: &b) ? b.string : nil
-    }
-
-    /// Writes the translation of `c`, if it has one (and says whether it did).
     public func addTranslation(of c: Connection, to b: inout ByteText) -> Bool {
         let local = NATEndpoint(addr: c.tuple.laddr, port: c.tuple.lport)
         let remote = NATEndpoint(addr: c.tuple.raddr, port: c.tuple.rport)

@@ -1,12 +1,23 @@
 import Format
 
+/// Where an address sits in the direct-mapped tables below: 256 slots, picked by a
+/// multiplicative hash of its 16 bytes and family.
+private enum AddressSlot {
+    static let count = 256
+
+    @inline(__always)
+    static func of(hi: UInt64, lo: UInt64, family: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((hi ^ (lo &* 0x9E37_79B9_7F4A_7C15) ^ family) &* 0x9E37_79B9_7F4A_7C15) >> 56)
+    }
+}
+
 /// Address text for the ring path: a direct-mapped table of recently formatted addresses
 /// (a churn repeats a handful), and four per-row slots the insert binds in place
 /// (SQLITE_STATIC), so a row costs no String, no hashing, no allocation. One thread
 /// uses it.
 public final class AddressText {
     // Entry: key hi u64 @0, lo u64 @8, family u8 @16, valid u8 @17, length u8 @18, text @24.
-    private static let entrySize = 80, entries = 256, textOffset = 24, textMax = 56
+    private static let entrySize = 80, entries = AddressSlot.count, textOffset = 24, textMax = 56
     private let table: UnsafeMutableRawPointer
     private let scratch: UnsafeMutableRawPointer
 
@@ -26,8 +37,7 @@ public final class AddressText {
     @inline(__always)
     public func text(_ bytes: UnsafeRawPointer, family: UInt8, slot: Int) -> BorrowedText {
         let hi = bytes.loadUnaligned(as: UInt64.self), lo = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-        let h = (hi ^ (lo &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(family)) &* 0x9E37_79B9_7F4A_7C15
-        let e = table + Int(truncatingIfNeeded: h >> 56) * Self.entrySize
+        let e = table + AddressSlot.of(hi: hi, lo: lo, family: UInt64(family)) * Self.entrySize
         if e.load(fromByteOffset: 17, as: UInt8.self) == 0 || e.load(as: UInt64.self) != hi
             || e.load(fromByteOffset: 8, as: UInt64.self) != lo || e.load(fromByteOffset: 16, as: UInt8.self) != family {
             fill(e, bytes, family: family, hi: hi, lo: lo)
@@ -57,7 +67,7 @@ public final class AddressText {
 /// (as AddressText's) finds it without hashing through Hasher. One thread uses it.
 public final class AddressStrings {
     private struct Entry { var hi: UInt64; var lo: UInt64; var family: UInt16; var text: String? }
-    private static let entries = 256
+    private static let entries = AddressSlot.count
     private let table: UnsafeMutablePointer<Entry>
 
     public init() {
@@ -74,8 +84,7 @@ public final class AddressStrings {
     @inline(__always)
     public func text(_ bytes: UnsafeRawPointer, family: UInt16) -> String {
         let hi = bytes.loadUnaligned(as: UInt64.self), lo = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-        let h = (hi ^ (lo &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(family)) &* 0x9E37_79B9_7F4A_7C15
-        let e = table + Int(truncatingIfNeeded: h >> 56)
+        let e = table + AddressSlot.of(hi: hi, lo: lo, family: UInt64(family))
         if let s = e.pointee.text, e.pointee.hi == hi, e.pointee.lo == lo, e.pointee.family == family { return s }
         let s = SocketTuple.address(family: family, bytes)
         e.pointee = Entry(hi: hi, lo: lo, family: family, text: s)

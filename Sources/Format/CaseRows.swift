@@ -351,21 +351,7 @@ extension TimelineReader {
                 rows.append(c)
             }
         }
-        order.sort()
-        // Moved into place along the permutation's cycles: no second array of rows.
-        var placed = [Bool](repeating: false, count: rows.count)
-        for i in order.indices where !placed[i] {
-            let first = rows[i]
-            var j = i
-            while true {
-                placed[j] = true
-                let from = order[j].row
-                if from == i { rows[j] = first; break }
-                rows[j] = rows[from]
-                j = from
-            }
-        }
-        return rows
+        return order.sorted().map { rows[$0.row] }
     }
 
     private static func connection(_ st: Statement) -> Connection {
