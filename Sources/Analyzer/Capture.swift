@@ -87,15 +87,21 @@ public final class Capture {
     /// The processes that used `pids`, with their ancestors: what an answer about a few
     /// processes reads, instead of every process of the capture.
     public func processes(pids: Set<UInt32>) throws -> ProcessIndex {
-        // Past a few thousand, one read of everything is cheaper than as many lookups.
-        pids.count > 2000 ? processes : try ProcessIndex(self, pids: pids)
+        pids.count > lookupLimit ? processes : try ProcessIndex(self, pids: pids)
     }
 
     /// These processes, with their ancestors: what an answer about one stretch of time reads
     /// (the other processes that used the same pids are not read).
     public func processes(keys: Set<ProcessKey>) throws -> ProcessIndex {
-        Set(keys.map(\.pid)).count > 2000 ? processes : try ProcessIndex(self, keys: keys)
+        Set(keys.map(\.pid)).count > lookupLimit ? processes : try ProcessIndex(self, keys: keys)
     }
+
+    /// Past this many pids, one read of every process is cheaper than as many lookups: a
+    /// few thousand, or a quarter of the processes the case holds.
+    private lazy var lookupLimit: Int = {
+        let rows = (try? reader.counts(prefix: "rows.")) ?? [:]
+        return max(2000, ((rows["process_fork"] ?? 0) + (rows["process_snapshot"] ?? 0)) / 4)
+    }()
 
     /// The processes with a fork, exec or exit in [from, to].
     public func processesWithEvents(from: UInt64, to: UInt64) throws -> Set<ProcessKey> {

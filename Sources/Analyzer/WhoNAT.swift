@@ -6,22 +6,47 @@ import Format
 /// window at once when many connections will be asked about.
 public final class ConntrackNATResolver: NATResolver {
     private let reader: TimelineReader
-    private var window: NATIndex?
+    /// Stretches of translation times, each with the mappings live at some moment of it,
+    /// in time order and disjoint.
+    private var stretches: [(from: UInt64, to: UInt64, index: NATIndex)] = []
+    /// The longest stretch read at once: a busy second holds thousands of mappings.
+    static let stretch: UInt64 = 1_000_000_000
+    /// The fewest translation times in a stretch worth reading all its mappings (a lone
+    /// time needs only its few).
+    private let fewest: Int
 
-    public init(_ capture: Capture) throws {
+    public init(_ capture: Capture, fewest: Int = 64) throws {
         reader = capture.reader
+        self.fewest = fewest
         guard try reader.hasTable("nat_mapping") else { throw TimelineOpenError.corrupt(reader.path, "no NAT mapping table") }
     }
 
-    /// Connections whose translation will be asked: many of them close together in time
-    /// (a timeline window) are answered from one read of their span; scattered ones (every
-    /// connection to a server over hours) one lookup each, not every mapping in between.
+    /// Connections whose translation will be asked: those whose times lie close together
+    /// (a timeline window's, however long) are answered from one read per stretch of
+    /// time; scattered ones (every connection to a server over hours) one lookup each,
+    /// not every mapping in between.
     public func prepare(for connections: [Connection]) {
-        guard connections.count > 64 else { return }
-        let from = connections.map(\.start).min() ?? 0
-        let to = connections.map { $0.end ?? .max }.max() ?? .max
-        guard to != .max, to - from <= 5_000_000_000 else { return }
-        window = try? NATIndex(reader: reader, touching: nil, from: from, to: to)
+        let times = connections.map { $0.ownedAt ?? $0.start }.sorted()
+        stretches = []
+        var i = 0
+        while i < times.count {
+            var j = i
+            while j + 1 < times.count && times[j + 1] - times[i] <= Self.stretch { j += 1 }
+            if j - i + 1 >= fewest, let index = try? NATIndex(reader: reader, touching: nil, from: times[i], to: times[j]) {
+                stretches.append((times[i], times[j], index))
+            }
+            i = j + 1
+        }
+    }
+
+    /// The stretch read for `t`, if any.
+    private func stretch(at t: UInt64) -> NATIndex? {
+        var lo = 0, hi = stretches.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if stretches[mid].to < t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < stretches.count && stretches[lo].from <= t ? stretches[lo].index : nil
     }
 
     static func number(_ p: Connection.Proto) -> UInt8 { p == .tcp ? 6 : 17 }
@@ -70,7 +95,7 @@ public final class ConntrackNATResolver: NATResolver {
         let local = NATEndpoint(addr: c.tuple.laddr, port: c.tuple.lport)
         let remote = NATEndpoint(addr: c.tuple.raddr, port: c.tuple.rport)
         let t = c.ownedAt ?? c.start
-        guard let index = window ?? (try? NATIndex(reader: reader, socketLocal: local, remote: remote, at: t)),
+        guard let index = stretch(at: t) ?? (try? NATIndex(reader: reader, socketLocal: local, remote: remote, at: t)),
               let (m, outbound) = index.translation(local: local, remote: remote, at: t, proto: Self.number(c.proto)) else { return false }
         // Outbound: our socket is the original source. Inbound: our socket is where DNAT sent it.
         Self.add(outbound ? m.translated : m.orig, to: &b)

@@ -393,12 +393,15 @@ extension TimelineReader {
     /// source port; the translated peer), never the busy server address every mapping shares.
     public func natMappings(socketLocal l: NATEndpoint, remote r: NATEndpoint, at t: UInt64) throws -> [NATMapping] {
         guard let lp = l.port, let rp = r.port, try hasTable("nat_mapping") else { return [] }
-        return try natMappings(where: """
-            ((os_addr = ? AND os_port = ? AND orig_dst = ? AND orig_dport = ?)
+        let st = try reused("""
+            SELECT \(CaseRows.natColumns) FROM nat_mapping
+            WHERE ((os_addr = ? AND os_port = ? AND orig_dst = ? AND orig_dport = ?)
               OR (ts_addr = ? AND ts_port = ? AND reply_src = ? AND reply_sport = ?))
             AND start <= ? AND (end_ts IS NULL OR end_ts > ?)
-            """, [l.addr, Int(lp), r.addr, Int(rp), r.addr, Int(rp), l.addr, Int(lp),
-                  Int64(bitPattern: t), Int64(bitPattern: t)])
+            """)
+        try st.bind([l.addr, Int(lp), r.addr, Int(rp), r.addr, Int(rp), l.addr, Int(lp),
+                     Int64(bitPattern: t), Int64(bitPattern: t)])
+        return try natMappings(st)
     }
 
     /// NAT mapping intervals with `endpoint` on some side (any port when it has none), live at
@@ -426,10 +429,13 @@ extension TimelineReader {
     }
 
     private func natMappings(where condition: String?, _ binds: [any SQLiteBindable]) throws -> [NATMapping] {
-        // Sorted here, by (start, id), not by SQLite's sorter (see ConnectionOrder).
-        let sql = "SELECT \(CaseRows.natColumns) FROM nat_mapping" + (condition.map { " WHERE " + $0 } ?? "")
-        let st = try db.prepare(sql)
+        let st = try db.prepare("SELECT \(CaseRows.natColumns) FROM nat_mapping" + (condition.map { " WHERE " + $0 } ?? ""))
         try st.bind(binds)
+        return try natMappings(st)
+    }
+
+    /// The rows `st` selects, sorted here by (start, id), not by SQLite's sorter (see ConnectionOrder).
+    private func natMappings(_ st: Statement) throws -> [NATMapping] {
         var out: [NATMapping] = [], order: [(start: Int64, id: Int64)] = []
         while try st.step() {
             order.append((st.int64(16), st.int64(0)))

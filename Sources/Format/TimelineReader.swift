@@ -37,6 +37,22 @@ public final class TimelineReader {
     /// Read (the whole WAL) only by what reports on the evidence, not by every query.
     public private(set) lazy var walDamage: WALDamage? = kind == .capture ? WALScan.damage(path + "-wal") : nil
 
+    /// Statements a query runs many times (one lookup per connection), prepared once.
+    private var prepared: [String: Statement] = [:]
+    /// Which tables the file has (it is read-only: they cannot change while it is open).
+    private var tables: [String: Bool] = [:]
+
+    /// `sql` prepared once for this reader, reset and ready to bind.
+    func reused(_ sql: String) throws -> Statement {
+        if let st = prepared[sql] {
+            st.reset()
+            return st
+        }
+        let st = try db.prepare(sql)
+        prepared[sql] = st
+        return st
+    }
+
     /// `kind` is what the file must be; a capture is checked structurally (a case is
     /// the analyzer's own, checked by what built it).
     public init(path: String, kind: TimelineFileKind = .capture) throws {
@@ -214,7 +230,10 @@ public final class TimelineReader {
 
     /// Whether the capture has `table` (tables added within a version are absent from older captures).
     public func hasTable(_ table: String) throws -> Bool {
-        (try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) ?? 0) > 0
+        if let known = tables[table] { return known }
+        let has = (try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) ?? 0) > 0
+        tables[table] = has
+        return has
     }
 
     public func count(_ table: String) throws -> Int {

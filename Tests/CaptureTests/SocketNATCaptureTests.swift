@@ -120,5 +120,13 @@ final class SocketNATCaptureTests: XCTestCase {
         let conns = try ConnectionsQuery.run(capture, ConnectionFilter(container: "ntsk-out-\(tag)"), nat: nat)
         XCTAssertEqual(conns.rows.count, n, conns.render(.table))
         XCTAssertTrue(conns.rows.allSatisfy { $0[conns.columns.firstIndex(of: "nat")!] != .null }, conns.render(.table))
+
+        // Each connection's translation is the same from one read of its stretch of time
+        // (a timeline window's way) as from a lookup of its own.
+        let all = try ConnectionIndex(capture).connections
+        let stretched = try ConntrackNATResolver(capture, fewest: 1), alone = try ConntrackNATResolver(capture)
+        stretched.prepare(for: all)
+        for c in all { XCTAssertEqual(stretched.translation(of: c), alone.translation(of: c), "\(c.tuple)") }
+        XCTAssertGreaterThanOrEqual(all.filter { alone.translation(of: $0) != nil }.count, 2 * n)
     }
 }
