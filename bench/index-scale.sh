@@ -3,8 +3,8 @@
 #
 # Indexing a case, and querying it, as a capture grows (issue 12). For each capture
 # (made by bench/make-big-capture.sh, e.g. ~1 M and >= 10 M events): events, the time
-# of `nettrail index --rebuild` into a case of its own (beside the capture, removed at
-# the end unless KEEP=1), events/s, peak RSS, the case's size on disk; then the median
+# of `nettrail index --rebuild` into a case of its own (in a directory under /var/tmp,
+# never beside the capture; removed at the end unless KEEP=1), events/s, peak RSS, the case's size on disk; then the median
 # of 5 runs of who, nat, processes --pid, connections --remote and a 1-s timeline,
 # each run with a 60 s timeout ("timeout" is printed rather than waiting longer).
 # Query arguments come from the case itself: a translated TCP mapping in the middle of
@@ -20,9 +20,9 @@ nt=${NETTRAIL:-$repo/.build/release/nettrail}
 [ -x "$nt" ] || (cd "$repo" && swift build -c release --static-swift-stdlib --product nettrail >/dev/null)
 command -v sqlite3 >/dev/null || apt-get install -y sqlite3 >/dev/null
 tmp=$(mktemp -d /tmp/ntis.XXXXXX)
-cases=()
+cases=$(mktemp -d /var/tmp/ntis-cases.XXXXXX)
 cleanup() {
-	[ -n "${KEEP:-}" ] || rm -f "${cases[@]}"
+	if [ -n "${KEEP:-}" ]; then echo "cases kept in $cases"; else rm -rf "$cases"; fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -46,8 +46,7 @@ q() {
 }
 
 for cap in "$@"; do
-	c=$cap.index-scale.case
-	cases+=("$c")
+	c=$cases/$(basename "$cap").case
 	echo "== $cap"
 	/usr/bin/time -f "%e %M" -o "$tmp/time" "$nt" index "$cap" --case "$c" --rebuild >"$tmp/index"
 	read -r secs rss <"$tmp/time"
