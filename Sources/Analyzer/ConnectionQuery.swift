@@ -101,6 +101,11 @@ struct ImageLossNotes {
         items.append((owner, image))
     }
 
+    /// Another part of the same answer's owners (a timeline read a stretch at a time).
+    mutating func merge(_ other: ImageLossNotes) {
+        for (owner, image) in other.items where seen.insert(owner).inserted { items.append((owner, image)) }
+    }
+
     func notes(_ capture: Capture) -> [String] {
         guard !items.isEmpty else { return [] }
         let lost = LossNote.text(capture, items.flatMap(\.1.lost),

@@ -13,26 +13,70 @@ public enum TimelineQuery {
         "close": ["tcp close", "udp flow end"],
     ]
     public static var kinds: [String] { kindEvents.map(\.key) }
+    /// What the event, pid and comm columns can hold (a pid has at most 7 digits, a comm 15
+    /// characters), so that a timeline written a stretch at a time lines up.
+    public static let widest = ["event": kindEvents.flatMap(\.value).map(\.count).max() ?? 0, "pid": 7, "comm": 15]
 
     public static func run(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
                            kinds: Set<String>? = nil, nat: NATResolver? = nil) throws -> ResultTable {
-        var (items, imageLoss) = try lines(capture, from: from, to: to, container: container, nat: nat)
-        if let kinds {
-            let events = Set(kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
-            items.removeAll { if case .text(let e) = $0.row[1] { return !events.contains(e) }; return true }
-        }
+        let (items, imageLoss) = try lines(capture, from: from, to: to, container: container, nat: nat)
         var table = ResultTable(columns: columns)
-        table.notes += capture.missingSourceNotes("process", "sockets")
-        table.rows = items.map(\.row)
-        table.notes += LossNote.notes(capture, .process, from: from, to: to,
-                                      consequence: "forks, execs or exits of this window may be missing")
-        table.notes += imageLoss.notes(capture)
-        table.notes += ConnectionsQuery.lossNotes(capture, from: from, to: to)
-        if nat != nil {
-            table.notes += LossNote.notes(capture, .conntrack, from: from, to: to,
-                                          consequence: "a connection's NAT translation may be missing")
-        }
+        table.rows = rows(items, kinds: kinds)
+        table.notes = notes(capture, from: from, to: to, imageLoss: imageLoss, nat: nat)
         return table
+    }
+
+    /// The window's rows in time order, a stretch of time at a time, so that a long window
+    /// (a whole capture's millions of lines) is never held whole: `body` gets each stretch's
+    /// rows, and returns false to stop. A stretch begins at `stretch` long, doubles while
+    /// it holds few lines (a quiet host, hours before the capture began) and halves when
+    /// it holds very many. Returns the notes `run` gives.
+    public static func stream(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
+                              kinds: Set<String>? = nil, nat: NATResolver? = nil, stretch: UInt64 = 1_000_000_000,
+                              _ body: ([[Value]]) throws -> Bool) throws -> [String] {
+        var imageLoss = ImageLossNotes()
+        func slice(_ a: UInt64?, _ b: UInt64?) throws -> (lines: Int, more: Bool) {
+            let (items, loss) = try lines(capture, from: a, to: b, container: container, nat: nat)
+            imageLoss.merge(loss)
+            return (items.count, try body(rows(items, kinds: kinds)))
+        }
+        let first = from ?? min(capture.startBoot, to ?? .max)
+        let last = to ?? max(capture.lastRecordTs, first)
+        var more = true
+        // Before the capture's start and after its last record, in case a line is there.
+        if from == nil && first > 0 { more = try slice(nil, first - 1).more }
+        var a = first, length = max(stretch, 1)
+        while more {
+            let b = last - a < length ? last : a + length - 1
+            let (n, go) = try slice(a, b)
+            more = go
+            if b == last { break }
+            a = b + 1
+            if n < 4_000 && length < 16_000_000_000 { length *= 2 }
+            if n > 40_000 && length > 1_000_000 { length /= 2 }
+        }
+        if more && to == nil && last < .max { _ = try slice(last + 1, nil) }
+        return notes(capture, from: from, to: to, imageLoss: imageLoss, nat: nat)
+    }
+
+    /// The items' rows, of `kinds` only when given.
+    static func rows(_ items: [Item], kinds: Set<String>?) -> [[Value]] {
+        guard let kinds else { return items.map(\.row) }
+        let events = Set(kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
+        return items.compactMap { if case .text(let e) = $0.row[1], events.contains(e) { return $0.row }; return nil }
+    }
+
+    static func notes(_ capture: Capture, from: UInt64?, to: UInt64?, imageLoss: ImageLossNotes, nat: NATResolver?) -> [String] {
+        var notes = capture.missingSourceNotes("process", "sockets")
+        notes += LossNote.notes(capture, .process, from: from, to: to,
+                                consequence: "forks, execs or exits of this window may be missing")
+        notes += imageLoss.notes(capture)
+        notes += ConnectionsQuery.lossNotes(capture, from: from, to: to)
+        if nat != nil {
+            notes += LossNote.notes(capture, .conntrack, from: from, to: to,
+                                    consequence: "a connection's NAT translation may be missing")
+        }
+        return notes
     }
 
     struct Item { var ts: UInt64; var order: Int; var row: [Value] }

@@ -137,7 +137,7 @@ public struct ResultTable: Sendable {
         switch format {
         case .table: return String(decoding: TableText.render(self, layout), as: UTF8.self)
         case .json: return jsonLines(layout)
-        case .csv: return csv(layout)
+        case .csv: return csv(layout, header: true)
         }
     }
 
@@ -160,12 +160,12 @@ public struct ResultTable: Sendable {
         return out
     }
 
-    private func csv(_ layout: TableLayout) -> String {
+    func csv(_ layout: TableLayout, header: Bool) -> String {
         let keep = picked(layout)
         func cell(_ s: String) -> String {
             s.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
-        let lines = [keep.map { cell(columns[$0]) }.joined(separator: ",")]
+        let lines = (header ? [keep.map { cell(columns[$0]) }.joined(separator: ",")] : [])
             + rows.map { row in keep.map { $0 < row.count && row[$0] != .null ? cell(row[$0].plain) : "" }.joined(separator: ",") }
         return lines.map { $0 + "\r\n" }.joined()
     }

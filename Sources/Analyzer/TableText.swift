@@ -30,18 +30,30 @@ enum TableText {
 
         var out: [UInt8] = []
         out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (t.rows.count + 1) + 64 * t.notes.count)
+        lines(cells, lineCount: t.rows.count + 1, limits: limits, overflow: false, into: &out)
+        if t.rows.isEmpty { out.append(contentsOf: "(no rows)\n".utf8) }
+        for n in t.notes { out.append(contentsOf: "note: \(Value.terminalSafe(n))\n".utf8) }
+        return out
+    }
+
+    /// `cells`' lines, each cell padded to its column's limit. A wider cell is shortened with
+    /// "…", or, when `overflow` (a stream with no width to fit), written whole past its column.
+    static func lines(_ cells: Cells, lineCount: Int, limits: [Int], overflow: Bool, into out: inout [UInt8]) {
+        let columns = limits.count
         let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
         cells.text.withUnsafeBufferPointer { text in
             var k = 0, start = 0
-            for _ in 0...t.rows.count {
-                for j in keep.indices {
+            for _ in 0..<lineCount {
+                for j in 0..<columns {
                     let end = cells.ends[k], w = cells.widths[k]
-                    let last = j == keep.count - 1
+                    let last = j == columns - 1
                     if w <= limits[j] {
                         out.append(contentsOf: text[start..<end])
                         if !last { out.append(contentsOf: spaces[0..<(limits[j] - w + 2)]) }
                     } else {
-                        if w == end - start {
+                        if overflow {
+                            out.append(contentsOf: text[start..<end])
+                        } else if w == end - start {
                             out.append(contentsOf: text[start..<(start + limits[j] - 1)])
                             out.append(contentsOf: ellipsis)
                         } else {
@@ -55,9 +67,6 @@ enum TableText {
                 out.append(UInt8(ascii: "\n"))
             }
         }
-        if t.rows.isEmpty { out.append(contentsOf: "(no rows)\n".utf8) }
-        for n in t.notes { out.append(contentsOf: "note: \(Value.terminalSafe(n))\n".utf8) }
-        return out
     }
 
     /// Terminal-safe cell text, end offsets and display widths, in row order.

@@ -21,6 +21,13 @@ extension Capture {
     /// (meta is evidence too: a damaged end is no end).
     public var closedEnd: UInt64? { endBoot.flatMap { $0 >= startBoot ? $0 : nil } }
 
+    /// The end, or, for a capture not closed cleanly, the time of the last record its
+    /// segments hold.
+    public var lastRecordTs: UInt64 {
+        let files = set?.members.map(\.reader) ?? evidence.map { [$0] } ?? []
+        return max(closedEnd ?? startBoot, files.compactMap { $0.lastSegmentTs() }.max() ?? 0)
+    }
+
     /// "from A to B", or "from A (not closed cleanly)": what messages about times quote.
     public var spanText: String {
         "from \(wallText(startBoot))" + (closedEnd.map { " to \(wallText($0))" } ?? " (not closed cleanly)")

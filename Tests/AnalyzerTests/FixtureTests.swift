@@ -119,6 +119,30 @@ final class FixtureTests: XCTestCase {
         XCTAssertEqual(lines(window.rows), lines(stretch))
     }
 
+    /// Read a stretch at a time (1 ms, so that the fixture is hundreds of stretches), the
+    /// timeline is the same lines in the same order, with the same notes.
+    func testTimelineStreamIsTheTimeline() throws {
+        let (c, a) = try load()
+        let from = try c.bootTime(a.window.from), to = try c.bootTime(a.window.to)
+        for (lo, hi) in [(nil, nil), (from, nil), (nil, to), (from, to)] as [(UInt64?, UInt64?)] {
+            let whole = try TimelineQuery.run(c, from: lo, to: hi)
+            var rows: [[Value]] = [], calls = 0
+            let notes = try TimelineQuery.stream(c, from: lo, to: hi, stretch: 1_000_000) { part in
+                rows += part
+                calls += 1
+                return true
+            }
+            XCTAssertFalse(whole.rows.isEmpty)
+            XCTAssertEqual(rows, whole.rows, "from \(String(describing: lo)) to \(String(describing: hi))")
+            XCTAssertEqual(notes, whole.notes)
+            XCTAssertGreaterThan(calls, 3)
+        }
+        // Stopping early stops the reading.
+        var calls = 0
+        _ = try TimelineQuery.stream(c, stretch: 1_000_000) { _ in calls += 1; return false }
+        XCTAssertEqual(calls, 1)
+    }
+
     func testInfoSaysNothingWasLost() throws {
         let (c, _) = try load()
         let t = try InfoQuery.run(c)

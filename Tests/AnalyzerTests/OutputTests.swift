@@ -27,6 +27,29 @@ final class OutputTests: XCTestCase {
         XCTAssertTrue(out.contains("\\x7fdel"), out)
     }
 
+    /// A table written in batches is the table written whole when its first batch holds the
+    /// widest cells; a later, wider cell is written whole when no width is to be fitted.
+    func testATableWrittenInBatchesLinesUp() {
+        var t = ResultTable(columns: ["pid", "comm", "detail"])
+        t.append([.int(1234567), .text("longest-comm"), .text("a")])
+        t.append([.int(1), .text("x"), .null])
+        t.append([.int(22), .text("yy"), .text("the last column")])
+        t.notes = ["a note"]
+        for format in OutputFormat.allCases {
+            var s = TableStream(columns: t, format: format, layout: .all)
+            let bytes = s.write(Array(t.rows.prefix(1))) + s.write([]) + s.write(Array(t.rows.dropFirst())) + s.end(notes: t.notes)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), t.render(format), "\(format)")
+            XCTAssertEqual(s.count, 3)
+        }
+        var s = TableStream(columns: t, format: .table, layout: .all, minimum: ["pid": 7])
+        let out = String(decoding: s.write([[.int(1), .text("x"), .text("d")]]) + s.write([[.int(7654321), .text("a-longer-comm"), .text("e")]]), as: UTF8.self)
+        XCTAssertEqual(out, "PID      COMM  DETAIL\n1        x     d\n7654321  a-longer-comm  e\n")
+        var empty = TableStream(columns: t, format: .table, layout: .all)
+        XCTAssertEqual(String(decoding: empty.write([]) + empty.end(notes: []), as: UTF8.self), "PID  COMM  DETAIL\n(no rows)\n")
+        var csv = TableStream(columns: t, format: .csv, layout: .all)
+        XCTAssertEqual(String(decoding: csv.end(notes: ["n"]), as: UTF8.self), "pid,comm,detail\r\n")
+    }
+
     func testJSONAndCSVKeepTheTextItself() {
         var t = ResultTable(columns: ["argv"])
         t.append([.list(hostile)])
