@@ -158,19 +158,74 @@ public struct ConnectionFilter: Sendable {
 
 public enum ConnectionsQuery {
     public static let columns = Columns.connections
+    /// What the pid column can hold, so that an answer written a stretch at a time lines up
+    /// (the others' headers are as wide as what they usually hold; a wider column would
+    /// take a line's room from the addresses).
+    public static let widest = ["pid": 7]
 
     public static func run(_ capture: Capture, _ f: ConnectionFilter, nat: NATResolver? = nil) throws -> ResultTable {
         let index = try ConnectionIndex(capture, ConnectionSelection(
             from: f.from, to: f.to, ownerPid: f.pid, remote: f.remote.map { NATEndpoint(addr: $0.ip, port: $0.port) }))
-        nat?.prepare(for: index.connections)
-        let procs = try capture.processes(pids: Set(index.connections.compactMap { $0.owner?.pid }))
-        let dns = try? DNSIndex(capture)
+        var tally = Tally()
         var table = ResultTable(columns: columns)
-        table.notes += capture.missingSourceNotes("sockets")
-        let capEnd = capture.endBoot ?? .max
+        table.rows = try rows(capture, index.connections, f, nat: nat, dns: try? DNSIndex(capture), &tally)
+        table.notes = tally.notes(capture, f, nat: nat)
+        return table
+    }
+
+    /// Whether `stream` can answer `f`: a selection by owner or remote end is one index
+    /// lookup over the whole capture, cheaper than walking it.
+    public static func streams(_ f: ConnectionFilter) -> Bool {
+        f.pid == nil && f.remote == nil && TimeStretches.isLong(from: f.from, to: f.to)
+    }
+
+    /// The rows `run` gives, a stretch of time at a time (`TimeStretches`): each connection
+    /// in the stretch it began in (the first stretch also has those begun before the window).
+    /// `body` returns false to stop. Returns the notes `run` gives.
+    public static func stream(_ capture: Capture, _ f: ConnectionFilter, nat: NATResolver? = nil,
+                              stretch: UInt64 = 1_000_000_000, _ body: ([[Value]]) throws -> Bool) throws -> [String] {
+        var tally = Tally()
+        let dns = try? DNSIndex(capture)
+        try TimeStretches.walk(capture, from: f.from, to: f.to, stretch: stretch) { a, b, first in
+            var conns = try ConnectionIndex(capture, ConnectionSelection(from: a, to: b)).connections
+            if !first, let a { conns.removeAll { $0.start < a } }
+            return (conns.count, try body(try rows(capture, conns, f, nat: nat, dns: dns, &tally)))
+        }
+        return tally.notes(capture, f, nat: nat)
+    }
+
+    /// What the notes count over every row of an answer.
+    struct Tally {
         var unowned = 0, evicted = 0
+        var shared: [String] = []
         var imageLoss = ImageLossNotes()
-        for c in index.connections {
+
+        func notes(_ capture: Capture, _ f: ConnectionFilter, nat: NATResolver?) -> [String] {
+            var notes = capture.missingSourceNotes("sockets") + shared
+            if unowned > 0 {
+                notes.append("\(unowned) connection(s) have no known owner: opened before the recording, or never accepted; not guessed")
+            }
+            if evicted > 0 {
+                notes.append("\(evicted) UDP flow(s) evicted: the recorder's flow table was full; each ended at some time before the end shown, and its byte counts are lost")
+            }
+            notes += imageLoss.notes(capture)
+            notes += lossNotes(capture, from: f.from, to: f.to)
+            if nat != nil {
+                notes += LossNote.notes(capture, .conntrack, from: f.from, to: f.to,
+                                        consequence: "a connection's NAT translation may be missing")
+            }
+            return notes
+        }
+    }
+
+    /// The rows of `connections` that `f` keeps, in their order.
+    static func rows(_ capture: Capture, _ connections: [Connection], _ f: ConnectionFilter, nat: NATResolver?,
+                     dns: DNSIndex?, _ tally: inout Tally) throws -> [[Value]] {
+        nat?.prepare(for: connections)
+        let procs = try capture.processes(pids: Set(connections.compactMap { $0.owner?.pid }))
+        let capEnd = capture.endBoot ?? .max
+        var out: [[Value]] = []
+        for c in connections {
             if let p = f.proto, c.proto != p { continue }
             if let to = f.to, c.start > to { continue }
             if let from = f.from, (c.end ?? capEnd) < from { continue }
@@ -182,27 +237,15 @@ public enum ConnectionsQuery {
             if let want = f.container {
                 guard case .text(let id) = o.container, ContainerID.matches(id, prefix: want) else { continue }
             }
-            if c.owner == nil { unowned += 1 }
-            imageLoss.add(c.owner, o)
-            if c.endReason == UdpFlowEndReason.evicted.description { evicted += 1 }
+            if c.owner == nil { tally.unowned += 1 }
+            tally.imageLoss.add(c.owner, o)
+            if c.endReason == UdpFlowEndReason.evicted.description { tally.evicted += 1 }
             if c.sharedBy.count > 1 {
-                table.notes.append("\(c.tuple.localText) -> \(c.tuple.remoteText) was open in \(c.sharedBy.count) processes at start (pids \(c.sharedBy.map { String($0.pid) }.joined(separator: ", "))): no single owner")
+                tally.shared.append("\(c.tuple.localText) -> \(c.tuple.remoteText) was open in \(c.sharedBy.count) processes at start (pids \(c.sharedBy.map { String($0.pid) }.joined(separator: ", "))): no single owner")
             }
-            table.append(row(c, o, capture, nat: nat) + [resolvedName(c, dns)])
+            out.append(row(c, o, capture, nat: nat) + [resolvedName(c, dns)])
         }
-        if unowned > 0 {
-            table.notes.append("\(unowned) connection(s) have no known owner: opened before the recording, or never accepted; not guessed")
-        }
-        if evicted > 0 {
-            table.notes.append("\(evicted) UDP flow(s) evicted: the recorder's flow table was full; each ended at some time before the end shown, and its byte counts are lost")
-        }
-        table.notes += imageLoss.notes(capture)
-        table.notes += lossNotes(capture, from: f.from, to: f.to)
-        if nat != nil {
-            table.notes += LossNote.notes(capture, .conntrack, from: f.from, to: f.to,
-                                          consequence: "a connection's NAT translation may be missing")
-        }
-        return table
+        return out
     }
 
     /// The STATE column: how a TCP connection closed, how a UDP flow ended, or "open".

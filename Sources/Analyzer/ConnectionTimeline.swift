@@ -26,36 +26,17 @@ public enum TimelineQuery {
         return table
     }
 
-    /// The window's rows in time order, a stretch of time at a time, so that a long window
-    /// (a whole capture's millions of lines) is never held whole: `body` gets each stretch's
-    /// rows, and returns false to stop. A stretch begins at `stretch` long, doubles while
-    /// it holds few lines (a quiet host, hours before the capture began) and halves when
-    /// it holds very many. Returns the notes `run` gives.
+    /// The window's rows in time order, a stretch of time at a time (`TimeStretches`): `body`
+    /// gets each stretch's rows, and returns false to stop. Returns the notes `run` gives.
     public static func stream(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
                               kinds: Set<String>? = nil, nat: NATResolver? = nil, stretch: UInt64 = 1_000_000_000,
                               _ body: ([[Value]]) throws -> Bool) throws -> [String] {
         var imageLoss = ImageLossNotes()
-        func slice(_ a: UInt64?, _ b: UInt64?) throws -> (lines: Int, more: Bool) {
+        try TimeStretches.walk(capture, from: from, to: to, stretch: stretch) { a, b, _ in
             let (items, loss) = try lines(capture, from: a, to: b, container: container, nat: nat)
             imageLoss.merge(loss)
             return (items.count, try body(rows(items, kinds: kinds)))
         }
-        let first = from ?? min(capture.startBoot, to ?? .max)
-        let last = to ?? max(capture.lastRecordTs, first)
-        var more = true
-        // Before the capture's start and after its last record, in case a line is there.
-        if from == nil && first > 0 { more = try slice(nil, first - 1).more }
-        var a = first, length = max(stretch, 1)
-        while more {
-            let b = last - a < length ? last : a + length - 1
-            let (n, go) = try slice(a, b)
-            more = go
-            if b == last { break }
-            a = b + 1
-            if n < 4_000 && length < 16_000_000_000 { length *= 2 }
-            if n > 40_000 && length > 1_000_000 { length /= 2 }
-        }
-        if more && to == nil && last < .max { _ = try slice(last + 1, nil) }
         return notes(capture, from: from, to: to, imageLoss: imageLoss, nat: nat)
     }
 

@@ -45,13 +45,20 @@ struct ConnectionsCommand: ParsableCommand {
         let c = capture.open()
         let w = window.resolve(c)
         do {
-            var t = try ConnectionsQuery.run(c, ConnectionFilter(from: w.from, to: w.to, container: owner.container, pid: owner.pid,
-                                                                 remote: remote.flatMap { Endpoint.parse($0) },
-                                                                 local: local.flatMap { Endpoint.parse($0) }, port: port,
-                                                                 proto: proto?.proto),
-                                             nat: try? ConntrackNATResolver(c))
+            let filter = ConnectionFilter(from: w.from, to: w.to, container: owner.container, pid: owner.pid,
+                                          remote: remote.flatMap { Endpoint.parse($0) },
+                                          local: local.flatMap { Endpoint.parse($0) }, port: port, proto: proto?.proto)
+            let nat = try? ConntrackNATResolver(c)
+            let notes = w.notes + c.containerNotes(owner.container)
+            if ConnectionsQuery.streams(filter) {
+                return try emitStream(ConnectionsQuery.columns, capture, capture: c, notes: notes,
+                                      minimum: ConnectionsQuery.widest, filter: RowFilter(comm: owner.comm)) {
+                    try ConnectionsQuery.stream(c, filter, nat: nat, $0)
+                }
+            }
+            var t = try ConnectionsQuery.run(c, filter, nat: nat)
             RowFilter(comm: owner.comm).apply(&t)
-            emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
+            emit(t, capture, capture: c, notes: notes)
         } catch { fail(error) }
     }
 }

@@ -203,6 +203,34 @@ func emit(_ table: ResultTable, _ format: OutputFormatOption, layout: TableLayou
     if format != .table { writeNotes(t.notes) }
 }
 
+/// An answer read a stretch at a time (`TimeStretches`): each stretch's rows written as they
+/// come (`TableStream`), `filter` applied to them, `--limit` ending the reading, then the
+/// notes as `emit` gives them.
+func emitStream(_ columns: [Column], _ options: CaptureOptions, capture c: Capture, notes before: [String],
+                minimum: [String: Int] = [:], filter: RowFilter = RowFilter(),
+                _ read: (_ body: ([[Value]]) throws -> Bool) throws -> [String]) throws {
+    let template = ResultTable(columns: columns)
+    var out = TableStream(columns: template, format: options.format.format, layout: options.layout, minimum: minimum)
+    var cut = false
+    let notes = try read { rows in
+        var t = template
+        t.rows = rows
+        filter.apply(&t)
+        if let limit = options.limit, out.count + t.rows.count > limit {
+            t.rows.removeLast(out.count + t.rows.count - limit)
+            cut = true
+        }
+        FileHandle.standardOutput.write(Data(out.write(t.rows)))
+        return !cut
+    }
+    var all = before
+    if cut, let limit = options.limit { all.append("showing the first \(limit) rows (--limit)") }
+    all += notes + c.decodeNotes()
+    if out.count == 0 && all.isEmpty { all.append("nothing matches in this capture, which runs \(c.spanText)") }
+    FileHandle.standardOutput.write(Data(out.end(notes: all)))
+    if options.format != .table { writeNotes(all) }
+}
+
 /// Notes beside data (JSON, CSV, a written file): on stderr, one line each.
 func writeNotes(_ notes: [String]) {
     FileHandle.standardError.write(Data(notes.map { "nettrail: note: \($0.split(whereSeparator: \.isNewline).joined(separator: " "))\n" }.joined().utf8))

@@ -36,7 +36,14 @@ struct TimelineCommand: ParsableCommand {
         let w = window.resolve(c)
         do {
             let nat = try? ConntrackNATResolver(c)
-            if Self.isLong(w) { return try stream(c, w, nat: nat) }
+            if TimeStretches.isLong(from: w.from, to: w.to) {
+                var widest = TimelineQuery.widest
+                widest["container"] = c.containerIDs.map(\.count).max()
+                return try emitStream(TimelineQuery.columns, capture, capture: c, notes: w.notes + c.containerNotes(owner.container),
+                                      minimum: widest, filter: RowFilter(pid: owner.pid, comm: owner.comm)) {
+                    try TimelineQuery.stream(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat, $0)
+                }
+            }
             var t = try TimelineQuery.run(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat)
             RowFilter(pid: owner.pid, comm: owner.comm).apply(&t)
             // A busy window is ~100 k cells and their rows: the process ends here, without
@@ -46,41 +53,5 @@ struct TimelineCommand: ParsableCommand {
                 Foundation.exit(EXIT_SUCCESS)
             }
         } catch { fail(error) }
-    }
-
-    /// Past this, or with an open end, a window is written a stretch of time at a time: a
-    /// whole capture's timeline is millions of lines, too many to hold before the first is shown.
-    static let longest: UInt64 = 10_000_000_000
-
-    static func isLong(_ w: TimeWindow) -> Bool {
-        guard let from = w.from, let to = w.to else { return true }
-        return to > from && to - from > longest
-    }
-
-    /// The window's lines as each stretch of it is read, then the notes (as `emit` gives them).
-    private func stream(_ c: Capture, _ w: TimeWindow, nat: NATResolver?) throws {
-        let filter = RowFilter(pid: owner.pid, comm: owner.comm)
-        var widest = TimelineQuery.widest
-        widest["container"] = c.containerIDs.map(\.count).max()
-        var out = TableStream(columns: ResultTable(columns: TimelineQuery.columns), format: capture.format.format,
-                              layout: capture.layout, minimum: widest)
-        var cut = false
-        let notes = try TimelineQuery.stream(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat) { rows in
-            var t = ResultTable(columns: TimelineQuery.columns)
-            t.rows = rows
-            filter.apply(&t)
-            if let limit = capture.limit, out.count + t.rows.count > limit {
-                t.rows.removeLast(out.count + t.rows.count - limit)
-                cut = true
-            }
-            FileHandle.standardOutput.write(Data(out.write(t.rows)))
-            return !cut
-        }
-        var all = w.notes + c.containerNotes(owner.container)
-        if cut, let limit = capture.limit { all.append("showing the first \(limit) rows (--limit)") }
-        all += notes + c.decodeNotes()
-        if out.count == 0 && all.isEmpty { all.append("nothing matches in this capture, which runs \(c.spanText)") }
-        FileHandle.standardOutput.write(Data(out.end(notes: all)))
-        if capture.format != .table { writeNotes(all) }
     }
 }

@@ -119,9 +119,9 @@ final class FixtureTests: XCTestCase {
         XCTAssertEqual(lines(window.rows), lines(stretch))
     }
 
-    /// Read a stretch at a time (1 ms, so that the fixture is hundreds of stretches), the
-    /// timeline is the same lines in the same order, with the same notes.
-    func testTimelineStreamIsTheTimeline() throws {
+    /// Read a stretch at a time (from 1 ms, so that the fixture is many stretches), the
+    /// timeline and the connections are the same rows in the same order, with the same notes.
+    func testStreamedAnswersAreTheAnswers() throws {
         let (c, a) = try load()
         let from = try c.bootTime(a.window.from), to = try c.bootTime(a.window.to)
         for (lo, hi) in [(nil, nil), (from, nil), (nil, to), (from, to)] as [(UInt64?, UInt64?)] {
@@ -136,6 +136,14 @@ final class FixtureTests: XCTestCase {
             XCTAssertEqual(rows, whole.rows, "from \(String(describing: lo)) to \(String(describing: hi))")
             XCTAssertEqual(notes, whole.notes)
             XCTAssertGreaterThan(calls, 3)
+
+            let f = ConnectionFilter(from: lo, to: hi)
+            let conns = try ConnectionsQuery.run(c, f)
+            var streamed: [[Value]] = []
+            let connNotes = try ConnectionsQuery.stream(c, f, stretch: 1_000_000) { streamed += $0; return true }
+            if lo == nil && hi == nil { XCTAssertFalse(conns.rows.isEmpty) }
+            XCTAssertEqual(streamed, conns.rows, "from \(String(describing: lo)) to \(String(describing: hi))")
+            XCTAssertEqual(connNotes, conns.notes)
         }
         // Stopping early stops the reading.
         var calls = 0

@@ -1,0 +1,40 @@
+/// A window walked a stretch of time at a time, so that an answer over a whole capture
+/// (millions of lines) is never held whole. Stretches are consecutive and cover the window;
+/// when it has no start (or no end), one more stretch covers everything before the capture's
+/// start (or after its last record), in case an event is there.
+public enum TimeStretches {
+    /// Past this long, or with an open end, a window is worth walking in stretches.
+    public static let longest: UInt64 = 10_000_000_000
+
+    public static func isLong(from: UInt64?, to: UInt64?) -> Bool {
+        guard let from, let to else { return true }
+        return to > from && to - from > longest
+    }
+
+    /// Calls `body` with each stretch's bounds (nil: open) and whether it is the first, in
+    /// time order; `body` says how many items the stretch held and whether to go on. A
+    /// stretch begins `stretch` long, doubles while it holds few items (a quiet host) and
+    /// halves when it holds very many.
+    public static func walk(_ capture: Capture, from: UInt64?, to: UInt64?, stretch: UInt64 = 1_000_000_000,
+                            _ body: (_ from: UInt64?, _ to: UInt64?, _ first: Bool) throws -> (items: Int, more: Bool)) throws {
+        let start = from ?? min(capture.startBoot, to ?? .max)
+        let last = to ?? max(capture.lastRecordTs, start)
+        var more = true, first = true
+        if from == nil && start > 0 {
+            more = try body(nil, start - 1, true).more
+            first = false
+        }
+        var a = start, length = max(stretch, 1)
+        while more {
+            let b = last - a < length ? last : a + length - 1
+            let (n, go) = try body(a, b, first)
+            more = go
+            first = false
+            if b == last { break }
+            a = b + 1
+            if n < 4_000 && length < 16_000_000_000 { length *= 2 }
+            if n > 40_000 && length > 1_000_000 { length /= 2 }
+        }
+        if more && to == nil && last < .max { _ = try body(last + 1, nil, false) }
+    }
+}
