@@ -21,8 +21,8 @@ extension Capture {
     /// (meta is evidence too: a damaged end is no end).
     public var closedEnd: UInt64? { endBoot.flatMap { $0 >= startBoot ? $0 : nil } }
 
-    /// The end, or, for a capture not closed cleanly, the time of the last record its
-    /// segments hold.
+    /// The later of the end and the time of the last record the segments hold (the only
+    /// end a capture not closed cleanly has).
     public var lastRecordTs: UInt64 {
         let files = set?.members.map(\.reader) ?? evidence.map { [$0] } ?? []
         return max(closedEnd ?? startBoot, files.compactMap { $0.lastSegmentTs() }.max() ?? 0)
