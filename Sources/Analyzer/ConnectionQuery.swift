@@ -186,7 +186,8 @@ public enum ConnectionsQuery {
                               stretch: UInt64 = 1_000_000_000, _ body: ([[Value]]) throws -> Bool) throws -> [String] {
         var tally = Tally()
         let dns = try? DNSIndex(capture)
-        try TimeStretches.walk(capture, from: f.from, to: f.to, stretch: stretch) { a, b, first in
+        try TimeStretches.walk(capture, from: f.from, to: f.to, stretch: stretch,
+                               next: { try capture.reader.nextConnectionStart(after: $0) }) { a, b, first in
             var conns = try ConnectionIndex(capture, ConnectionSelection(from: a, to: b)).connections
             if !first, let a { conns.removeAll { $0.start < a } }
             return (conns.count, try body(try rows(capture, conns, f, nat: nat, dns: dns, &tally)))

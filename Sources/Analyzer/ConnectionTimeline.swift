@@ -32,7 +32,11 @@ public enum TimelineQuery {
                               kinds: Set<String>? = nil, nat: NATResolver? = nil, stretch: UInt64 = 1_000_000_000,
                               _ body: ([[Value]]) throws -> Bool) throws -> [String] {
         var imageLoss = ImageLossNotes()
-        try TimeStretches.walk(capture, from: from, to: to, stretch: stretch) { a, b, _ in
+        let reader = capture.reader
+        try TimeStretches.walk(capture, from: from, to: to, stretch: stretch, next: { t in
+            [try reader.nextConnectionStart(after: t), try reader.nextConnectionChange(after: t),
+             try reader.nextProcessEvent(after: t)].compactMap { $0 }.min()
+        }) { a, b, _ in
             let (items, loss) = try lines(capture, from: a, to: b, container: container, nat: nat)
             imageLoss.merge(loss)
             return (items.count, try body(rows(items, kinds: kinds)))

@@ -14,27 +14,37 @@ public enum TimeStretches {
     /// Calls `body` with each stretch's bounds (nil: open) and whether it is the first, in
     /// time order; `body` says how many items the stretch held and whether to go on. A
     /// stretch begins `stretch` long, doubles while it holds few items (a quiet host) and
-    /// halves when it holds very many.
+    /// halves when it holds very many. After a quiet stretch, the walk goes on from `next`,
+    /// the first moment after it that can hold an item (nil: none in the window), so that
+    /// hours without events, or a damaged end years away, cost one lookup.
     public static func walk(_ capture: Capture, from: UInt64?, to: UInt64?, stretch: UInt64 = 1_000_000_000,
+                            next: (UInt64) throws -> UInt64?,
                             _ body: (_ from: UInt64?, _ to: UInt64?, _ first: Bool) throws -> (items: Int, more: Bool)) throws {
         let start = from ?? min(capture.startBoot, to ?? .max)
         let last = to ?? max(capture.lastRecordTs, start)
-        var more = true, first = true
+        var first = true
         if from == nil && start > 0 {
-            more = try body(nil, start - 1, true).more
+            guard try body(nil, start - 1, true).more else { return }
             first = false
         }
         var a = start, length = max(stretch, 1)
-        while more {
+        while true {
             let b = last - a < length ? last : a + length - 1
-            let (n, go) = try body(a, b, first)
-            more = go
+            let (n, more) = try body(a, b, first)
+            guard more else { return }
             first = false
             if b == last { break }
             a = b + 1
-            if n < 4_000 && length < 16_000_000_000 { length *= 2 }
+            if n < 4_000 {
+                // A lookup that fails skips nothing: the walk goes on, a stretch at a time.
+                var t: UInt64? = a
+                do { t = try next(b) } catch {}
+                guard let t, t <= last else { break }
+                a = max(a, t)
+                if length < 16_000_000_000 { length *= 2 }
+            }
             if n > 40_000 && length > 1_000_000 { length /= 2 }
         }
-        if more && to == nil && last < .max { _ = try body(last + 1, nil, false) }
+        if to == nil && last < .max { _ = try body(last + 1, nil, false) }
     }
 }

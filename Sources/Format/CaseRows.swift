@@ -387,6 +387,34 @@ extension TimelineReader {
         return c
     }
 
+    /// The first start of a connection after `t` (nil: none): where a walk through a quiet
+    /// stretch of time goes on. One index seek per span level.
+    public func nextConnectionStart(after t: UInt64) throws -> UInt64? {
+        guard try hasTable("connection") else { return nil }
+        let levels = (Array(0...CaseRows.spanLevels) + [CaseRows.openLevel]).map {
+            "SELECT min(start) AS s FROM connection WHERE span_level = \($0) AND start > ?1"
+        }
+        let st = try reused("SELECT min(s) FROM (" + levels.joined(separator: " UNION ALL ") + ")")
+        try st.bind([Int64(bitPattern: min(t, UInt64(Int64.max)))])
+        guard try st.step(), !st.isNull(0) else { return nil }
+        return st.uint64(0)
+    }
+
+    /// The first moment after `t` at which a connection live at `t` is first owned or ends
+    /// (nil: none).
+    public func nextConnectionChange(after t: UInt64) throws -> UInt64? {
+        guard try hasTable("connection") else { return nil }
+        let (span, binds) = CaseRows.spanClause(from: t, to: t)
+        let at = Int64(bitPattern: min(t, UInt64(Int64.max)))
+        let st = try db.prepare("""
+            SELECT min(CASE WHEN owned_at > ? THEN owned_at END), min(CASE WHEN end_ts > ? THEN end_ts END)
+            FROM connection WHERE \(span) AND start <= ?
+            """)
+        try st.bind([at, at] + binds + [at])
+        guard try st.step() else { return nil }
+        return [Int32(0), 1].compactMap { st.isNull($0) ? nil : st.uint64($0) }.min()
+    }
+
     /// The NAT mapping intervals a socket (local -> remote) can be one end of, live at `t`:
     /// its tuple is their original one (outbound through SNAT) or their reply one (inbound
     /// through DNAT). Each side is found through its selective endpoint (the socket's own

@@ -168,6 +168,18 @@ extension TimelineReader {
         return out
     }
 
+    /// The first fork, exec or exit after `t` (nil: none).
+    public func nextProcessEvent(after t: UInt64) throws -> UInt64? {
+        for table in ["process_fork", "process_exec", "process_exit"] where try !hasTable(table) { return nil }
+        let st = try reused("""
+            SELECT min(ts) FROM (SELECT min(ts) AS ts FROM process_fork WHERE ts > ?1
+                UNION ALL SELECT min(ts) FROM process_exec WHERE ts > ?1 UNION ALL SELECT min(ts) FROM process_exit WHERE ts > ?1)
+            """)
+        try st.bind([Int64(bitPattern: min(t, UInt64(Int64.max)))])
+        guard try st.step(), !st.isNull(0) else { return nil }
+        return st.uint64(0)
+    }
+
     /// ` WHERE pid IN (…)` (or AND): integers only, built from UInt32 values, never from text.
     private static func only(_ pids: Set<UInt32>?, _ keyword: String) -> String {
         pids.map { " \(keyword) pid IN (" + $0.sorted().map(String.init).joined(separator: ",") + ")" } ?? ""
