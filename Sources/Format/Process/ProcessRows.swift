@@ -170,11 +170,10 @@ extension TimelineReader {
 
     /// The first fork, exec or exit after `t` (nil: none).
     public func nextProcessEvent(after t: UInt64) throws -> UInt64? {
-        for table in ["process_fork", "process_exec", "process_exit"] where try !hasTable(table) { return nil }
-        let st = try reused("""
-            SELECT min(ts) FROM (SELECT min(ts) AS ts FROM process_fork WHERE ts > ?1
-                UNION ALL SELECT min(ts) FROM process_exec WHERE ts > ?1 UNION ALL SELECT min(ts) FROM process_exit WHERE ts > ?1)
-            """)
+        let tables = try ["process_fork", "process_exec", "process_exit"].filter { try hasTable($0) }
+        guard !tables.isEmpty else { return nil }
+        let st = try reused("SELECT min(ts) FROM ("
+            + tables.map { "SELECT min(ts) AS ts FROM \($0) WHERE ts > ?1" }.joined(separator: " UNION ALL ") + ")")
         try st.bind([Int64(bitPattern: min(t, UInt64(Int64.max)))])
         guard try st.step(), !st.isNull(0) else { return nil }
         return st.uint64(0)
