@@ -175,8 +175,8 @@ public enum ConnectionsQuery {
 
     /// Whether `stream` can answer `f`: a selection by owner or remote end is one index
     /// lookup over the whole capture, cheaper than walking it.
-    public static func streams(_ f: ConnectionFilter) -> Bool {
-        f.pid == nil && f.remote == nil && TimeStretches.isLong(from: f.from, to: f.to)
+    public static func streams(_ capture: Capture, _ f: ConnectionFilter) -> Bool {
+        f.pid == nil && f.remote == nil && TimeStretches.isLong(capture, from: f.from, to: f.to)
     }
 
     /// The rows `run` gives, a stretch of time at a time (`TimeStretches`): each connection

@@ -3,12 +3,13 @@
 /// when it has no start (or no end), one more stretch covers everything before the capture's
 /// start (or after its last record), in case an event is there.
 public enum TimeStretches {
-    /// Past this long, or with an open end, a window is worth walking in stretches.
+    /// Past this long, a window is worth walking in stretches.
     public static let longest: UInt64 = 10_000_000_000
 
-    public static func isLong(from: UInt64?, to: UInt64?) -> Bool {
-        guard let from, let to else { return true }
-        return to > from && to - from > longest
+    /// Whether the window, an open end taken as the capture's, is longer than `longest`.
+    public static func isLong(_ capture: Capture, from: UInt64?, to: UInt64?) -> Bool {
+        let a = from ?? capture.startBoot, b = to ?? capture.lastRecordTs
+        return b > a && b - a > longest
     }
 
     /// Calls `body` with each stretch's bounds (nil: open) and whether it is the first, in

@@ -50,7 +50,7 @@ struct ConnectionsCommand: ParsableCommand {
                                           local: local.flatMap { Endpoint.parse($0) }, port: port, proto: proto?.proto)
             let nat = try? ConntrackNATResolver(c)
             let notes = w.notes + c.containerNotes(owner.container)
-            if ConnectionsQuery.streams(filter) {
+            if ConnectionsQuery.streams(c, filter) {
                 return try emitStream(ConnectionsQuery.columns, capture, capture: c, notes: notes,
                                       minimum: ConnectionsQuery.widest, filter: RowFilter(comm: owner.comm)) {
                     try ConnectionsQuery.stream(c, filter, nat: nat, $0)

@@ -36,7 +36,7 @@ struct TimelineCommand: ParsableCommand {
         let w = window.resolve(c)
         do {
             let nat = try? ConntrackNATResolver(c)
-            if TimeStretches.isLong(from: w.from, to: w.to) {
+            if TimeStretches.isLong(c, from: w.from, to: w.to) {
                 var widest = TimelineQuery.widest
                 widest["container"] = c.containerIDs.map(\.count).max()
                 return try emitStream(TimelineQuery.columns, capture, capture: c, notes: w.notes + c.containerNotes(owner.container),
