@@ -188,8 +188,7 @@ public enum ConnectionsQuery {
         let dns = try? DNSIndex(capture)
         try TimeStretches.walk(capture, from: f.from, to: f.to, stretch: stretch,
                                next: { try capture.reader.nextConnectionStart(after: $0) }) { a, b, first in
-            var conns = try ConnectionIndex(capture, ConnectionSelection(from: a, to: b)).connections
-            if !first, let a { conns.removeAll { $0.start < a } }
+            let conns = try ConnectionIndex(capture, ConnectionSelection(from: a, to: b, startedFrom: first ? nil : a)).connections
             return (conns.count, try body(try rows(capture, conns, f, nat: nat, dns: dns, &tally)))
         }
         return tally.notes(capture, f, nat: nat)

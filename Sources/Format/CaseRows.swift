@@ -151,14 +151,16 @@ enum CaseRows {
         return from > longest ? from - longest : 0
     }
 
-    /// Intervals that can be live at some moment of [from, to]: one index range per span level
-    /// (a superset: the caller's exact bounds on start and end_ts follow).
-    static func spanClause(from: UInt64?, to: UInt64?) -> (String, [any SQLiteBindable]) {
+    /// Intervals that can be live at some moment of [from, to], begun at `startedFrom` or
+    /// later when given: one index range per span level (a superset: the caller's exact
+    /// bounds on start and end_ts follow).
+    static func spanClause(from: UInt64?, to: UInt64?, startedFrom: UInt64? = nil) -> (String, [any SQLiteBindable]) {
         let hi = Int64(bitPattern: min(to ?? UInt64(Int64.max), UInt64(Int64.max))), lo = from ?? 0
         var levels: [String] = [], binds: [any SQLiteBindable] = []
         for level in Array(0...spanLevels) + [openLevel] {
             levels.append("(span_level = ? AND start BETWEEN ? AND ?)")
-            binds += [level, Int64(bitPattern: earliestStart(level: level, from: lo)), hi]
+            let first = max(earliestStart(level: level, from: lo), startedFrom ?? 0)
+            binds += [level, Int64(bitPattern: min(first, UInt64(Int64.max))), hi]
         }
         return ("(" + levels.joined(separator: " OR ") + ")", binds)
     }
@@ -171,12 +173,16 @@ public struct ConnectionSelection: Sendable {
     /// Live at some moment of [from, to].
     public var from: UInt64?
     public var to: UInt64?
+    /// Begun at this moment or later (a list walked a stretch at a time takes each
+    /// connection in the stretch it began in).
+    public var startedFrom: UInt64?
     public var ownerPid: UInt32?
     /// The remote end (address, and port when given).
     public var remote: NATEndpoint?
-    public init(endpoints: [NATEndpoint] = [], from: UInt64? = nil, to: UInt64? = nil, ownerPid: UInt32? = nil,
-                remote: NATEndpoint? = nil) {
-        self.endpoints = endpoints; self.from = from; self.to = to; self.ownerPid = ownerPid; self.remote = remote
+    public init(endpoints: [NATEndpoint] = [], from: UInt64? = nil, to: UInt64? = nil, startedFrom: UInt64? = nil,
+                ownerPid: UInt32? = nil, remote: NATEndpoint? = nil) {
+        self.endpoints = endpoints; self.from = from; self.to = to; self.startedFrom = startedFrom
+        self.ownerPid = ownerPid; self.remote = remote
     }
     public static let all = ConnectionSelection()
 }
@@ -328,12 +334,13 @@ extension TimelineReader {
             if let to = sel.to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
             if let from = sel.from { clauses.append("(end_ts IS NULL OR end_ts >= ?)"); binds.append(Int64(bitPattern: from)) }
         } else if sel.from != nil || sel.to != nil {
-            let (span, spanBinds) = CaseRows.spanClause(from: sel.from, to: sel.to)
+            let (span, spanBinds) = CaseRows.spanClause(from: sel.from, to: sel.to, startedFrom: sel.startedFrom)
             clauses.append(span)
             binds += spanBinds
             if let to = sel.to { clauses.append("start <= ?"); binds.append(Int64(bitPattern: to)) }
             if let from = sel.from { clauses.append("(end_ts IS NULL OR end_ts >= ?)"); binds.append(Int64(bitPattern: from)) }
         }
+        if let s = sel.startedFrom { clauses.append("start >= ?"); binds.append(Int64(bitPattern: min(s, UInt64(Int64.max)))) }
         if let pid = sel.ownerPid { clauses.append("owner_pid = ?"); binds.append(Int(pid)) }
         if let r = sel.remote {
             clauses.append("raddr = ?"); binds.append(r.addr)
@@ -406,7 +413,7 @@ extension TimelineReader {
         guard try hasTable("connection") else { return nil }
         let (span, binds) = CaseRows.spanClause(from: t, to: t)
         let at = Int64(bitPattern: min(t, UInt64(Int64.max)))
-        let st = try db.prepare("""
+        let st = try reused("""
             SELECT min(CASE WHEN owned_at > ? THEN owned_at END), min(CASE WHEN end_ts > ? THEN end_ts END)
             FROM connection WHERE \(span) AND start <= ?
             """)
