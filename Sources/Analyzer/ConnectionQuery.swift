@@ -67,14 +67,16 @@ struct OwnerInfo {
         pid = .int(Int64(key.pid))
         comm = .text(c.ownerComm)
         let rec = procs[key]
-        let image = procs.image(of: key, at: at, comm: c.ownerComm)
-        if !image.lost.isEmpty { uncertainImage = image }
+        // The image is shown with detail, and uncertain only where an exec was lost: a
+        // timeline line of a capture that lost none needs no walk up its parents.
+        let image = detail || !procs.execLosses.isEmpty ? procs.image(of: key, at: at, comm: c.ownerComm) : nil
+        if let image, !image.lost.isEmpty { uncertainImage = image }
         let cg = c.ownerCgroup ?? rec?.cgroup(at: at)
         if let cg, let ident = capture.cgroups.container(v2: cg.v2, v1: cg.v1) {
             container = .text(ident.id)
             runtime = .text(ident.runtime.rawValue)
         }
-        guard detail else { return }
+        guard detail, let image else { return }
         start = .text(capture.wallText(key.startNs))
         tid = .int(Int64(c.ownerTid))
         if let known = image.known {

@@ -19,11 +19,16 @@ public enum TimelineQuery {
 
     public static func run(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
                            kinds: Set<String>? = nil, nat: NATResolver? = nil) throws -> ResultTable {
-        let (items, imageLoss) = try lines(capture, from: from, to: to, container: container, nat: nat)
-        var table = ResultTable(columns: columns)
-        table.rows = rows(items, kinds: kinds)
-        table.notes = notes(capture, from: from, to: to, imageLoss: imageLoss, nat: nat)
-        return table
+        try answer(capture, from: from, to: to, container: container, kinds: kinds, nat: nat).table
+    }
+
+    /// The window's answer before its lines are made rows of Values: written as a table
+    /// straight from them (`TableAnswer`), or as `run`'s table.
+    public static func answer(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
+                              kinds: Set<String>? = nil, nat: NATResolver? = nil) throws -> TimelineAnswer {
+        var (l, imageLoss) = try lines(capture, from: from, to: to, container: container, nat: nat)
+        l.keep(kinds)
+        return TimelineAnswer(capture: capture, lines: l, notes: notes(capture, from: from, to: to, imageLoss: imageLoss, nat: nat))
     }
 
     /// The window's rows in time order, a stretch of time at a time (`TimeStretches`): `body`
@@ -37,18 +42,13 @@ public enum TimelineQuery {
             [try reader.nextConnectionStart(after: t), try reader.nextConnectionChange(after: t),
              try reader.nextProcessEvent(after: t)].compactMap { $0 }.min()
         }) { a, b, _ in
-            let (items, loss) = try lines(capture, from: a, to: b, container: container, nat: nat)
+            var (l, loss) = try lines(capture, from: a, to: b, container: container, nat: nat)
             imageLoss.merge(loss)
-            return (items.count, try body(rows(items, kinds: kinds)))
+            let count = l.items.count
+            l.keep(kinds)
+            return (count, try body(l.rows(capture)))
         }
         return notes(capture, from: from, to: to, imageLoss: imageLoss, nat: nat)
-    }
-
-    /// The items' rows, of `kinds` only when given.
-    static func rows(_ items: [Item], kinds: Set<String>?) -> [[Value]] {
-        guard let kinds else { return items.map(\.row) }
-        let events = Set(kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
-        return items.compactMap { if case .text(let e) = $0.row[1], events.contains(e) { return $0.row }; return nil }
     }
 
     static func notes(_ capture: Capture, from: UInt64?, to: UInt64?, imageLoss: ImageLossNotes, nat: NATResolver?) -> [String] {
@@ -64,12 +64,10 @@ public enum TimelineQuery {
         return notes
     }
 
-    struct Item { var ts: UInt64; var order: Int; var row: [Value] }
-
     /// The window's lines in time order, and the owners whose image is uncertain.
     static func lines(_ capture: Capture, from: UInt64?, to: UInt64?, container: String?,
-                      nat: NATResolver?) throws -> ([Item], ImageLossNotes) {
-        var items: [Item] = [], imageLoss = ImageLossNotes()
+                      nat: NATResolver?) throws -> (TimelineLines, ImageLossNotes) {
+        var lines = TimelineLines(), imageLoss = ImageLossNotes()
         let lo = from ?? 0, hi = to ?? .max
         func cont(_ v2: UInt64, _ v1: UInt64) -> String? { capture.cgroups.container(v2: v2, v1: v1)?.id }
         func keep(_ ts: UInt64, _ c: String?) -> Bool {
@@ -77,7 +75,6 @@ public enum TimelineQuery {
             guard let want = container else { return true }
             return c.map { ContainerID.matches($0, prefix: want) } ?? false
         }
-        func cval(_ c: String?) -> Value { c.map { .text($0) } ?? .null }
 
         let conns = try ConnectionIndex(capture, ConnectionSelection(from: from, to: to)).connections
         let procs = from == nil && to == nil ? capture.processes
@@ -87,26 +84,23 @@ public enum TimelineQuery {
             if let f = r.forkTs {
                 let c = cg0.flatMap { cont($0.v2, $0.v1) }
                 if keep(f, c) {
-                    items.append(Item(ts: f, order: 0, row: [.text(capture.wallText(f)), .text("fork"), .int(Int64(r.key.pid)),
-                                                          .text(r.comm), cval(c), .text("parent \(r.parent.pid)")]))
+                    lines.add(f, 0, .fork, pid: r.key.pid, comm: r.comm, container: c) { $0.add("parent "); $0.add(r.parent.pid) }
                 }
             }
             for e in r.execs where !e.fromSnapshot {
                 let cg = r.cgroup(at: e.ts)
                 let c = cg.flatMap { cont($0.v2, $0.v1) }
                 if keep(e.ts, c) {
-                    items.append(Item(ts: e.ts, order: 1, row: [.text(capture.wallText(e.ts)), .text("exec"), .int(Int64(r.key.pid)),
-                                                            .text(r.comm), cval(c),
-                                                            .text(Self.execText(e))]))
+                    lines.add(e.ts, 1, .exec, pid: r.key.pid, comm: r.comm, container: c) { $0.add(Self.execText(e)) }
                 }
             }
             if let x = r.exitTs {
                 let cg = r.cgroup(at: x)
                 let c = cg.flatMap { cont($0.v2, $0.v1) }
                 if keep(x, c) {
-                    let how = r.exitSignal.map { "signal \($0)" } ?? r.exitCode.map { "code \($0)" } ?? ""
-                    items.append(Item(ts: x, order: 3, row: [.text(capture.wallText(x)), .text("exit"), .int(Int64(r.key.pid)),
-                                                         .text(r.comm), cval(c), .text(how)]))
+                    lines.add(x, 3, .exit, pid: r.key.pid, comm: r.comm, container: c) {
+                        if let s = r.exitSignal { $0.add("signal "); $0.add(s) } else if let code = r.exitCode { $0.add("code "); $0.add(code) }
+                    }
                 }
             }
         }
@@ -116,47 +110,46 @@ public enum TimelineQuery {
             imageLoss.add(c.owner, o)
             var cid: String? = nil
             if case .text(let s) = o.container { cid = s }
-            let verb: String
+            let verb: TimelineLines.Event
             switch (c.proto, c.direction) {
-            case (.tcp, .outbound): verb = "tcp connect"
-            case (.tcp, .inbound): verb = "tcp accept"
-            case (.tcp, .unknown): verb = c.openAtStart ? "tcp open at start" : "tcp open"
-            case (.udp, .inbound): verb = "udp flow (recv)"
-            case (.udp, _): verb = "udp flow (send)"
+            case (.tcp, .outbound): verb = .tcpConnect
+            case (.tcp, .inbound): verb = .tcpAccept
+            case (.tcp, .unknown): verb = c.openAtStart ? .tcpOpenAtStart : .tcpOpen
+            case (.udp, .inbound): verb = .udpReceive
+            case (.udp, _): verb = .udpSend
             }
-            let pid: Value = o.pid
-            let comm: Value = c.owner == nil ? .text("(owner unknown)") : o.comm
+            let pid = c.owner?.pid
+            let comm = c.owner == nil ? "(owner unknown)" : c.ownerComm
             let at = c.ownedAt ?? c.start
             let opened = keep(at, cid), closed = c.end.flatMap { keep($0, cid) ? $0 : nil }
             guard opened || closed != nil else { continue }
-            func tuple() -> ByteText {
-                var d = ByteText(capacity: 160)
+            func tuple(_ d: inout ByteText) {
                 d.endpoint(c.tuple.laddr, c.tuple.lport); d.add(" -> "); d.endpoint(c.tuple.raddr, c.tuple.rport)
-                return d
             }
             if opened {
-                var d = tuple()
-                d.add(" netns "); d.add(c.netns)
-                if let r = c.result, r != 0 { d.add(c.direction == .inbound ? " fd " : " result "); d.add(r) }
-                if let nat {
-                    let before = d.count
-                    d.add(" nat ")
-                    if !nat.addTranslation(of: c, to: &d) { d.truncate(to: before) }
+                lines.add(at, 2, verb, pid: pid, comm: comm, container: cid) { d in
+                    tuple(&d)
+                    d.add(" netns "); d.add(c.netns)
+                    if let r = c.result, r != 0 { d.add(c.direction == .inbound ? " fd " : " result "); d.add(r) }
+                    if let nat {
+                        let before = d.count
+                        d.add(" nat ")
+                        if !nat.addTranslation(of: c, to: &d) { d.truncate(to: before) }
+                    }
                 }
-                items.append(Item(ts: at, order: 2, row: [.text(capture.wallText(at)), .text(verb), pid, comm, cval(cid), .text(d.string)]))
             }
             if let end = closed {
-                var d = tuple()
-                if let s = c.bytesSent, let r = c.bytesReceived { d.add(" sent "); d.add(s); d.add(" received "); d.add(r) }
-                if let p = c.retransmits, p > 0 { d.add(" retransmits "); d.add(p) }
-                if let s = c.finalState { d.add(" from "); d.add(TCPState.name(s)) }
-                if let r = c.endReason { d.add(" ("); d.add(r); d.add(")") }
-                items.append(Item(ts: end, order: 2, row: [.text(capture.wallText(end)),
-                                                         .text(c.proto == .tcp ? "tcp close" : "udp flow end"), pid, comm, cval(cid), .text(d.string)]))
+                lines.add(end, 2, c.proto == .tcp ? .tcpClose : .udpEnd, pid: pid, comm: comm, container: cid) { d in
+                    tuple(&d)
+                    if let s = c.bytesSent, let r = c.bytesReceived { d.add(" sent "); d.add(s); d.add(" received "); d.add(r) }
+                    if let p = c.retransmits, p > 0 { d.add(" retransmits "); d.add(p) }
+                    if let s = c.finalState { d.add(" from "); d.add(TCPState.name(s)) }
+                    if let r = c.endReason { d.add(" ("); d.add(r); d.add(")") }
+                }
             }
         }
-        items.sort { ($0.ts, $0.order) < ($1.ts, $1.order) }
-        return (items, imageLoss)
+        lines.items.sort { ($0.ts, $0.order) < ($1.ts, $1.order) }
+        return (lines, imageLoss)
     }
 
     /// argv as run; the file too when argv[0] does not name it (e.g. busybox's /proc/self/exe re-exec).

@@ -109,6 +109,14 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 }
 
 /// Rows with named columns, rendered as an aligned table, JSON Lines or CSV.
+/// An answer whose table is written straight from its own lines, not from rows of Values.
+public protocol TableAnswer {
+    var rowCount: Int { get }
+    var notes: [String] { get }
+    /// Its first `rows` rows as a table, `notes` after them.
+    func table(_ layout: TableLayout, rows: Int, notes: [String]) -> [UInt8]
+}
+
 public struct ResultTable: Sendable {
     public var columns: [String]
     /// The columns the default table shows (nil: all of them).

@@ -151,13 +151,16 @@ public struct ProcessIndex: Sendable {
                 }
             }
         }
-        try reader.forEachFork(pids: pids) { t in
+        // With keys, only their incarnations' rows are read (a pid is reused many times over a
+        // long capture), and every row of a pid whose snapshot start is coarse, to be joined.
+        let sel = ProcessSelection(pids: pids, starts: keys.map { Set($0.map(\.startNs)) }, wholePids: Set(coarse.keys))
+        try reader.forEachFork(sel) { t in
             upsert(t) { r in
                 r.cgroups.append((t.ts, t.cgroupID, t.cgroupV1ID))
                 r.forkTs = t.ts
             }
         }
-        try reader.forEachExec(pids: pids) { e in
+        try reader.forEachExec(sel) { e in
             let t = e.task
             upsert(t) { r in
                 r.cgroups.append((t.ts, t.cgroupID, t.cgroupV1ID))
@@ -169,7 +172,7 @@ public struct ProcessIndex: Sendable {
                 r.mntns = t.mntns; r.netns = t.netns; r.pidns = t.pidns
             }
         }
-        try reader.forEachExit(pids: pids) { e in
+        try reader.forEachExit(sel) { e in
             upsert(e.task) { r in
                 r.cgroups.append((e.task.ts, e.task.cgroupID, e.task.cgroupV1ID))
                 r.exitTs = e.task.ts
@@ -177,7 +180,7 @@ public struct ProcessIndex: Sendable {
             }
         }
         let v1h = capture.meta["memory_hierarchy_id"].flatMap(UInt32.init) ?? 0
-        try reader.forEachCgroupAttach(pids: pids) { a in
+        try reader.forEachCgroupAttach(sel) { a in
             let key = ProcessKey(pid: a.pid, startNs: a.startNs)
             guard let rec = records[key], let last = rec.cgroups.last(where: { $0.ts <= a.ts }) ?? rec.cgroups.last else { return }
             if a.hierarchyID == 0 { records[key]!.cgroups.append((a.ts, a.cgroupID, last.v1)) }

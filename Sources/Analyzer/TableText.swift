@@ -14,12 +14,22 @@ enum TableText {
     }
 
     static func render(_ t: ResultTable, _ layout: TableLayout) -> [UInt8] {
-        let keep = layout.pick(t)
-        var cells = Cells(capacity: (t.rows.count + 1) * keep.count)
-        for i in keep { cells.append(.text(t.columns[i].uppercased())) }
-        for row in t.rows {
-            for i in keep { cells.append(i < row.count ? row[i] : .null) }
+        render(t, rowCount: t.rows.count, layout) { cells, keep in
+            for row in t.rows {
+                for i in keep { cells.append(i < row.count ? row[i] : .null) }
+            }
         }
+    }
+
+    /// `t`'s columns and notes around `rowCount` rows that `fill` gives as cells: each row's
+    /// cells of the columns `keep` names, in that order (an answer whose rows are not Values).
+    /// `textBytes`, when known, is about how many bytes the cells hold.
+    static func render(_ t: ResultTable, rowCount: Int, textBytes: Int? = nil, _ layout: TableLayout,
+                       rows fill: (inout Cells, [Int]) -> Void) -> [UInt8] {
+        let keep = layout.pick(t)
+        var cells = Cells(capacity: (rowCount + 1) * keep.count, textBytes: textBytes)
+        for i in keep { cells.append(.text(t.columns[i].uppercased())) }
+        fill(&cells, keep)
         let header = Array(cells.widths.prefix(keep.count))
         var widths = header
         if !keep.isEmpty {
@@ -29,9 +39,9 @@ enum TableText {
         if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header, into: max) }
 
         var out: [UInt8] = []
-        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (t.rows.count + 1) + 64 * t.notes.count)
-        lines(cells, lineCount: t.rows.count + 1, limits: limits, overflow: false, into: &out)
-        if t.rows.isEmpty { out.append(contentsOf: "(no rows)\n".utf8) }
+        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (rowCount + 1) + 64 * t.notes.count)
+        lines(cells, lineCount: rowCount + 1, limits: limits, overflow: false, into: &out)
+        if rowCount == 0 { out.append(contentsOf: "(no rows)\n".utf8) }
         for n in t.notes { out.append(contentsOf: "note: \(Value.terminalSafe(n))\n".utf8) }
         return out
     }
@@ -75,8 +85,8 @@ enum TableText {
         var ends: [Int] = []
         var widths: [Int] = []
 
-        init(capacity: Int) {
-            text.reserveCapacity(capacity * 12)
+        init(capacity: Int, textBytes: Int? = nil) {
+            text.reserveCapacity(textBytes ?? capacity * 12)
             ends.reserveCapacity(capacity)
             widths.reserveCapacity(capacity)
         }
@@ -91,18 +101,20 @@ enum TableText {
             }
         }
 
-        /// Printable ASCII goes in as it is; anything else through `Value.terminalSafe`.
         private mutating func append(_ s: String) {
             var s = s
-            let plain = s.withUTF8 { u -> Bool in
-                for b in u where b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\\") { return false }
-                text.append(contentsOf: u)
-                return true
-            }
+            s.withUTF8 { append(utf8: $0) }
+        }
+
+        /// Printable ASCII goes in as it is; anything else through `Value.terminalSafe`.
+        mutating func append(utf8 u: UnsafeBufferPointer<UInt8>) {
+            var plain = true
+            for b in u where b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\\") { plain = false; break }
             if plain {
-                widths.append(s.utf8.count)
+                text.append(contentsOf: u)
+                widths.append(u.count)
             } else {
-                let safe = Value.terminalSafe(s)
+                let safe = Value.terminalSafe(String(decoding: u, as: UTF8.self))
                 text.append(contentsOf: safe.utf8)
                 widths.append(TableText.width(safe))
             }

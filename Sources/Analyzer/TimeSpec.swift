@@ -199,34 +199,46 @@ public enum TimeSpec {
         return era * 146_097 + doe - 719_468
     }
 
+    /// The proleptic Gregorian date of a day count since 1970-01-01: `daysFromCivil`'s inverse.
+    static func civilFromDays(_ count: Int64) -> (year: Int64, month: Int, day: Int) {
+        let z = count + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), Int(month), Int(doy - (153 * mp + 2) / 5 + 1))
+    }
+
     /// RFC 3339 UTC with nanoseconds: 2026-11-26T21:39:26.079477458Z
     public static func format(_ wallNs: Int64) -> String {
+        String(unsafeUninitializedCapacity: formattedLength) { write(wallNs, into: $0) }
+    }
+
+    /// The length of `format`'s text: an Int64 of nanoseconds spans the years 1677 to 2262.
+    static let formattedLength = 30
+
+    /// `format`'s text into `buf` (at least `formattedLength` bytes); returns its length. By
+    /// arithmetic, not gmtime_r: a busy timeline formats one per line, and glibc takes its
+    /// time-zone lock on every call.
+    static func write(_ wallNs: Int64, into buf: UnsafeMutableBufferPointer<UInt8>) -> Int {
         // Floor division without the subtraction that overflows near Int64.min.
-        var secs = time_t(wallNs / 1_000_000_000)
-        var ns = wallNs % 1_000_000_000
+        var secs = wallNs / 1_000_000_000, ns = wallNs % 1_000_000_000
         if ns < 0 { secs -= 1; ns += 1_000_000_000 }
-        var t = tm()
-        guard gmtime_r(&secs, &t) != nil else { return "\(wallNs) ns" }
-        let year = Int(t.tm_year) + 1900
-        if (0...9999).contains(year) {
-            // Written as bytes: a busy timeline formats one of these per line.
-            return String(unsafeUninitializedCapacity: 30) { buf in
-                var i = 0
-                func put(_ value: Int, _ digits: Int, _ after: Unicode.Scalar) {
-                    var v = value
-                    for k in stride(from: i + digits - 1, through: i, by: -1) { buf[k] = UInt8(48 + v % 10); v /= 10 }
-                    buf[i + digits] = UInt8(ascii: after)
-                    i += digits + 1
-                }
-                put(year, 4, "-"); put(Int(t.tm_mon) + 1, 2, "-"); put(Int(t.tm_mday), 2, "T")
-                put(Int(t.tm_hour), 2, ":"); put(Int(t.tm_min), 2, ":"); put(Int(t.tm_sec), 2, "."); put(Int(ns), 9, "Z")
-                return i
-            }
+        var days = secs / 86_400, second = Int(secs % 86_400)
+        if second < 0 { days -= 1; second += 86_400 }
+        let date = civilFromDays(days)
+        var i = 0
+        func put(_ value: Int, _ digits: Int, _ after: Unicode.Scalar) {
+            var v = value
+            for k in stride(from: i + digits - 1, through: i, by: -1) { buf[k] = UInt8(48 + v % 10); v /= 10 }
+            buf[i + digits] = UInt8(ascii: after)
+            i += digits + 1
         }
-        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
-        let nsText = String(ns)
-        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2))."
-            + String(repeating: "0", count: 9 - nsText.count) + nsText + "Z"
+        put(Int(date.year), 4, "-"); put(date.month, 2, "-"); put(date.day, 2, "T")
+        put(second / 3600, 2, ":"); put(second / 60 % 60, 2, ":"); put(second % 60, 2, "."); put(Int(ns), 9, "Z")
+        return i
     }
 }
 

@@ -12,6 +12,9 @@ public struct ByteText {
     /// Back to the first `count` bytes (what was written before a part that came to nothing).
     public mutating func truncate(to count: Int) { bytes.removeSubrange(count...) }
 
+    /// Empty again, its buffer kept for the next line.
+    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+
     public mutating func add(_ s: String) {
         var s = s
         s.withUTF8 { bytes.append(contentsOf: $0) }
@@ -40,12 +43,14 @@ public struct ByteText {
 
     /// An endpoint's one spelling: a:port, [v6]:port, or the bare address.
     public mutating func endpoint(_ addr: String, _ port: UInt16?) {
-        guard let port else { add(addr); return }
-        if addr.utf8.contains(UInt8(ascii: ":")) {
-            bytes.append(UInt8(ascii: "[")); add(addr); bytes.append(UInt8(ascii: "]"))
-        } else {
-            add(addr)
+        var a = addr
+        a.withUTF8 { u in
+            let bracketed = port != nil && u.contains(UInt8(ascii: ":"))
+            if bracketed { bytes.append(UInt8(ascii: "[")) }
+            bytes.append(contentsOf: u)
+            if bracketed { bytes.append(UInt8(ascii: "]")) }
         }
+        guard let port else { return }
         bytes.append(UInt8(ascii: ":"))
         add(port)
     }

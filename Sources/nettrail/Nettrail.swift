@@ -30,6 +30,7 @@ struct Nettrail: ParsableCommand {
     /// A usage error is one line on stderr and exit 2, as conntrack does (the parser would add
     /// its usage block and exit 64); --help and --version print as usual.
     static func main() {
+        HeapPolicy.apply()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -199,8 +200,33 @@ func emit(_ table: ResultTable, _ format: OutputFormatOption, layout: TableLayou
         t.notes.append("nothing matches in this capture, which runs \(capture.spanText)")
     }
     let l = layout ?? TableLayout(width: terminalWidth())
-    FileHandle.standardOutput.write(Data(t.renderBytes(format.format, l)))
+    writeOut(t.renderBytes(format.format, l))
     if format != .table { writeNotes(t.notes) }
+}
+
+/// `emit` for an answer written as a table straight from its lines: the same rows, notes
+/// and `--limit` (the caller keeps JSON, CSV and row filters on `emit`).
+func emit(_ answer: some TableAnswer, _ options: CaptureOptions, capture: Capture, notes before: [String]) {
+    var notes = before
+    let shown = min(options.limit ?? .max, answer.rowCount)
+    if shown < answer.rowCount { notes.append("showing the first \(shown) of \(answer.rowCount) rows (--limit)") }
+    notes += answer.notes + capture.decodeNotes()
+    if shown == 0, notes.isEmpty { notes.append("nothing matches in this capture, which runs \(capture.spanText)") }
+    writeOut(answer.table(options.layout, rows: shown, notes: notes))
+}
+
+/// Bytes to stdout as they are (a busy answer is megabytes: no copy into Data first). A
+/// reader that went away ends the process, as it would have ended it before.
+func writeOut(_ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { b in
+        var done = 0
+        while done < b.count {
+            let n = write(STDOUT_FILENO, b.baseAddress! + done, b.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { exit(EXIT_FAILURE) }
+            done += n
+        }
+    }
 }
 
 /// An answer read a stretch at a time (`TimeStretches`): each stretch's rows written as they
@@ -220,14 +246,14 @@ func emitStream(_ columns: [Column], _ options: CaptureOptions, capture c: Captu
             t.rows.removeLast(out.count + t.rows.count - limit)
             cut = true
         }
-        FileHandle.standardOutput.write(Data(out.write(t.rows)))
+        writeOut(out.write(t.rows))
         return !cut
     }
     var all = before
     if cut, let limit = options.limit { all.append("showing the first \(limit) rows (--limit)") }
     all += notes + c.decodeNotes()
     if out.count == 0 && all.isEmpty { all.append("nothing matches in this capture, which runs \(c.spanText)") }
-    FileHandle.standardOutput.write(Data(out.end(notes: all)))
+    writeOut(out.end(notes: all))
     if options.format != .table { writeNotes(all) }
 }
 

@@ -44,12 +44,18 @@ struct TimelineCommand: ParsableCommand {
                     try TimelineQuery.stream(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat, $0)
                 }
             }
-            var t = try TimelineQuery.run(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat)
-            RowFilter(pid: owner.pid, comm: owner.comm).apply(&t)
-            // A busy window is ~100 k cells and their rows: the process ends here, without
-            // freeing them one by one first (the table would otherwise die at its last use).
-            withExtendedLifetime(t) {
-                emit(t, capture, capture: c, notes: w.notes + c.containerNotes(owner.container))
+            let answer = try TimelineQuery.answer(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat)
+            let filter = RowFilter(pid: owner.pid, comm: owner.comm), notes = w.notes + c.containerNotes(owner.container)
+            // A busy window is ~20 k lines: the process ends here, without freeing them one by
+            // one first (they would otherwise die at their last use).
+            withExtendedLifetime(answer) {
+                if capture.format == .table, filter.isEmpty {
+                    emit(answer, capture, capture: c, notes: notes)
+                } else {
+                    var t = answer.table
+                    filter.apply(&t)
+                    withExtendedLifetime(t) { emit(t, capture, capture: c, notes: notes) }
+                }
                 Foundation.exit(EXIT_SUCCESS)
             }
         } catch { fail(error) }

@@ -151,6 +151,27 @@ final class FixtureTests: XCTestCase {
         XCTAssertEqual(calls, 1)
     }
 
+    /// The timeline's table written straight from its lines is the table of its rows, in
+    /// every layout, with and without a kind filter, and cut by --limit.
+    func testTimelineTableIsItsRowsTable() throws {
+        let (c, a) = try load()
+        let from = try c.bootTime(a.window.from), to = try c.bootTime(a.window.to)
+        let layouts = [TableLayout.all, TableLayout(width: 100), TableLayout(width: 40),
+                       TableLayout(columns: ["detail", "pid", "time"], wide: false, width: 80)]
+        for (lo, hi, kinds) in [(nil, nil, nil), (from, to, nil), (nil, nil, Set(["exec", "connect"]))] as [(UInt64?, UInt64?, Set<String>?)] {
+            let answer = try TimelineQuery.answer(c, from: lo, to: hi, kinds: kinds)
+            let t = answer.table
+            XCTAssertFalse(t.rows.isEmpty)
+            XCTAssertEqual(answer.rowCount, t.rows.count)
+            for layout in layouts {
+                XCTAssertEqual(String(decoding: answer.table(layout, rows: t.rows.count, notes: t.notes), as: UTF8.self), t.render(.table, layout))
+                var cut = t
+                cut.rows.removeLast(t.rows.count - 3)
+                XCTAssertEqual(String(decoding: answer.table(layout, rows: 3, notes: t.notes), as: UTF8.self), cut.render(.table, layout))
+            }
+        }
+    }
+
     func testInfoSaysNothingWasLost() throws {
         let (c, _) = try load()
         let t = try InfoQuery.run(c)

@@ -1,4 +1,5 @@
 @testable import Analyzer
+import Foundation
 import XCTest
 
 final class TimeSpecTests: XCTestCase {
@@ -79,6 +80,23 @@ final class TimeSpecTests: XCTestCase {
     func testFormatsWithNanoseconds() {
         XCTAssertEqual(TimeSpec.format(1_795_729_166_079_477_458), "2026-11-26T21:39:26.079477458Z")
         XCTAssertEqual(TimeSpec.format(1_795_729_166_000_000_001), "2026-11-26T21:39:26.000000001Z")
+    }
+
+    /// The date arithmetic gives the C library's calendar, across the whole range of a time.
+    func testFormatsAsGmtimeDoes() {
+        func reference(_ wallNs: Int64) -> String {
+            var secs = time_t(wallNs / 1_000_000_000), ns = wallNs % 1_000_000_000
+            if ns < 0 { secs -= 1; ns += 1_000_000_000 }
+            var t = tm()
+            XCTAssertNotNil(gmtime_r(&secs, &t))
+            return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                          t.tm_hour, t.tm_min, t.tm_sec, Int32(ns))
+        }
+        var g = SystemRandomNumberGenerator()
+        let edges: [Int64] = [.min, .max, 0, -1, 1, 951_782_400_000_000_000, 951_868_799_999_999_999, -86_400_000_000_001]
+        for v in edges + (0..<50_000).map({ _ in Int64.random(in: .min ... .max, using: &g) }) {
+            XCTAssertEqual(TimeSpec.format(v), reference(v), "\(v)")
+        }
     }
 
     func testOutputFormats() {

@@ -85,6 +85,19 @@ public struct CgroupPathRow: Sendable {
     public var creator: String?
 }
 
+/// Whose fork, exec, exit and cgroup rows a read gives: every process's, or those of `pids`;
+/// with `starts`, of those only the incarnations started then, except that every row of
+/// `wholePids` is given (a pid whose snapshot start is coarse, to be joined by the caller).
+public struct ProcessSelection: Sendable {
+    public var pids: Set<UInt32>?
+    public var starts: Set<UInt64>?
+    public var wholePids: Set<UInt32> = []
+    public init(pids: Set<UInt32>? = nil, starts: Set<UInt64>? = nil, wholePids: Set<UInt32> = []) {
+        self.pids = pids; self.starts = starts; self.wholePids = wholePids
+    }
+    public static let all = ProcessSelection()
+}
+
 extension TimelineReader {
     public func forEachProcessSnapshot(pids: Set<UInt32>? = nil, _ body: (ProcessSnapshotRow) throws -> Void) throws {
         let st = try db.prepare("SELECT \(TaskRow.columnNames), flags, exe, argv FROM process_snapshot\(Self.only(pids, "WHERE"))")
@@ -94,31 +107,31 @@ extension TimelineReader {
         }
     }
 
-    public func forEachFork(pids: Set<UInt32>? = nil, _ body: (TaskRow) throws -> Void) throws {
-        let st = try db.prepare("SELECT \(TaskRow.columnNames) FROM process_fork\(Self.only(pids, "WHERE"))")
+    public func forEachFork(_ sel: ProcessSelection = .all, _ body: (TaskRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TaskRow.columnNames) FROM process_fork\(Self.only(sel, "WHERE"))")
         while try st.step() { if let t = st.checkedRow({ TaskRow.read($0) }) { try body(t) } }
     }
 
     /// In time order.
-    public func forEachExec(pids: Set<UInt32>? = nil, _ body: (ProcessExecRow) throws -> Void) throws {
-        let st = try db.prepare("SELECT \(TaskRow.columnNames), flags, filename, argv FROM process_exec\(Self.only(pids, "WHERE")) ORDER BY ts")
+    public func forEachExec(_ sel: ProcessSelection = .all, _ body: (ProcessExecRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TaskRow.columnNames), flags, filename, argv FROM process_exec\(Self.only(sel, "WHERE")) ORDER BY ts")
         while try st.step() {
             guard let t = st.checkedRow({ TaskRow.read($0) }) else { continue }
             try body(ProcessExecRow(task: t, flags: st.int(14), filename: st.string(15) ?? "", argv: st.blob(16)))
         }
     }
 
-    public func forEachExit(pids: Set<UInt32>? = nil, _ body: (ProcessExitRow) throws -> Void) throws {
-        let st = try db.prepare("SELECT \(TaskRow.columnNames), exit_code FROM process_exit\(Self.only(pids, "WHERE"))")
+    public func forEachExit(_ sel: ProcessSelection = .all, _ body: (ProcessExitRow) throws -> Void) throws {
+        let st = try db.prepare("SELECT \(TaskRow.columnNames), exit_code FROM process_exit\(Self.only(sel, "WHERE"))")
         while try st.step() {
             if let (t, status) = st.checkedRow({ (TaskRow.read($0), $0.uint32(14)) }) { try body(ProcessExitRow(task: t, status: status)) }
         }
     }
 
     /// In time order.
-    public func forEachCgroupAttach(pids: Set<UInt32>? = nil, _ body: (CgroupAttachRow) throws -> Void) throws {
+    public func forEachCgroupAttach(_ sel: ProcessSelection = .all, _ body: (CgroupAttachRow) throws -> Void) throws {
         let st = try db.prepare("""
-            SELECT ts, hierarchy_id, cgroup_id, pid, start_ns FROM cgroup_event WHERE kind = ?\(Self.only(pids, "AND")) ORDER BY ts
+            SELECT ts, hierarchy_id, cgroup_id, pid, start_ns FROM cgroup_event WHERE kind = ?\(Self.only(sel, "AND")) ORDER BY ts
             """)
         try st.bind([CgroupEventKind.attach.rawValue])
         while try st.step() {
@@ -181,6 +194,20 @@ extension TimelineReader {
 
     /// ` WHERE pid IN (…)` (or AND): integers only, built from UInt32 values, never from text.
     private static func only(_ pids: Set<UInt32>?, _ keyword: String) -> String {
-        pids.map { " \(keyword) pid IN (" + $0.sorted().map(String.init).joined(separator: ",") + ")" } ?? ""
+        pids.map { " \(keyword) pid IN (" + list($0) + ")" } ?? ""
+    }
+
+    /// `only`, and of those pids the incarnations `starts` names (every row of `wholePids`).
+    private static func only(_ sel: ProcessSelection, _ keyword: String) -> String {
+        guard let starts = sel.starts else { return only(sel.pids, keyword) }
+        return only(sel.pids, keyword) + (sel.pids == nil ? " \(keyword) " : " AND ")
+            // Unary + keeps these terms out of the index choice: probing (pid, start_ns) for
+            // every pair of the two lists costs far more than checking the pids' few rows.
+            + "(+start_ns IN (" + Self.list(starts.map { Int64(bitPattern: $0) }) + ")"
+            + (sel.wholePids.isEmpty ? ")" : " OR +pid IN (" + Self.list(sel.wholePids) + "))")
+    }
+
+    private static func list<T: FixedWidthInteger>(_ values: some Collection<T>) -> String {
+        values.sorted().map(String.init).joined(separator: ",")
     }
 }

@@ -1,0 +1,116 @@
+import Format
+
+/// A timeline's lines before they are text. Each line's detail is a range of one shared
+/// buffer: a busy second is twenty thousand lines, and a String and a row of Values for
+/// each was most of the time an answer took.
+struct TimelineLines {
+    /// The EVENT column's values (`TimelineQuery.kindEvents` selects them by name).
+    enum Event: UInt8, CaseIterable {
+        case fork, exec, exit, tcpConnect, tcpAccept, tcpOpen, tcpOpenAtStart, tcpClose, udpSend, udpReceive, udpEnd
+
+        var name: String {
+            switch self {
+            case .fork: "fork"
+            case .exec: "exec"
+            case .exit: "exit"
+            case .tcpConnect: "tcp connect"
+            case .tcpAccept: "tcp accept"
+            case .tcpOpen: "tcp open"
+            case .tcpOpenAtStart: "tcp open at start"
+            case .tcpClose: "tcp close"
+            case .udpSend: "udp flow (send)"
+            case .udpReceive: "udp flow (recv)"
+            case .udpEnd: "udp flow end"
+            }
+        }
+    }
+
+    struct Line {
+        var ts: UInt64
+        /// Among lines of one moment: fork, exec, a connection's lines, exit.
+        var order: UInt8
+        var event: Event
+        var pid: UInt32?
+        var comm: String
+        var container: String?
+        var detail: Range<Int>
+    }
+
+    var items: [Line] = []
+    var text = ByteText(capacity: 1 << 16)
+
+    mutating func add(_ ts: UInt64, _ order: UInt8, _ event: Event, pid: UInt32?, comm: String, container: String?,
+                      detail: (inout ByteText) -> Void) {
+        let start = text.count
+        detail(&text)
+        items.append(Line(ts: ts, order: order, event: event, pid: pid, comm: comm, container: container, detail: start..<text.count))
+    }
+
+    /// Only the lines of `kinds` (`--kind` names), when given.
+    mutating func keep(_ kinds: Set<String>?) {
+        guard let kinds else { return }
+        let names = Set(TimelineQuery.kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
+        let events = Set(Event.allCases.filter { names.contains($0.name) })
+        items.removeAll { !events.contains($0.event) }
+    }
+
+    /// The lines as the timeline's rows.
+    func rows(_ capture: Capture) -> [[Value]] {
+        items.map { l in
+            [.text(capture.wallText(l.ts)), .text(l.event.name), l.pid.map { .int(Int64($0)) } ?? .null, .text(l.comm),
+             l.container.map { .text($0) } ?? .null, .text(detail(l))]
+        }
+    }
+
+    func detail(_ l: Line) -> String { String(decoding: text.bytes[l.detail], as: UTF8.self) }
+}
+
+/// A timeline window's answer, its lines not yet made rows.
+public struct TimelineAnswer: TableAnswer {
+    let capture: Capture
+    let lines: TimelineLines
+    public let notes: [String]
+
+    init(capture: Capture, lines: TimelineLines, notes: [String]) {
+        self.capture = capture; self.lines = lines; self.notes = notes
+    }
+
+    public var rowCount: Int { lines.items.count }
+
+    /// `run`'s table: the lines as rows of Values, and the notes.
+    public var table: ResultTable {
+        var t = ResultTable(columns: TimelineQuery.columns)
+        t.rows = lines.rows(capture)
+        t.notes = notes
+        return t
+    }
+
+    public func table(_ layout: TableLayout, rows count: Int, notes: [String]) -> [UInt8] {
+        var template = ResultTable(columns: TimelineQuery.columns)
+        template.notes = notes
+        enum Cell { case time, event, pid, comm, container, detail }
+        let cell: [String: Cell] = ["time": .time, "event": .event, "pid": .pid, "comm": .comm, "container": .container, "detail": .detail]
+        let clock = capture.clock
+        let wall = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: TimeSpec.formattedLength)
+        defer { wall.deallocate() }
+        return TableText.render(template, rowCount: count, textBytes: lines.text.count + count * 80, layout) { cells, keep in
+            let picked = keep.map { cell[template.columns[$0]]! }
+            lines.text.bytes.withUnsafeBufferPointer { text in
+                for l in lines.items.prefix(count) {
+                    for c in picked {
+                        switch c {
+                        case .time:
+                            let n = TimeSpec.write(clock.wall(fromBoot: l.ts), into: wall)
+                            cells.append(utf8: UnsafeBufferPointer(rebasing: wall[..<n]))
+                        case .event: cells.append(.text(l.event.name))
+                        case .pid: cells.append(l.pid.map { .int(Int64($0)) } ?? .null)
+                        case .comm: cells.append(.text(l.comm))
+                        case .container: cells.append(l.container.map { .text($0) } ?? .null)
+                        case .detail: cells.append(utf8: UnsafeBufferPointer(rebasing: text[l.detail]))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
