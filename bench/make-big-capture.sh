@@ -10,6 +10,8 @@
 # prints its segments, events and losses (read with sqlite3: `nettrail info` would
 # build the whole case first). Bounded: every load runs under `timeout SECONDS`,
 # and the scene is removed on exit.
+# HELD=N: also N TCP connections opened as the recording starts and held open to its end
+# (a Python holder: its cost is not measured here), as a server's pools and keepalives are.
 # NETTRAIL_RECORD: the recorder (default: this tree's release build).
 # Run it under the shared lock: flock /tmp/nettrail-scene.lock bench/make-big-capture.sh ...
 set -euo pipefail
@@ -44,6 +46,25 @@ until grep -q "recording to" "$tmp/rec.err" 2>/dev/null; do
 	kill -0 $watcher 2>/dev/null || { cat "$tmp/rec.err" >&2; exit 1; }
 	sleep 0.1
 done
+if [ "${HELD:-0}" -gt 0 ]; then
+	ulimit -n $((HELD + 1024))
+	ip netns exec "$p-srv" python3 -c '
+import socket
+s = socket.create_server(("0.0.0.0", 7200), backlog=4096)
+held = []
+while True:
+    held.append(s.accept()[0])' &
+	pids+=($!)
+	sleep 0.5
+	ip netns exec "$p-cli" python3 -c '
+import socket, sys, time
+held = [socket.create_connection(("10.201.2.2", 7200)) for _ in range(int(sys.argv[1]))]
+print("held", len(held), flush=True)
+time.sleep(1e6)' "$HELD" >"$tmp/held" &
+	pids+=($!)
+	for _ in $(seq 600); do grep -q held "$tmp/held" && break; sleep 0.1; done
+	grep -q held "$tmp/held" || { echo "make-big-capture: the holder did not open $HELD connections" >&2; exit 1; }
+fi
 load=()
 for i in 0 1 2 3; do
 	timeout "$secs" ip netns exec "$p-cli" "$tmp/churn" client 10.201.1.2 10.201.2.2 $((7100 + i % 2)) 1000000000 \

@@ -76,7 +76,7 @@ public enum TimelineQuery {
             return c.map { ContainerID.matches($0, prefix: want) } ?? false
         }
 
-        let conns = try ConnectionIndex(capture, ConnectionSelection(from: from, to: to)).connections
+        let conns = try ConnectionIndex(capture, ConnectionSelection(from: from, to: to, changedWithin: true)).connections
         let procs = from == nil && to == nil ? capture.processes
             : try capture.processes(keys: try capture.processesWithEvents(from: lo, to: hi).union(conns.compactMap(\.owner)))
         for r in procs.records.values {
@@ -107,7 +107,6 @@ public enum TimelineQuery {
         nat?.prepare(for: conns)
         for c in conns {
             let o = OwnerInfo(c, capture, procs, detail: false)
-            imageLoss.add(c.owner, o)
             var cid: String? = nil
             if case .text(let s) = o.container { cid = s }
             let verb: TimelineLines.Event
@@ -123,6 +122,8 @@ public enum TimelineQuery {
             let at = c.ownedAt ?? c.start
             let opened = keep(at, cid), closed = c.end.flatMap { keep($0, cid) ? $0 : nil }
             guard opened || closed != nil else { continue }
+            // Only a line shown makes its owner's uncertain image worth a note.
+            imageLoss.add(c.owner, o)
             func tuple(_ d: inout ByteText) {
                 d.endpoint(c.tuple.laddr, c.tuple.lport); d.add(" -> "); d.endpoint(c.tuple.raddr, c.tuple.rport)
             }

@@ -179,10 +179,14 @@ public struct ConnectionSelection: Sendable {
     public var ownerPid: UInt32?
     /// The remote end (address, and port when given).
     public var remote: NATEndpoint?
+    /// Of those live in [from, to], only the ones owned (or begun, owner unknown) or ended in
+    /// it: what a timeline of the window shows lines of. A connection open across hours is
+    /// then not read again for every stretch of a long timeline.
+    public var changedWithin = false
     public init(endpoints: [NATEndpoint] = [], from: UInt64? = nil, to: UInt64? = nil, startedFrom: UInt64? = nil,
-                ownerPid: UInt32? = nil, remote: NATEndpoint? = nil) {
+                ownerPid: UInt32? = nil, remote: NATEndpoint? = nil, changedWithin: Bool = false) {
         self.endpoints = endpoints; self.from = from; self.to = to; self.startedFrom = startedFrom
-        self.ownerPid = ownerPid; self.remote = remote
+        self.ownerPid = ownerPid; self.remote = remote; self.changedWithin = changedWithin
     }
     public static let all = ConnectionSelection()
 }
@@ -341,6 +345,10 @@ extension TimelineReader {
             if let from = sel.from { clauses.append("(end_ts IS NULL OR end_ts >= ?)"); binds.append(Int64(bitPattern: from)) }
         }
         if let s = sel.startedFrom { clauses.append("start >= ?"); binds.append(Int64(bitPattern: min(s, UInt64(Int64.max)))) }
+        if sel.changedWithin, sel.from != nil || sel.to != nil {
+            let lo = Int64(bitPattern: min(sel.from ?? 0, UInt64(Int64.max))), hi = Int64(bitPattern: min(sel.to ?? .max, UInt64(Int64.max)))
+            clauses.append("(coalesce(owned_at, start) BETWEEN ? AND ? OR end_ts BETWEEN ? AND ?)"); binds += [lo, hi, lo, hi]
+        }
         if let pid = sel.ownerPid { clauses.append("owner_pid = ?"); binds.append(Int(pid)) }
         if let r = sel.remote {
             clauses.append("raddr = ?"); binds.append(r.addr)
