@@ -36,6 +36,16 @@ public enum TimelineQuery {
     public static func stream(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
                               kinds: Set<String>? = nil, nat: NATResolver? = nil, stretch: UInt64 = 1_000_000_000,
                               _ body: ([[Value]]) throws -> Bool) throws -> [String] {
+        try streamAnswers(capture, from: from, to: to, container: container, kinds: kinds, nat: nat, stretch: stretch) {
+            try body($0.rows)
+        }
+    }
+
+    /// `stream`, each stretch's lines given as an answer (without notes) that a table is
+    /// written from straight.
+    public static func streamAnswers(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
+                                     kinds: Set<String>? = nil, nat: NATResolver? = nil, stretch: UInt64 = 1_000_000_000,
+                                     _ body: (TimelineAnswer) throws -> Bool) throws -> [String] {
         var imageLoss = ImageLossNotes()
         let reader = capture.reader
         try TimeStretches.walk(capture, from: from, to: to, stretch: stretch, next: { t in
@@ -46,7 +56,7 @@ public enum TimelineQuery {
             imageLoss.merge(loss)
             let count = l.items.count
             l.keep(kinds)
-            return (count, try body(l.rows(capture)))
+            return (count, try body(TimelineAnswer(capture: capture, lines: l, notes: [])))
         }
         return notes(capture, from: from, to: to, imageLoss: imageLoss, nat: nat)
     }

@@ -117,6 +117,20 @@ public protocol TableAnswer {
     func table(_ layout: TableLayout, rows: Int, notes: [String]) -> [UInt8]
 }
 
+/// One stretch of a streamed answer: its rows as Values (JSON, CSV, row filters), or its
+/// first rows written straight into a stream's table.
+public protocol StreamedRows {
+    var rowCount: Int { get }
+    var rows: [[Value]] { get }
+    func table(into stream: inout TableStream, rows: Int) -> [UInt8]
+}
+
+extension Array: StreamedRows where Element == [Value] {
+    public var rowCount: Int { count }
+    public var rows: [[Value]] { self }
+    public func table(into stream: inout TableStream, rows n: Int) -> [UInt8] { stream.write(Array(prefix(n))) }
+}
+
 public struct ResultTable: Sendable {
     public var columns: [String]
     /// The columns the default table shows (nil: all of them).

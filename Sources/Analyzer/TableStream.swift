@@ -15,6 +15,8 @@ public struct TableStream {
     private var begun = false
     /// Rows written so far.
     public private(set) var count = 0
+    /// Whether its rows are a table's lines (not JSON Lines or CSV).
+    var writesTable: Bool { format == .table }
 
     public init(columns template: ResultTable, format: OutputFormat, layout: TableLayout, minimum: [String: Int] = [:]) {
         var t = template
@@ -32,26 +34,42 @@ public struct TableStream {
     }
 
     private mutating func batch(_ rows: [[Value]]) -> [UInt8] {
-        var t = template
-        t.rows = rows
+        switch format {
+        case .json, .csv:
+            var t = template
+            t.rows = rows
+            let first = !begun
+            begun = true
+            count += rows.count
+            return format == .json ? Array(t.render(.json, layout).utf8) : Array(t.csv(layout, header: first).utf8)
+        case .table:
+            return table(rowCount: rows.count) { cells, keep in
+                for row in rows {
+                    for i in keep { cells.append(i < row.count ? row[i] : .null) }
+                }
+            }
+        }
+    }
+
+    /// A table's next `rowCount` rows, which `fill` gives as cells (each row's cells of the
+    /// columns `keep` names, in that order): for an answer whose rows are not Values.
+    /// `textBytes`, when known, is about how many bytes the cells hold.
+    mutating func write(rowCount: Int, textBytes: Int? = nil, _ fill: (inout TableText.Cells, [Int]) -> Void) -> [UInt8] {
+        rowCount == 0 ? [] : table(rowCount: rowCount, textBytes: textBytes, fill)
+    }
+
+    private mutating func table(rowCount: Int, textBytes: Int? = nil, _ fill: (inout TableText.Cells, [Int]) -> Void) -> [UInt8] {
         let first = !begun
         begun = true
-        count += rows.count
-        switch format {
-        case .json: return Array(t.render(.json, layout).utf8)
-        case .csv: return Array(t.csv(layout, header: first).utf8)
-        case .table: break
-        }
-        let keep = layout.pick(t)
-        var cells = TableText.Cells(capacity: (rows.count + 1) * keep.count)
-        if first { for i in keep { cells.append(.text(t.columns[i].uppercased())) } }
-        for row in rows {
-            for i in keep { cells.append(i < row.count ? row[i] : .null) }
-        }
-        if first { limits = Self.limits(cells, keep.map { minimum[t.columns[$0]] ?? 0 }, layout) }
+        count += rowCount
+        let keep = layout.pick(template)
+        var cells = TableText.Cells(capacity: (rowCount + 1) * keep.count, textBytes: textBytes)
+        if first { for i in keep { cells.append(.text(template.columns[i].uppercased())) } }
+        fill(&cells, keep)
+        if first { limits = Self.limits(cells, keep.map { minimum[template.columns[$0]] ?? 0 }, layout) }
         var out: [UInt8] = []
-        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (rows.count + 1))
-        TableText.lines(cells, lineCount: rows.count + (first ? 1 : 0), limits: limits,
+        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (rowCount + 1))
+        TableText.lines(cells, lineCount: rowCount + (first ? 1 : 0), limits: limits,
                         overflow: layout.width == nil || layout.wide, into: &out)
         return out
     }

@@ -66,7 +66,7 @@ struct TimelineLines {
 }
 
 /// A timeline window's answer, its lines not yet made rows.
-public struct TimelineAnswer: TableAnswer {
+public struct TimelineAnswer: TableAnswer, StreamedRows {
     let capture: Capture
     let lines: TimelineLines
     public let notes: [String]
@@ -77,10 +77,12 @@ public struct TimelineAnswer: TableAnswer {
 
     public var rowCount: Int { lines.items.count }
 
+    public var rows: [[Value]] { lines.rows(capture) }
+
     /// `run`'s table: the lines as rows of Values, and the notes.
     public var table: ResultTable {
         var t = ResultTable(columns: TimelineQuery.columns)
-        t.rows = lines.rows(capture)
+        t.rows = rows
         t.notes = notes
         return t
     }
@@ -88,13 +90,24 @@ public struct TimelineAnswer: TableAnswer {
     public func table(_ layout: TableLayout, rows count: Int, notes: [String]) -> [UInt8] {
         var template = ResultTable(columns: TimelineQuery.columns)
         template.notes = notes
-        enum Cell { case time, event, pid, comm, container, detail }
-        let cell: [String: Cell] = ["time": .time, "event": .event, "pid": .pid, "comm": .comm, "container": .container, "detail": .detail]
+        return TableText.render(template, rowCount: count, textBytes: textBytes(count), layout) { cells, keep in
+            self.cells(&cells, keep, rows: count)
+        }
+    }
+
+    public func table(into stream: inout TableStream, rows count: Int) -> [UInt8] {
+        guard stream.writesTable else { return stream.write(Array(rows.prefix(count))) }
+        return stream.write(rowCount: count, textBytes: textBytes(count)) { cells, keep in self.cells(&cells, keep, rows: count) }
+    }
+
+    private func textBytes(_ count: Int) -> Int { lines.text.count + count * 80 }
+
+    /// The first `count` lines' cells of the columns `keep` names.
+    private func cells(_ cells: inout TableText.Cells, _ keep: [Int], rows count: Int) {
+        let names = TimelineQuery.columns.names
+        let picked = keep.map { Cell(rawValue: names[$0])! }
         let clock = capture.clock
-        let wall = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: TimeSpec.formattedLength)
-        defer { wall.deallocate() }
-        return TableText.render(template, rowCount: count, textBytes: lines.text.count + count * 80, layout) { cells, keep in
-            let picked = keep.map { cell[template.columns[$0]]! }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: TimeSpec.formattedLength) { wall in
             lines.text.bytes.withUnsafeBufferPointer { text in
                 for l in lines.items.prefix(count) {
                     for c in picked {
@@ -113,4 +126,7 @@ public struct TimelineAnswer: TableAnswer {
             }
         }
     }
+
+    /// The timeline's columns, by name (`Columns.timeline`).
+    private enum Cell: String { case time, event, pid, comm, container, detail }
 }

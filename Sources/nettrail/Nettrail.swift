@@ -232,15 +232,21 @@ func writeOut(_ bytes: [UInt8]) {
 /// An answer read a stretch at a time (`TimeStretches`): each stretch's rows written as they
 /// come (`TableStream`), `filter` applied to them, `--limit` ending the reading, then the
 /// notes as `emit` gives them.
-func emitStream(_ columns: [Column], _ options: CaptureOptions, capture c: Capture, notes before: [String],
-                minimum: [String: Int] = [:], filter: RowFilter = RowFilter(),
-                _ read: (_ body: ([[Value]]) throws -> Bool) throws -> [String]) throws {
+func emitStream<Part: StreamedRows>(_ columns: [Column], _ options: CaptureOptions, capture c: Capture, notes before: [String],
+                                    minimum: [String: Int] = [:], filter: RowFilter = RowFilter(),
+                                    _ read: (_ body: (Part) throws -> Bool) throws -> [String]) throws {
     let template = ResultTable(columns: columns)
     var out = TableStream(columns: template, format: options.format.format, layout: options.layout, minimum: minimum)
     var cut = false
-    let notes = try read { rows in
+    let notes = try read { part in
+        if filter.isEmpty {
+            var n = part.rowCount
+            if let limit = options.limit, out.count + n > limit { n = limit - out.count; cut = true }
+            writeOut(part.table(into: &out, rows: n))
+            return !cut
+        }
         var t = template
-        t.rows = rows
+        t.rows = part.rows
         filter.apply(&t)
         if let limit = options.limit, out.count + t.rows.count > limit {
             t.rows.removeLast(out.count + t.rows.count - limit)

@@ -41,7 +41,7 @@ struct TimelineCommand: ParsableCommand {
                 widest["container"] = c.containerIDs.map(\.count).max()
                 return try emitStream(TimelineQuery.columns, capture, capture: c, notes: w.notes + c.containerNotes(owner.container),
                                       minimum: widest, filter: RowFilter(pid: owner.pid, comm: owner.comm)) {
-                    try TimelineQuery.stream(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat, $0)
+                    try TimelineQuery.streamAnswers(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat, $0)
                 }
             }
             let answer = try TimelineQuery.answer(c, from: w.from, to: w.to, container: owner.container, kinds: kinds, nat: nat)

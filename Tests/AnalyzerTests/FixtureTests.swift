@@ -172,6 +172,28 @@ final class FixtureTests: XCTestCase {
         }
     }
 
+    /// A streamed timeline written from its lines is the one written from its rows, in
+    /// every format, and `--limit` cuts it alike.
+    func testStreamedTimelineTableIsItsRowsTable() throws {
+        let (c, _) = try load()
+        let template = ResultTable(columns: TimelineQuery.columns)
+        for format in [OutputFormat.table, .csv, .json] {
+            for layout in [TableLayout.all, TableLayout(width: 100), TableLayout(columns: ["detail", "pid", "time"], wide: false, width: 80)] {
+                var fromLines = TableStream(columns: template, format: format, layout: layout, minimum: TimelineQuery.widest)
+                var fromRows = TableStream(columns: template, format: format, layout: layout, minimum: TimelineQuery.widest)
+                var a: [UInt8] = [], b: [UInt8] = []
+                _ = try TimelineQuery.streamAnswers(c, stretch: 1_000_000) { part in
+                    a += part.table(into: &fromLines, rows: part.rowCount)
+                    b += fromRows.write(part.rows)
+                    return true
+                }
+                a += fromLines.end(notes: ["n"]); b += fromRows.end(notes: ["n"])
+                XCTAssertGreaterThan(fromLines.count, 10)
+                XCTAssertEqual(String(decoding: a, as: UTF8.self), String(decoding: b, as: UTF8.self), "\(format)")
+            }
+        }
+    }
+
     func testInfoSaysNothingWasLost() throws {
         let (c, _) = try load()
         let t = try InfoQuery.run(c)
