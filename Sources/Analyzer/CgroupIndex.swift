@@ -37,7 +37,7 @@ public struct CgroupIndex: Sendable {
     static func container(path: String, creator: String?, runcListed: String? = nil) -> ContainerIdentity? {
         if let c = ContainerID.parse(cgroupPath: path) { return c }
         if let runcListed { return ContainerIdentity(id: runcListed, runtime: .runc) }
-        if let creator, creator.hasPrefix("runc"), let leaf = path.split(separator: "/").last, path != "/" {
+        if let creator, creator.hasPrefix("runc"), let leaf = PathText.lastComponent(path), path != "/" {
             return ContainerIdentity(id: String(leaf), runtime: .runc)
         }
         return nil

@@ -85,7 +85,7 @@ struct OwnerInfo {
         }
         let chain = procs.ancestors(of: key)
         if !chain.isEmpty {
-            parents = .list(chain.map { "\($0.key.pid):\(procs.image(of: $0.key, at: at).known?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)" })
+            parents = .list(procs.parentsText(chain, at: at))
         } else if let rec {
             parents = .list(["\(rec.parent.pid)"])
         }

@@ -26,7 +26,7 @@ public enum Value: Sendable, Equatable {
         return baseName(first) == baseName(file) ? args : "\(file): \(args)"
     }
 
-    private static func baseName(_ p: String) -> Substring { p.split(separator: "/").last ?? Substring(p) }
+    private static func baseName(_ p: String) -> Substring { PathText.lastComponent(p) ?? Substring(p) }
 
     var plain: String {
         switch self {

@@ -32,7 +32,7 @@ public struct ImageAt: Sendable {
 
     /// The comm an exec gives a task: its file name's last component, cut to 15 bytes.
     static func comm(after e: ExecRecord) -> String {
-        let base = e.filename.split(separator: "/").last.map(String.init) ?? e.filename
+        let base = PathText.lastComponent(e.filename).map(String.init) ?? e.filename
         var bytes = Array(base.utf8.prefix(15))
         while !bytes.isEmpty, String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)
@@ -225,6 +225,14 @@ public struct ProcessIndex: Sendable {
     /// The incarnation of `pid` alive at `t`, if the capture knows exactly one.
     public func alive(pid: UInt32, at t: UInt64) -> [ProcessRecord] {
         (byPid[pid] ?? []).compactMap { records[$0] }.filter { $0.key.startNs <= t && ($0.exitTs ?? .max) >= t }
+    }
+
+    /// Each of `chain` (ancestors) as "PID:PROGRAM": the file it ran at `t`, or its comm.
+    public func parentsText(_ chain: [ProcessRecord], at t: UInt64) -> [String] {
+        chain.map { r in
+            let program = image(of: r.key, at: t).known.flatMap { PathText.lastComponent($0.filename) }.map(String.init) ?? r.comm
+            return "\(r.key.pid):\(program)"
+        }
     }
 
     /// The parent chain, nearest first, as far as the capture knows it.

@@ -27,7 +27,7 @@ public struct ProcessFilter: Sendable {
         var candidates = [comm]
         for path in [image?.filename, image?.argv.first].compactMap({ $0 }) {
             candidates.append(path)
-            if let base = path.split(separator: "/").last { candidates.append(String(base)) }
+            if let base = PathText.lastComponent(path) { candidates.append(String(base)) }
         }
         return candidates.contains { fnmatch(name, $0, 0) == 0 }
     }
@@ -63,9 +63,7 @@ public enum ProcessQuery {
             if let want = f.container {
                 guard let c = container, ContainerID.matches(c.id, prefix: want) else { continue }
             }
-            let parents = Value.list(index.ancestors(of: r.key).map {
-                "\($0.key.pid):\(index.image(of: $0.key, at: last).known?.filename.split(separator: "/").last.map(String.init) ?? $0.comm)"
-            })
+            let parents = Value.list(index.parentsText(index.ancestors(of: r.key), at: last))
             // Each image runs from its exec to the next exec (or the end).
             var images: [(ExecRecord?, UInt64)] = []
             for (i, e) in r.execs.enumerated() {

@@ -80,7 +80,7 @@ extension ReportModel {
     /// A lane's name: the exec'd file's name, or argv[0]'s where the file is a descriptor
     /// (runc and busybox exec /proc/self/fd/N or /proc/self/exe).
     static func program(_ e: ExecRecord) -> String {
-        func base(_ p: String) -> String { p.split(separator: "/").last.map(String.init) ?? p }
+        func base(_ p: String) -> String { PathText.lastComponent(p).map(String.init) ?? p }
         let viaFD = e.filename.hasPrefix("/proc/self/") || e.filename.hasPrefix("/dev/fd/")
         if viaFD, let a0 = e.argv.first, !a0.isEmpty { return base(a0) }
         return base(e.filename)

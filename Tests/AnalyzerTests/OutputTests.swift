@@ -58,6 +58,13 @@ final class OutputTests: XCTestCase {
     }
 
     /// A re-exec through /proc/self/exe: tables name the file before the argv; data keep the argv alone.
+    /// A path's last component, by bytes: what splitting at "/" and dropping empty parts gives.
+    func testPathLastComponent() {
+        for p in ["", "/", "//", "a", "/a", "a/", "/usr/bin/curl", "/usr/bin/", "a//b", "./x", "/proc/self/fd/3", "/tmp/é/ü"] {
+            XCTAssertEqual(PathText.lastComponent(p).map(String.init), p.split(separator: "/").last.map(String.init), p)
+        }
+    }
+
     func testAnExecWhoseArgv0DoesNotNameItsFileShowsBoth() {
         XCTAssertEqual(Value.argv(["/bin/sleep", "1"], file: "/bin/sleep"), .list(["/bin/sleep", "1"]))
         XCTAssertEqual(Value.argv(["sleep", "1"], file: "/usr/bin/sleep"), .list(["sleep", "1"]))
