@@ -61,7 +61,7 @@ struct OwnerInfo {
 
     /// `detail: false` leaves start, tid, exe, argv and parents empty: what a timeline line
     /// does not show, and the ancestor walk is most of an owner's cost.
-    init(_ c: Connection, _ capture: Capture, _ procs: ProcessIndex, detail: Bool = true) {
+    init(_ c: Connection, _ capture: Capture, _ procs: ProcessIndex, detail: Bool = true, parents memo: ParentsMemo? = nil) {
         guard let key = c.owner else { return }
         let at = c.ownedAt ?? c.start
         pid = .int(Int64(key.pid))
@@ -83,12 +83,18 @@ struct OwnerInfo {
             exe = .text(known.filename)
             argv = Value.argv(known.argv, file: known.filename)
         }
-        let chain = procs.ancestors(of: key)
-        if !chain.isEmpty {
-            parents = .list(procs.parentsText(chain, at: at))
+        if let chain = memo?.parents(of: key, at: at) ?? Self.parents(of: key, at: at, procs) {
+            parents = .list(chain)
         } else if let rec {
             parents = .list(["\(rec.parent.pid)"])
         }
+    }
+}
+
+extension OwnerInfo {
+    static func parents(of key: ProcessKey, at t: UInt64, _ procs: ProcessIndex) -> [String]? {
+        let chain = procs.ancestors(of: key)
+        return chain.isEmpty ? nil : procs.parentsText(chain, at: t)
     }
 }
 
@@ -226,6 +232,7 @@ public enum ConnectionsQuery {
         nat?.prepare(for: connections)
         let procs = try capture.processes(pids: Set(connections.compactMap { $0.owner?.pid }))
         let capEnd = capture.endBoot ?? .max
+        let memo = ParentsMemo(procs)
         var out: [[Value]] = []
         for c in connections {
             if let p = f.proto, c.proto != p { continue }
@@ -235,7 +242,7 @@ public enum ConnectionsQuery {
             if let r = f.remote, c.tuple.raddr != r.ip || (r.port.map { $0 != c.tuple.rport } ?? false) { continue }
             if let l = f.local, c.tuple.laddr != l.ip || (l.port.map { $0 != c.tuple.lport } ?? false) { continue }
             if let p = f.port, c.tuple.lport != p && c.tuple.rport != p { continue }
-            let o = OwnerInfo(c, capture, procs)
+            let o = OwnerInfo(c, capture, procs, parents: memo)
             if let want = f.container {
                 guard case .text(let id) = o.container, ContainerID.matches(id, prefix: want) else { continue }
             }

@@ -246,3 +246,41 @@ public struct ProcessIndex: Sendable {
         return out
     }
 }
+
+/// Owners' `parentsText`, kept while it cannot change: a program shown for an ancestor
+/// changes only at one of its execs, or where a lost exec begins (then it is not shown).
+/// A connection list names the same few owners thousands of times.
+final class ParentsMemo {
+    private struct Entry {
+        var chain: [ProcessRecord]
+        /// The moments at which some ancestor's program can change, sorted.
+        var changes: [UInt64]
+        /// `text` holds from `from` (inclusive) to `until` (exclusive).
+        var from: UInt64 = 1, until: UInt64 = 0
+        var text: [String] = []
+    }
+    private let procs: ProcessIndex
+    private var entries: [ProcessKey: Entry] = [:]
+
+    init(_ procs: ProcessIndex) { self.procs = procs }
+
+    /// `key`'s ancestors as `parentsText` gives them at `t`; nil when none is known.
+    func parents(of key: ProcessKey, at t: UInt64) -> [String]? {
+        var e = entries[key] ?? {
+            let chain = procs.ancestors(of: key)
+            let changes = chain.flatMap { $0.execs.map(\.ts) } + procs.execLosses.map(\.fromNs)
+            return Entry(chain: chain, changes: Array(Set(changes)).sorted())
+        }()
+        guard !e.chain.isEmpty else { entries[key] = e; return nil }
+        if !(e.from <= t && t < e.until) {
+            // The last change at or before t, and the first after it.
+            var lo = 0, hi = e.changes.count
+            while lo < hi { let mid = (lo + hi) / 2; if e.changes[mid] <= t { lo = mid + 1 } else { hi = mid } }
+            e.from = lo > 0 ? e.changes[lo - 1] : 0
+            e.until = lo < e.changes.count ? e.changes[lo] : .max
+            e.text = procs.parentsText(e.chain, at: t)
+            entries[key] = e
+        }
+        return e.text
+    }
+}

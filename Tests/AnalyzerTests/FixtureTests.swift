@@ -194,6 +194,25 @@ final class FixtureTests: XCTestCase {
         }
     }
 
+    /// The parents kept for an owner are those its ancestors' programs give at each moment,
+    /// asked in time order or not.
+    func testParentsMemoIsTheParentsAtEachMoment() throws {
+        let (c, _) = try load()
+        let procs = c.processes
+        let memo = ParentsMemo(procs)
+        // The owners with the longest chains, asked again and again.
+        let keys = Array(procs.records.keys.sorted().sorted { procs.ancestors(of: $0).count > procs.ancestors(of: $1).count }.prefix(20))
+        let moments = procs.records.values.flatMap { r in [r.key.startNs] + r.execs.map(\.ts) + [r.exitTs].compactMap { $0 } }
+        var g = SystemRandomNumberGenerator()
+        var asked = 0
+        for t in moments.sorted() + moments.shuffled(using: &g) + moments.map({ $0 &- 1 }) {
+            let key = keys[Int.random(in: 0..<keys.count, using: &g)]
+            XCTAssertEqual(memo.parents(of: key, at: t), OwnerInfo.parents(of: key, at: t, procs), "\(key) at \(t)")
+            asked += 1
+        }
+        XCTAssertGreaterThan(asked, 100)
+    }
+
     func testInfoSaysNothingWasLost() throws {
         let (c, _) = try load()
         let t = try InfoQuery.run(c)
