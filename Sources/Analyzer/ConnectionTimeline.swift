@@ -5,17 +5,17 @@ public enum TimelineQuery {
     public static let columns = Columns.timeline
 
     /// `--kind` names, each for the events it selects.
-    static let kindEvents: KeyValuePairs<String, [String]> = [
-        "process": ["fork", "exec", "exit"], "fork": ["fork"], "exec": ["exec"], "exit": ["exit"],
-        "tcp": ["tcp connect", "tcp accept", "tcp open", "tcp open at start", "tcp close"],
-        "udp": ["udp flow (send)", "udp flow (recv)", "udp flow end"],
-        "connect": ["tcp connect", "udp flow (send)"], "accept": ["tcp accept", "udp flow (recv)"],
-        "close": ["tcp close", "udp flow end"],
+    static let kindEvents: KeyValuePairs<String, [TimelineLines.Event]> = [
+        "process": [.fork, .exec, .exit], "fork": [.fork], "exec": [.exec], "exit": [.exit],
+        "tcp": [.tcpConnect, .tcpAccept, .tcpOpen, .tcpOpenAtStart, .tcpClose],
+        "udp": [.udpSend, .udpReceive, .udpEnd],
+        "connect": [.tcpConnect, .udpSend], "accept": [.tcpAccept, .udpReceive],
+        "close": [.tcpClose, .udpEnd],
     ]
     public static var kinds: [String] { kindEvents.map(\.key) }
     /// What the event, pid and comm columns can hold (a pid has at most 7 digits, a comm 15
     /// characters), so that a timeline written a stretch at a time lines up.
-    public static let widest = ["event": kindEvents.flatMap(\.value).map(\.count).max() ?? 0, "pid": 7, "comm": 15]
+    public static let widest = ["event": TimelineLines.Event.allCases.map(\.name.count).max() ?? 0, "pid": 7, "comm": 15]
 
     public static func run(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
                            kinds: Set<String>? = nil, nat: NATResolver? = nil) throws -> ResultTable {

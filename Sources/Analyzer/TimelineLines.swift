@@ -2,9 +2,9 @@ import Format
 
 /// A timeline's lines before they are text. Each line's detail is a range of one shared
 /// buffer: a busy second is twenty thousand lines, and a String and a row of Values for
-/// each was most of the time an answer took.
+/// each would be most of an answer's time.
 struct TimelineLines {
-    /// The EVENT column's values (`TimelineQuery.kindEvents` selects them by name).
+    /// The EVENT column's values (`TimelineQuery.kindEvents` names groups of them for `--kind`).
     enum Event: UInt8, CaseIterable {
         case fork, exec, exit, tcpConnect, tcpAccept, tcpOpen, tcpOpenAtStart, tcpClose, udpSend, udpReceive, udpEnd
 
@@ -49,8 +49,7 @@ struct TimelineLines {
     /// Only the lines of `kinds` (`--kind` names), when given.
     mutating func keep(_ kinds: Set<String>?) {
         guard let kinds else { return }
-        let names = Set(TimelineQuery.kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
-        let events = Set(Event.allCases.filter { names.contains($0.name) })
+        let events = Set(TimelineQuery.kindEvents.filter { kinds.contains($0.key) }.flatMap(\.value))
         items.removeAll { !events.contains($0.event) }
     }
 

@@ -30,7 +30,6 @@ struct Nettrail: ParsableCommand {
     /// A usage error is one line on stderr and exit 2, as conntrack does (the parser would add
     /// its usage block and exit 64); --help and --version print as usual.
     static func main() {
-        HeapPolicy.apply()
         do {
             var command = try parseAsRoot()
             try command.run()
