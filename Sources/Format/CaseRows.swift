@@ -97,11 +97,14 @@ enum CaseRows {
         owner_comm, owner_cgroup, owner_cgroup_v1, start, owned_at, end_ts, result, bytes_sent, bytes_received,
         packets_sent, packets_received, retransmits, established, final_state, flags, open_at_start, shared_by, end_reason
         """
-    static let natColumns = """
+    /// A mapping's own columns: what a reader decodes.
+    static let natReadColumns = """
         id, netns, family, proto, zone, mark, status, cgroup_id, orig_src, orig_sport, orig_dst, orig_dport,
-        reply_src, reply_sport, reply_dst, reply_dport, start, start_kind, end_ts, end_kind,
-        os_addr, os_port, ts_addr, ts_port, od_addr, od_port, td_addr, td_port
+        reply_src, reply_sport, reply_dst, reply_dport, start, start_kind, end_ts, end_kind
         """
+    /// Those and the sides the endpoint indexes are built on, which the tuples give (a read
+    /// need not extract four more addresses a row).
+    static let natColumns = natReadColumns + ", os_addr, os_port, ts_addr, ts_port, od_addr, od_port, td_addr, td_port"
 
     /// Connections oldest first; at the same start TCP before UDP, TCP by socket cookie (those
     /// without one last), then as written: the order does not depend on when the build wrote
@@ -437,7 +440,7 @@ extension TimelineReader {
     public func natMappings(socketLocal l: NATEndpoint, remote r: NATEndpoint, at t: UInt64) throws -> [NATMapping] {
         guard let lp = l.port, let rp = r.port, try hasTable("nat_mapping") else { return [] }
         let st = try reused("""
-            SELECT \(CaseRows.natColumns) FROM nat_mapping
+            SELECT \(CaseRows.natReadColumns) FROM nat_mapping
             WHERE ((os_addr = ? AND os_port = ? AND orig_dst = ? AND orig_dport = ?)
               OR (ts_addr = ? AND ts_port = ? AND reply_src = ? AND reply_sport = ?))
             AND start <= ? AND (end_ts IS NULL OR end_ts > ?)
@@ -472,7 +475,7 @@ extension TimelineReader {
     }
 
     private func natMappings(where condition: String?, _ binds: [any SQLiteBindable]) throws -> [NATMapping] {
-        let st = try db.prepare("SELECT \(CaseRows.natColumns) FROM nat_mapping" + (condition.map { " WHERE " + $0 } ?? ""))
+        let st = try db.prepare("SELECT \(CaseRows.natReadColumns) FROM nat_mapping" + (condition.map { " WHERE " + $0 } ?? ""))
         try st.bind(binds)
         return try natMappings(st)
     }
