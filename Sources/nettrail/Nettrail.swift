@@ -215,7 +215,7 @@ func emit(_ answer: some TableAnswer, _ options: CaptureOptions, capture: Captur
 }
 
 /// Bytes to stdout as they are (a busy answer is megabytes: no copy into Data first). A
-/// reader that went away ends the process, as it would have ended it before.
+/// reader that went away ends the process: SIGPIPE, or the failed write where it is ignored.
 func writeOut(_ bytes: [UInt8]) {
     bytes.withUnsafeBytes { b in
         var done = 0
