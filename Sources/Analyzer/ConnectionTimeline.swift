@@ -23,7 +23,7 @@ public enum TimelineQuery {
     }
 
     /// The window's answer before its lines are made rows of Values: written as a table
-    /// straight from them (`TableAnswer`), or as `run`'s table.
+    /// straight from them, or as `run`'s table.
     public static func answer(_ capture: Capture, from: UInt64? = nil, to: UInt64? = nil, container: String? = nil,
                               kinds: Set<String>? = nil, nat: NATResolver? = nil) throws -> TimelineAnswer {
         var (l, imageLoss) = try lines(capture, from: from, to: to, container: container, nat: nat)

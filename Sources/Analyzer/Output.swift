@@ -109,14 +109,6 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 }
 
 /// Rows with named columns, rendered as an aligned table, JSON Lines or CSV.
-/// An answer whose table is written straight from its own lines, not from rows of Values.
-public protocol TableAnswer {
-    var rowCount: Int { get }
-    var notes: [String] { get }
-    /// Its first `rows` rows as a table, `notes` after them.
-    func table(_ layout: TableLayout, rows: Int, notes: [String]) -> [UInt8]
-}
-
 /// One stretch of a streamed answer: its rows as Values (JSON, CSV, row filters), or its
 /// first rows written straight into a stream's table.
 public protocol StreamedRows {

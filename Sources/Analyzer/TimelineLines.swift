@@ -53,9 +53,9 @@ struct TimelineLines {
         items.removeAll { !events.contains($0.event) }
     }
 
-    /// The lines as the timeline's rows.
-    func rows(_ capture: Capture) -> [[Value]] {
-        items.map { l in
+    /// The first `count` lines as the timeline's rows.
+    func rows(_ capture: Capture, _ count: Int) -> [[Value]] {
+        items.prefix(count).map { l in
             [.text(capture.wallText(l.ts)), .text(l.event.name), l.pid.map { .int(Int64($0)) } ?? .null, .text(l.comm),
              l.container.map { .text($0) } ?? .null, .text(detail(l))]
         }
@@ -65,7 +65,7 @@ struct TimelineLines {
 }
 
 /// A timeline window's answer, its lines not yet made rows.
-public struct TimelineAnswer: TableAnswer, StreamedRows {
+public struct TimelineAnswer: StreamedRows {
     let capture: Capture
     let lines: TimelineLines
     public let notes: [String]
@@ -76,7 +76,7 @@ public struct TimelineAnswer: TableAnswer, StreamedRows {
 
     public var rowCount: Int { lines.items.count }
 
-    public var rows: [[Value]] { lines.rows(capture) }
+    public var rows: [[Value]] { lines.rows(capture, rowCount) }
 
     /// `run`'s table: the lines as rows of Values, and the notes.
     public var table: ResultTable {
@@ -86,6 +86,7 @@ public struct TimelineAnswer: TableAnswer, StreamedRows {
         return t
     }
 
+    /// Its first `count` rows as a table, `notes` after them.
     public func table(_ layout: TableLayout, rows count: Int, notes: [String]) -> [UInt8] {
         var template = ResultTable(columns: TimelineQuery.columns)
         template.notes = notes
@@ -95,7 +96,7 @@ public struct TimelineAnswer: TableAnswer, StreamedRows {
     }
 
     public func table(into stream: inout TableStream, rows count: Int) -> [UInt8] {
-        guard stream.writesTable else { return stream.write(Array(rows.prefix(count))) }
+        guard stream.writesTable else { return stream.write(lines.rows(capture, count)) }
         return stream.write(rowCount: count, textBytes: textBytes(count)) { cells, keep in self.cells(&cells, keep, rows: count) }
     }
 

@@ -12,9 +12,6 @@ public struct ByteText {
     /// Back to the first `count` bytes (what was written before a part that came to nothing).
     public mutating func truncate(to count: Int) { bytes.removeSubrange(count...) }
 
-    /// Empty again, its buffer kept for the next line.
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
-
     public mutating func add(_ s: String) {
         var s = s
         s.withUTF8 { bytes.append(contentsOf: $0) }

@@ -203,9 +203,9 @@ func emit(_ table: ResultTable, _ format: OutputFormatOption, layout: TableLayou
     if format != .table { writeNotes(t.notes) }
 }
 
-/// `emit` for an answer written as a table straight from its lines: the same rows, notes
+/// `emit` for a timeline written as a table straight from its lines: the same rows, notes
 /// and `--limit` (the caller keeps JSON, CSV and row filters on `emit`).
-func emit(_ answer: some TableAnswer, _ options: CaptureOptions, capture: Capture, notes before: [String]) {
+func emit(_ answer: TimelineAnswer, _ options: CaptureOptions, capture: Capture, notes before: [String]) {
     var notes = before
     let shown = min(options.limit ?? .max, answer.rowCount)
     if shown < answer.rowCount { notes.append("showing the first \(shown) of \(answer.rowCount) rows (--limit)") }
