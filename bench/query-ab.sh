@@ -6,7 +6,8 @@
 # the median and minimum of each, and new/base of the medians. The query's arguments follow
 # "--" as given to nettrail (capture, --case, window...); both builds must answer from the
 # same case, so build it first (`nettrail index CAPTURE --case C`). Outputs are compared too:
-# a difference is printed and the exit status is 1.
+# a difference is printed and the exit status is 1. When the builds' case versions differ,
+# give each its own case instead: BASE_CASE=... NEW_CASE=... (appended as --case).
 # Run it under the shared lock: flock /tmp/nettrail-scene.lock bench/query-ab.sh ...
 set -euo pipefail
 rounds=${1:?usage: query-ab.sh ROUNDS BASE NEW -- QUERY ARGS...}
@@ -20,8 +21,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 for _ in $(seq "$rounds"); do
 	for b in base new; do
-		bin=$base; [ $b = new ] && bin=$new
-		perf stat -e task-clock -o "$tmp/stat" "$bin" "$@" >"$tmp/$b.out" 2>/dev/null || true
+		bin=$base; case_args=(${BASE_CASE:+--case "$BASE_CASE"})
+		[ $b = new ] && { bin=$new; case_args=(${NEW_CASE:+--case "$NEW_CASE"}); }
+		perf stat -e task-clock -o "$tmp/stat" "$bin" "$@" "${case_args[@]}" >"$tmp/$b.out" 2>/dev/null || true
 		awk '/task-clock/ { cpu = $1 } /seconds time elapsed/ { wall = $1 * 1000 }
 			END { printf "%.1f %.1f\n", wall, cpu }' "$tmp/stat" >>"$tmp/$b"
 	done

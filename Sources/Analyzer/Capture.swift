@@ -42,6 +42,15 @@ public final class Capture {
         meta = try reader.meta()
     }
 
+    /// A case being built, read as its queries will read it.
+    init(building reader: TimelineReader) throws {
+        self.reader = reader
+        evidence = nil
+        set = nil
+        indexed = nil
+        meta = try reader.meta()
+    }
+
     /// The case's file, when queries read one.
     public var casePath: String? { reader.kind == .caseDatabase ? reader.path : nil }
 
@@ -100,7 +109,8 @@ public final class Capture {
     /// few thousand, or a quarter of the processes the case holds.
     private lazy var lookupLimit: Int = {
         let rows = (try? reader.counts(prefix: "rows.")) ?? [:]
-        return max(2000, ((rows["process_fork"] ?? 0) + (rows["process_snapshot"] ?? 0)) / 4)
+        // Counts from a damaged case may be anything: a quarter of each cannot overflow.
+        return max(2000, (rows["process_fork"] ?? 0) / 4 + (rows["process_snapshot"] ?? 0) / 4)
     }()
 
     /// The processes with a fork, exec or exit in [from, to].

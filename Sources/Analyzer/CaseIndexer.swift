@@ -150,6 +150,8 @@ enum CaseIndexer {
         try w.storeTableCounts(outOfRange: outOfRange, notStored: [
             "tcp_event": rowsNeeded.tcp ? 0 : joined.tcp, "conntrack": rowsNeeded.conntrack ? 0 : joined.conntrack,
         ])
+        // The whole timeline, stored: read from the tables just written, as a query reads them.
+        _ = try TimelineStore.build(w, progress: progress)
         for (i, m) in (members ?? []).enumerated() where i < files.count { try w.caseMember(captureID: 1, m) }
         try w.caseCapture(CaseCaptureRow(
             captureID: 1, path: evidence.path, identity: identity, size: state.size, mtimeNs: state.mtimeNs,
@@ -251,6 +253,17 @@ public final class IndexProgress {
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let line = "indexing \(label) [\(bar)] \(pct)%  \(records) events  \(Int(rate)) events/s"
         FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
+        shown = true
+    }
+
+    func update(timelineLines: Int, through fraction: Double) {
+        let now = Date()
+        guard now.timeIntervalSince(last) >= 0.2 else { return }
+        last = now
+        let pct = Int(100 * min(max(fraction, 0), 1))
+        let width = 24, filled = width * pct / 100
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\rstoring the timeline of \(label) [\(bar)] \(pct)%  \(timelineLines) lines\u{1B}[K".utf8))
         shown = true
     }
 

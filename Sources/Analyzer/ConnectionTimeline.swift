@@ -47,11 +47,7 @@ public enum TimelineQuery {
                                      kinds: Set<String>? = nil, nat: NATResolver? = nil, stretch: UInt64 = 1_000_000_000,
                                      _ body: (TimelineAnswer) throws -> Bool) throws -> [String] {
         var imageLoss = ImageLossNotes()
-        let reader = capture.reader
-        try TimeStretches.walk(capture, from: from, to: to, stretch: stretch, next: { t in
-            [try reader.nextConnectionStart(after: t), try reader.nextConnectionChange(after: t),
-             try reader.nextProcessEvent(after: t)].compactMap { $0 }.min()
-        }) { a, b, _ in
+        try TimeStretches.walk(capture, from: from, to: to, stretch: stretch, next: nextItem(capture)) { a, b, _ in
             var (l, loss) = try lines(capture, from: a, to: b, container: container, nat: nat)
             imageLoss.merge(loss)
             let count = l.items.count
@@ -74,9 +70,36 @@ public enum TimelineQuery {
         return notes
     }
 
-    /// The window's lines in time order, and the owners whose image is uncertain.
+    /// The first moment after a stretch that can hold a line: the next connection start,
+    /// ownership or end, or the next fork, exec or exit.
+    static func nextItem(_ capture: Capture) -> (UInt64) throws -> UInt64? {
+        let reader = capture.reader
+        return { t in
+            [try reader.nextConnectionStart(after: t), try reader.nextConnectionChange(after: t),
+             try reader.nextProcessEvent(after: t)].compactMap { $0 }.min()
+        }
+    }
+
+    /// The window's lines in time order, and the owners whose image is uncertain: read from
+    /// the case's stored timeline, which holds what `reconstructedLines` makes.
     static func lines(_ capture: Capture, from: UInt64?, to: UInt64?, container: String?,
                       nat: NATResolver?) throws -> (TimelineLines, ImageLossNotes) {
+        guard try capture.reader.hasStoredTimeline() else {
+            return try reconstructedLines(capture, from: from, to: to, container: container, nat: nat)
+        }
+        let (lines, uncertain) = try TimelineStore.lines(capture, from: from ?? 0, to: to ?? .max, container: container,
+                                                         nat: nat != nil)
+        // Notes on owners a lost exec may have changed are made as the reconstruction makes
+        // them: only a window that shows such an owner pays for one.
+        let imageLoss = uncertain ? try reconstructedLines(capture, from: from, to: to, container: container, nat: nat).1
+            : ImageLossNotes()
+        return (lines, imageLoss)
+    }
+
+    /// The window's lines in time order, and the owners whose image is uncertain, joined from
+    /// its connections, their owners and NAT mappings, and its processes' events.
+    static func reconstructedLines(_ capture: Capture, from: UInt64?, to: UInt64?, container: String?,
+                                   nat: NATResolver?) throws -> (TimelineLines, ImageLossNotes) {
         var lines = TimelineLines(), imageLoss = ImageLossNotes()
         let lo = from ?? 0, hi = to ?? .max
         func cont(_ v2: UInt64, _ v1: UInt64) -> String? { capture.cgroups.container(v2: v2, v1: v1)?.id }
@@ -94,21 +117,21 @@ public enum TimelineQuery {
             if let f = r.forkTs {
                 let c = cg0.flatMap { cont($0.v2, $0.v1) }
                 if keep(f, c) {
-                    lines.add(f, 0, .fork, pid: r.key.pid, comm: r.comm, container: c) { $0.add("parent "); $0.add(r.parent.pid) }
+                    lines.add(f, TimelineLines.order(.fork), .fork, pid: r.key.pid, comm: r.comm, container: c) { $0.add("parent "); $0.add(r.parent.pid) }
                 }
             }
             for e in r.execs where !e.fromSnapshot {
                 let cg = r.cgroup(at: e.ts)
                 let c = cg.flatMap { cont($0.v2, $0.v1) }
                 if keep(e.ts, c) {
-                    lines.add(e.ts, 1, .exec, pid: r.key.pid, comm: r.comm, container: c) { $0.add(Self.execText(e)) }
+                    lines.add(e.ts, TimelineLines.order(.exec), .exec, pid: r.key.pid, comm: r.comm, container: c) { $0.add(Self.execText(e)) }
                 }
             }
             if let x = r.exitTs {
                 let cg = r.cgroup(at: x)
                 let c = cg.flatMap { cont($0.v2, $0.v1) }
                 if keep(x, c) {
-                    lines.add(x, 3, .exit, pid: r.key.pid, comm: r.comm, container: c) {
+                    lines.add(x, TimelineLines.order(.exit), .exit, pid: r.key.pid, comm: r.comm, container: c) {
                         if let s = r.exitSignal { $0.add("signal "); $0.add(s) } else if let code = r.exitCode { $0.add("code "); $0.add(code) }
                     }
                 }
@@ -137,20 +160,25 @@ public enum TimelineQuery {
             func tuple(_ d: inout ByteText) {
                 d.endpoint(c.tuple.laddr, c.tuple.lport); d.add(" -> "); d.endpoint(c.tuple.raddr, c.tuple.rport)
             }
+            let uncertain = c.owner != nil && o.uncertainImage != nil
             if opened {
-                lines.add(at, 2, verb, pid: pid, comm: comm, container: cid) { d in
+                let base = lines.text.count
+                var natAt: Int? = nil
+                lines.add(at, TimelineLines.order(verb), verb, pid: pid, comm: comm, container: cid, uncertainImage: uncertain) { d in
                     tuple(&d)
                     d.add(" netns "); d.add(c.netns)
                     if let r = c.result, r != 0 { d.add(c.direction == .inbound ? " fd " : " result "); d.add(r) }
                     if let nat {
                         let before = d.count
                         d.add(" nat ")
-                        if !nat.addTranslation(of: c, to: &d) { d.truncate(to: before) }
+                        if nat.addTranslation(of: c, to: &d) { natAt = before - base } else { d.truncate(to: before) }
                     }
                 }
+                lines.items[lines.items.count - 1].natAt = natAt
             }
             if let end = closed {
-                lines.add(end, 2, c.proto == .tcp ? .tcpClose : .udpEnd, pid: pid, comm: comm, container: cid) { d in
+                let verb: TimelineLines.Event = c.proto == .tcp ? .tcpClose : .udpEnd
+                lines.add(end, TimelineLines.order(verb), verb, pid: pid, comm: comm, container: cid, uncertainImage: uncertain) { d in
                     tuple(&d)
                     if let s = c.bytesSent, let r = c.bytesReceived { d.add(" sent "); d.add(s); d.add(" received "); d.add(r) }
                     if let p = c.retransmits, p > 0 { d.add(" retransmits "); d.add(p) }

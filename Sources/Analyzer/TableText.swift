@@ -51,32 +51,102 @@ enum TableText {
     static func lines(_ cells: Cells, lineCount: Int, limits: [Int], overflow: Bool, into out: inout [UInt8]) {
         let columns = limits.count
         let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
-        cells.text.withUnsafeBufferPointer { text in
-            var k = 0, start = 0
-            for _ in 0..<lineCount {
-                for j in 0..<columns {
-                    let end = cells.ends[k], w = cells.widths[k]
-                    let last = j == columns - 1
-                    if w <= limits[j] {
-                        out.append(contentsOf: text[start..<end])
-                        if !last { out.append(contentsOf: spaces[0..<(limits[j] - w + 2)]) }
-                    } else {
-                        if overflow {
-                            out.append(contentsOf: text[start..<end])
-                        } else if w == end - start {
-                            out.append(contentsOf: text[start..<(start + limits[j] - 1)])
-                            out.append(contentsOf: ellipsis)
-                        } else {
-                            out.append(contentsOf: shortened(text[start..<end], to: limits[j]))
-                        }
-                        if !last { out.append(contentsOf: spaces[0..<2]) }
+        spaces.withUnsafeBufferPointer { spaces in
+            cells.text.withUnsafeBufferPointer { text in
+                var k = 0, start = 0
+                for _ in 0..<lineCount {
+                    for j in 0..<columns {
+                        let end = cells.ends[k]
+                        put(UnsafeBufferPointer(rebasing: text[start..<end]), width: cells.widths[k], limit: limits[j],
+                            last: j == columns - 1, overflow: overflow, spaces: spaces, into: &out)
+                        start = end
+                        k += 1
                     }
-                    start = end
-                    k += 1
+                    out.append(UInt8(ascii: "\n"))
+                }
+            }
+        }
+    }
+
+    /// One cell of a line: padded to `limit` (unless it is the line's last), or shortened with
+    /// "…" when wider (written whole past its column when `overflow`).
+    @inline(__always)
+    static func put(_ cell: UnsafeBufferPointer<UInt8>, width w: Int, limit: Int, last: Bool, overflow: Bool,
+                    spaces: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        if w <= limit {
+            out.append(contentsOf: cell)
+            if !last { out.append(contentsOf: spaces[0..<(limit - w + 2)]) }
+            return
+        }
+        if overflow {
+            out.append(contentsOf: cell)
+        } else if w == cell.count {
+            out.append(contentsOf: cell[..<(limit - 1)])
+            out.append(contentsOf: ellipsis)
+        } else {
+            out.append(contentsOf: shortened(cell[...], to: limit))
+        }
+        if !last { out.append(contentsOf: spaces[0..<2]) }
+    }
+
+    /// `t`'s columns and notes around `rowCount` rows whose cells `row` gives straight from
+    /// their source: for row r, the cells of the columns `keep` names, in that order, each as
+    /// UTF-8 to `cell` (`safeCell` makes it terminal-safe). Called twice a row, once for the
+    /// widths (`measuring`: a cell of known width may be given as any text that wide) and
+    /// once to write the line: no cell is copied before its line is written.
+    static func render(_ t: ResultTable, rowCount: Int, _ layout: TableLayout,
+                       row: (_ r: Int, _ keep: [Int], _ measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) -> Void) -> [UInt8] {
+        let keep = layout.pick(t)
+        let names = keep.map { Array(t.columns[$0].uppercased().utf8) }
+        var widths = names.map(\.count)
+        let header = widths
+        for r in 0..<rowCount {
+            var j = 0
+            row(r, keep, true) { u in
+                safeCell(u) { _, w in if w > widths[j] { widths[j] = w } }
+                j += 1
+            }
+        }
+        var limits = widths
+        if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header, into: max) }
+
+        var out: [UInt8] = []
+        out.reserveCapacity((limits.reduce(0, +) + 2 * keep.count + 1) * (rowCount + 1) + 64 * t.notes.count)
+        let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
+        spaces.withUnsafeBufferPointer { spaces in
+            for (j, name) in names.enumerated() {
+                name.withUnsafeBufferPointer {
+                    put($0, width: $0.count, limit: limits[j], last: j == keep.count - 1, overflow: false, spaces: spaces, into: &out)
+                }
+            }
+            out.append(UInt8(ascii: "\n"))
+            for r in 0..<rowCount {
+                var j = 0
+                row(r, keep, false) { u in
+                    safeCell(u) { safe, w in
+                        put(safe, width: w, limit: limits[j], last: j == keep.count - 1, overflow: false, spaces: spaces, into: &out)
+                    }
+                    j += 1
                 }
                 out.append(UInt8(ascii: "\n"))
             }
         }
+        if rowCount == 0 { out.append(contentsOf: "(no rows)\n".utf8) }
+        for n in t.notes { out.append(contentsOf: "note: \(Value.terminalSafe(n))\n".utf8) }
+        return out
+    }
+
+    /// A cell's terminal-safe UTF-8 and display width: printable ASCII as it is, anything
+    /// else through `Value.terminalSafe` (as `Cells.append` makes it).
+    @inline(__always)
+    static func safeCell(_ u: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>, Int) -> Void) {
+        for b in u where b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\\") {
+            var safe = Value.terminalSafe(String(decoding: u, as: UTF8.self))
+            let w = width(safe)
+            safe.withUTF8 { body($0, w) }
+            return
+        }
+        body(u, u.count)
     }
 
     /// Terminal-safe cell text, end offsets and display widths, in row order.
@@ -108,15 +178,9 @@ enum TableText {
 
         /// Printable ASCII goes in as it is; anything else through `Value.terminalSafe`.
         mutating func append(utf8 u: UnsafeBufferPointer<UInt8>) {
-            var plain = true
-            for b in u where b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\\") { plain = false; break }
-            if plain {
-                text.append(contentsOf: u)
-                widths.append(u.count)
-            } else {
-                let safe = Value.terminalSafe(String(decoding: u, as: UTF8.self))
-                text.append(contentsOf: safe.utf8)
-                widths.append(TableText.width(safe))
+            TableText.safeCell(u) { safe, w in
+                text.append(contentsOf: safe)
+                widths.append(w)
             }
             ends.append(text.count)
         }

@@ -8,6 +8,9 @@ struct TimelineLines {
     enum Event: UInt8, CaseIterable {
         case fork, exec, exit, tcpConnect, tcpAccept, tcpOpen, tcpOpenAtStart, tcpClose, udpSend, udpReceive, udpEnd
 
+        /// Each event's name as UTF-8, by raw value.
+        static let names: [[UInt8]] = allCases.map { Array($0.name.utf8) }
+
         var name: String {
             switch self {
             case .fork: "fork"
@@ -34,16 +37,32 @@ struct TimelineLines {
         var comm: String
         var container: String?
         var detail: Range<Int>
+        /// Where the connection's NAT translation begins in its detail (nil: none): a
+        /// stored line shown without NAT ends there.
+        var natAt: Int? = nil
+        /// Its owner's image may have been replaced by a lost exec (ImageLossNotes).
+        var uncertainImage = false
     }
 
     var items: [Line] = []
     var text = ByteText(capacity: 1 << 16)
 
     mutating func add(_ ts: UInt64, _ order: UInt8, _ event: Event, pid: UInt32?, comm: String, container: String?,
-                      detail: (inout ByteText) -> Void) {
+                      uncertainImage: Bool = false, detail: (inout ByteText) -> Void) {
         let start = text.count
         detail(&text)
-        items.append(Line(ts: ts, order: order, event: event, pid: pid, comm: comm, container: container, detail: start..<text.count))
+        items.append(Line(ts: ts, order: order, event: event, pid: pid, comm: comm, container: container,
+                          detail: start..<text.count, uncertainImage: uncertainImage))
+    }
+
+    /// Among lines of one moment: fork, exec, a connection's lines, exit.
+    static func order(_ e: Event) -> UInt8 {
+        switch e {
+        case .fork: 0
+        case .exec: 1
+        case .exit: 3
+        default: 2
+        }
     }
 
     /// Only the lines of `kinds` (`--kind` names), when given.
@@ -86,13 +105,53 @@ public struct TimelineAnswer: StreamedRows {
         return t
     }
 
-    /// Its first `count` rows as a table, `notes` after them.
+    /// Its first `count` rows as a table, `notes` after them: each cell written from its line
+    /// straight into the table.
     public func table(_ layout: TableLayout, rows count: Int, notes: [String]) -> [UInt8] {
         var template = ResultTable(columns: TimelineQuery.columns)
         template.notes = notes
-        return TableText.render(template, rowCount: count, textBytes: textBytes(count), layout) { cells, keep in
-            self.cells(&cells, keep, rows: count)
+        let names = TimelineQuery.columns.names
+        var picked: [Cell] = []
+        let clock = capture.clock
+        let dash: StaticString = "-"
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: TimeSpec.formattedLength + 24) { scratch in
+            scratch.initialize(repeating: UInt8(ascii: " "))
+            return lines.text.bytes.withUnsafeBufferPointer { text in
+                TableText.render(template, rowCount: count, layout) { r, keep, measuring, cell in
+                    if picked.count != keep.count { picked = keep.map { Cell(rawValue: names[$0])! } }
+                    let l = lines.items[r]
+                    for c in picked {
+                        switch c {
+                        case .time:
+                            // Every time's text is formattedLength wide: measured, it need not be written.
+                            let n = measuring ? TimeSpec.formattedLength : TimeSpec.write(clock.wall(fromBoot: l.ts), into: scratch)
+                            cell(UnsafeBufferPointer(rebasing: scratch[..<n]))
+                        case .event: TimelineLines.Event.names[Int(l.event.rawValue)].withUnsafeBufferPointer { cell($0) }
+                        case .pid:
+                            if let p = l.pid { cell(UnsafeBufferPointer(rebasing: scratch[..<Self.decimal(p, into: scratch)])) } else { dash.withUTF8Buffer { cell($0) } }
+                        case .comm:
+                            var s = l.comm
+                            s.withUTF8 { cell($0) }
+                        case .container:
+                            if var s = l.container { s.withUTF8 { cell($0) } } else { dash.withUTF8Buffer { cell($0) } }
+                        case .detail: cell(UnsafeBufferPointer(rebasing: text[l.detail]))
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    /// `n` in decimal at the start of `buf`; its length.
+    private static func decimal(_ n: UInt32, into buf: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var v = n, len = 1
+        while v >= 10 { v /= 10; len += 1 }
+        v = n
+        for i in stride(from: len - 1, through: 0, by: -1) {
+            buf[i] = UInt8(ascii: "0") + UInt8(v % 10)
+            v /= 10
+        }
+        return len
     }
 
     public func table(into stream: inout TableStream, rows count: Int) -> [UInt8] {

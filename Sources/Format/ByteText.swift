@@ -21,6 +21,8 @@ public struct ByteText {
         s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    public mutating func add(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
+
     /// Decimal, as `String(n)` spells it.
     public mutating func add<T: BinaryInteger>(_ n: T) {
         if n < 0 {

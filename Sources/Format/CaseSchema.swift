@@ -5,7 +5,7 @@ public enum CaseSchema {
     /// 'ntcs'
     public static let applicationID: Int32 = 0x6E74_6373
     /// Bumped whenever the case's tables or how they are derived change: an older case is rebuilt.
-    public static let version = 7
+    public static let version = 8
 
     static let ddl: [String] = [
         // One row per capture the case was built from: what it was (to tell a stale case) and when.
@@ -44,7 +44,7 @@ public enum TimelineFileKind: Sendable {
     /// Created once the rows are in.
     /// A capture has none: it is only ever read whole, into a case.
     var indexes: [String] { self == .capture ? [] : Schema.indexes.filter { !Schema.unreadInCase.contains($0) } }
-    var ddl: [String] { self == .capture ? Schema.ddl + SegmentSchema.ddl : Schema.ddl + CaseSchema.ddl + CaseRows.ddl + CaseRows.views }
+    var ddl: [String] { self == .capture ? Schema.ddl + SegmentSchema.ddl : Schema.ddl + CaseSchema.ddl + CaseRows.ddl + TimelineBlockRows.ddl + CaseRows.views }
 }
 
 /// A case_capture row.

@@ -100,6 +100,17 @@ public final class TimelineReader {
         }
     }
 
+    /// The case `w` is building, read through the writer's own connection: what the build
+    /// derives from the case's finished tables (its stored timeline) reads them as a query does.
+    public init(building w: TimelineWriter) throws {
+        path = w.path
+        kind = .caseDatabase
+        db = w.db
+        walMissing = false
+        schemaVersion = CaseSchema.version
+        clock = try ClockMap(db: db)
+    }
+
     /// SQLite's structural check of every page.
     public func check() throws { try Self.check(db, path) }
 

@@ -35,6 +35,7 @@ public final class TimelineWriter: @unchecked Sendable {
     @exclusivity(unchecked) public private(set) var rowsSinceCommit = 0
 
     public let kind: TimelineFileKind
+    private var rowTablesIndexed = false
 
     public init(path: String, force: Bool, kind: TimelineFileKind = .capture) throws {
         self.path = path
@@ -316,13 +317,21 @@ public final class TimelineWriter: @unchecked Sendable {
         try commit()
     }
 
+    /// Commits and indexes a case's row tables (once: what the case derives from them reads
+    /// them through these indexes).
+    public func indexRowTables() throws {
+        try commit()
+        guard !rowTablesIndexed else { return }
+        for sql in kind.indexes { try db.execute(sql) }
+        rowTablesIndexed = true
+    }
+
     /// Commits, indexes a case, and leaves a single self-contained file (no -wal) so
     /// it can be copied as is. A capture gets no index (kind.indexes): it is only ever
     /// read whole, into a case, which has its own, and the empty indexes' pages would be
     /// a quarter of a short capture's file.
     public func close() throws {
-        try commit()
-        for sql in kind.indexes { try db.execute(sql) }
+        try indexRowTables()
         for i in 0..<slotCount { slots[i] = Slot(file: 0, line: 0, statement: nil) }
         slotsUsed = 0
         if kind == .capture {

@@ -137,6 +137,31 @@ final class CaseTests: XCTestCase {
         XCTAssertTrue(notes.contains { $0.contains("lost") }, "\(h.source): \(notes)")
     }
 
+    /// A damaged block of the case's stored timeline is named in one line: never a crash,
+    /// and never a timeline with its lines silently missing.
+    func testADamagedTimelineBlockIsNamed() throws {
+        let path = try evidence(), casePath = cases + "/t.case"
+        _ = try Capture(path: path, casePath: casePath, progress: false)
+        let blocks: Int = try XCTUnwrap(Database(path: casePath, mode: .readOnly).scalar("SELECT count(*) FROM timeline_block"))
+        XCTAssertGreaterThan(blocks, 0)
+        for damage in ["UPDATE timeline_block SET data = zeroblob(length(data)) WHERE seq = 1",
+                       "UPDATE timeline_block SET lines = lines + 1 WHERE seq = 1",
+                       "UPDATE timeline_block SET raw_bytes = raw_bytes - 1 WHERE seq = 1"] {
+            let copy = cases + "/damaged.case"
+            unlink(copy)
+            try FileManager.default.copyItem(atPath: casePath, toPath: copy)
+            try Database(path: copy, mode: .create).execute(damage)
+            let c = try Capture(path: copy, progress: false)
+            XCTAssertThrowsError(try TimelineQuery.answer(c), damage) {
+                XCTAssertTrue("\($0)".contains("stored timeline block 1 is damaged"), "\(damage): \($0)")
+            }
+            let r = try CLITests.run(["timeline", copy])
+            XCTAssertNotEqual(r.status, 0, damage)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(damage): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("stored timeline block 1 is damaged"), "\(damage): \(r.stderr)")
+        }
+    }
+
     func testVerifyPassesAnIntactCapture() throws {
         let v = try VerifyQuery.run(path: try evidence())
         XCTAssertEqual(v.damaged, 0)

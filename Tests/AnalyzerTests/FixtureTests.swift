@@ -151,6 +151,38 @@ final class FixtureTests: XCTestCase {
         XCTAssertEqual(calls, 1)
     }
 
+    /// The case's stored timeline gives, for any window, the lines the reconstruction makes:
+    /// the whole capture, windows of every length with open and closed ends, a container's
+    /// lines (SocketNATCaptureTests checks lines with a NAT translation, which this fixture has none of).
+    func testStoredTimelineIsTheReconstruction() throws {
+        let (c, a) = try load()
+        XCTAssertTrue(try c.reader.hasStoredTimeline())
+        let nat = try ConntrackNATResolver(c)
+        let start = c.startBoot, end = c.lastRecordTs
+        var windows: [(UInt64?, UInt64?)] = [(nil, nil), (try c.bootTime(a.window.from), try c.bootTime(a.window.to)),
+                                             (start, nil), (nil, start + (end - start) / 3)]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<40 {
+            let lo = UInt64.random(in: start...end, using: &rng)
+            windows.append((lo, lo + UInt64.random(in: 0...(end - start) / 4, using: &rng)))
+        }
+        func described(_ l: TimelineLines) -> [String] {
+            l.items.map { "\($0.ts) \($0.order) \($0.event) \($0.pid.map(String.init) ?? "-") \($0.comm) \($0.container ?? "-") \(l.detail($0)) \($0.uncertainImage)" }
+        }
+        var shown = (lines: 0, contained: 0)
+        for (lo, hi) in windows {
+            for (container, resolver) in [(nil, nat), (nil, nil), (a.container.id, nat)] as [(String?, NATResolver?)] {
+                let made = try TimelineQuery.reconstructedLines(c, from: lo, to: hi, container: container, nat: resolver).0
+                let stored = try TimelineStore.lines(c, from: lo ?? 0, to: hi ?? .max, container: container, nat: resolver != nil).0
+                XCTAssertEqual(described(stored), described(made), "from \(String(describing: lo)) to \(String(describing: hi)) container \(container ?? "-")")
+                shown.lines += stored.items.count
+                shown.contained += container == nil ? 0 : stored.items.count
+            }
+        }
+        XCTAssertGreaterThan(shown.lines, 1000)
+        XCTAssertGreaterThan(shown.contained, 0, "the fixture's container")
+    }
+
     /// The timeline's table written straight from its lines is the table of its rows, in
     /// every layout, with and without a kind filter, and cut by --limit.
     func testTimelineTableIsItsRowsTable() throws {

@@ -96,6 +96,8 @@ final class TimeSpecTests: XCTestCase {
         let edges: [Int64] = [.min, .max, 0, -1, 1, 951_782_400_000_000_000, 951_868_799_999_999_999, -86_400_000_000_001]
         for v in edges + (0..<50_000).map({ _ in Int64.random(in: .min ... .max, using: &g) }) {
             XCTAssertEqual(TimeSpec.format(v), reference(v), "\(v)")
+            // A table measures every time as this wide without writing it.
+            XCTAssertEqual(TimeSpec.format(v).utf8.count, TimeSpec.formattedLength, "\(v)")
         }
     }
 

@@ -1,4 +1,4 @@
-import Analyzer
+@testable import Analyzer
 import Format
 import Foundation
 import XCTest
@@ -196,5 +196,12 @@ final class AttributionCaptureTests: XCTestCase {
         if conns.rows.contains(where: { $0[exe] == .null }) {
             XCTAssertTrue(conns.notes.contains { $0.hasPrefix("exec lost") }, conns.render(.table))
         }
+        // The stored timeline's lines and exec-loss notes are the reconstruction's.
+        let (stored, storedLoss) = try TimelineQuery.lines(capture, from: from, to: to, container: nil, nat: nat)
+        let (made, madeLoss) = try TimelineQuery.reconstructedLines(capture, from: from, to: to, container: nil, nat: nat)
+        XCTAssertEqual(TimelineAnswer(capture: capture, lines: stored, notes: []).rows, TimelineAnswer(capture: capture, lines: made, notes: []).rows)
+        XCTAssertEqual(stored.items.map(\.uncertainImage), made.items.map(\.uncertainImage))
+        XCTAssertEqual(storedLoss.notes(capture), madeLoss.notes(capture))
+        XCTAssertEqual(stored.items.contains(where: \.uncertainImage), !madeLoss.notes(capture).isEmpty)
     }
 }

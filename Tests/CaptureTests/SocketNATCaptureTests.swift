@@ -1,4 +1,4 @@
-import Analyzer
+@testable import Analyzer
 import Format
 import Foundation
 import XCTest
@@ -120,6 +120,16 @@ final class SocketNATCaptureTests: XCTestCase {
         let conns = try ConnectionsQuery.run(capture, ConnectionFilter(container: "ntsk-out-\(tag)"), nat: nat)
         XCTAssertEqual(conns.rows.count, n, conns.render(.table))
         XCTAssertTrue(conns.rows.allSatisfy { $0[conns.columns.firstIndex(of: "nat")!] != .null }, conns.render(.table))
+        // The case's stored timeline holds the reconstruction's lines, NAT translations
+        // included (cut off when asked without), for the whole capture and a container.
+        for (container, resolver) in [(nil, nat), (nil, nil), ("ntsk-out-\(tag)", nat)] as [(String?, NATResolver?)] {
+            let (stored, _) = try TimelineQuery.lines(capture, from: nil, to: nil, container: container, nat: resolver)
+            let (made, _) = try TimelineQuery.reconstructedLines(capture, from: nil, to: nil, container: container, nat: resolver)
+            let rows = TimelineAnswer(capture: capture, lines: stored, notes: []).rows
+            XCTAssertEqual(rows, TimelineAnswer(capture: capture, lines: made, notes: []).rows)
+            let translated = rows.filter { if case .text(let d) = $0[5] { return d.contains(" nat ") }; return false }
+            XCTAssertEqual(translated.count >= n, resolver != nil, "\(container ?? "all"): \(translated.count) lines with a translation")
+        }
 
         // Each connection's translation is the same from one read of its stretch of time
         // (a timeline window's way) as from a lookup of its own.
