@@ -39,7 +39,6 @@ enum TableText {
         if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header, into: max) }
 
         var out: [UInt8] = []
-        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (rowCount + 1) + 64 * t.notes.count)
         lines(cells, lineCount: rowCount + 1, limits: limits, overflow: false, into: &out)
         if rowCount == 0 { out.append(contentsOf: "(no rows)\n".utf8) }
         for n in t.notes { out.append(contentsOf: "note: \(Value.terminalSafe(n))\n".utf8) }
@@ -50,60 +49,97 @@ enum TableText {
     /// "…", or, when `overflow` (a stream with no width to fit), written whole past its column.
     static func lines(_ cells: Cells, lineCount: Int, limits: [Int], overflow: Bool, into out: inout [UInt8]) {
         let columns = limits.count
-        let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
-        spaces.withUnsafeBufferPointer { spaces in
+        LineWriter.append(to: &out, cellBytes: cells.text.count, lines: lineCount, limits: limits) { w in
             cells.text.withUnsafeBufferPointer { text in
                 var k = 0, start = 0
                 for _ in 0..<lineCount {
                     for j in 0..<columns {
                         let end = cells.ends[k]
-                        put(UnsafeBufferPointer(rebasing: text[start..<end]), width: cells.widths[k], limit: limits[j],
-                            last: j == columns - 1, overflow: overflow, spaces: spaces, into: &out)
+                        w.put(UnsafeBufferPointer(rebasing: text[start..<end]), width: cells.widths[k], limit: limits[j],
+                              last: j == columns - 1, overflow: overflow)
                         start = end
                         k += 1
                     }
-                    out.append(UInt8(ascii: "\n"))
+                    w.newline()
                 }
             }
         }
     }
 
-    /// One cell of a line: padded to `limit` (unless it is the line's last), or shortened with
-    /// "…" when wider (written whole past its column when `overflow`).
-    @inline(__always)
-    static func put(_ cell: UnsafeBufferPointer<UInt8>, width w: Int, limit: Int, last: Bool, overflow: Bool,
-                    spaces: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        if w <= limit {
-            out.append(contentsOf: cell)
-            if !last { out.append(contentsOf: spaces[0..<(limit - w + 2)]) }
-            return
+    /// Lines written straight into an array's spare capacity, reserved once for the most
+    /// they can take: a cell's bytes, one more where "…" replaces what it cuts, and its
+    /// padding (at most its column's limit and the gap), then a newline per line.
+    struct LineWriter {
+        private var p: UnsafeMutablePointer<UInt8>
+        private let end: UnsafeMutablePointer<UInt8>
+        private let spaces: UnsafeBufferPointer<UInt8>
+
+        static func append(to out: inout [UInt8], cellBytes: Int, lines: Int, limits: [Int], _ body: (inout LineWriter) -> Void) {
+            let bound = cellBytes + lines * (limits.reduce(1) { $0 + $1 + 3 })
+            let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
+            spaces.withUnsafeBufferPointer { spaces in
+                var lines = [UInt8](unsafeUninitializedCapacity: bound) { buf, n in
+                    var w = LineWriter(p: buf.baseAddress!, end: buf.baseAddress! + bound, spaces: spaces)
+                    body(&w)
+                    n = w.p - buf.baseAddress!
+                }
+                if out.isEmpty { swap(&out, &lines) } else { out.append(contentsOf: lines) }
+            }
         }
-        if overflow {
-            out.append(contentsOf: cell)
-        } else if w == cell.count {
-            out.append(contentsOf: cell[..<(limit - 1)])
-            out.append(contentsOf: ellipsis)
-        } else {
-            out.append(contentsOf: shortened(cell[...], to: limit))
+
+        @inline(__always) private mutating func copy(_ b: UnsafeBufferPointer<UInt8>) {
+            guard let base = b.baseAddress, !b.isEmpty else { return }
+            // The bound holds for the cells that were measured; anything else stops here.
+            precondition(end - p >= b.count, "a table line outgrew the room measured for it")
+            p.update(from: base, count: b.count)
+            p += b.count
         }
-        if !last { out.append(contentsOf: spaces[0..<2]) }
+
+        mutating func newline() {
+            precondition(p < end, "a table line outgrew the room measured for it")
+            p.pointee = UInt8(ascii: "\n")
+            p += 1
+        }
+
+        /// One cell: padded to `limit` (unless it is the line's last), or shortened with "…"
+        /// when wider (written whole past its column when `overflow`).
+        @inline(__always)
+        mutating func put(_ cell: UnsafeBufferPointer<UInt8>, width w: Int, limit: Int, last: Bool, overflow: Bool) {
+            if w <= limit {
+                copy(cell)
+                if !last { copy(UnsafeBufferPointer(rebasing: spaces[0..<(limit - w + 2)])) }
+                return
+            }
+            if overflow {
+                copy(cell)
+            } else if w == cell.count {
+                copy(UnsafeBufferPointer(rebasing: cell[..<(limit - 1)]))
+                TableText.ellipsis.withUnsafeBufferPointer { copy($0) }
+            } else {
+                shortened(cell[...], to: limit).withUnsafeBufferPointer { copy($0) }
+            }
+            if !last { copy(UnsafeBufferPointer(rebasing: spaces[0..<2])) }
+        }
     }
 
     /// `t`'s columns and notes around `rowCount` rows whose cells `row` gives straight from
     /// their source: for row r, the cells of the columns `keep` names, in that order, each as
     /// UTF-8 to `cell` (`safeCell` makes it terminal-safe). Called twice a row, once for the
-    /// widths (`measuring`: a cell of known width may be given as any text that wide) and
+    /// widths (`measuring`: a cell of known width may be given as any text of its bytes) and
     /// once to write the line: no cell is copied before its line is written.
     static func render(_ t: ResultTable, rowCount: Int, _ layout: TableLayout,
                        row: (_ r: Int, _ keep: [Int], _ measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) -> Void) -> [UInt8] {
         let keep = layout.pick(t)
         let names = keep.map { Array(t.columns[$0].uppercased().utf8) }
-        var widths = names.map(\.count)
+        var widths = names.map(\.count), cellBytes = names.reduce(0) { $0 + $1.count }
         let header = widths
         for r in 0..<rowCount {
             var j = 0
             row(r, keep, true) { u in
-                safeCell(u) { _, w in if w > widths[j] { widths[j] = w } }
+                safeCell(u) { safe, w in
+                    if w > widths[j] { widths[j] = w }
+                    cellBytes += safe.count
+                }
                 j += 1
             }
         }
@@ -111,24 +147,18 @@ enum TableText {
         if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header, into: max) }
 
         var out: [UInt8] = []
-        out.reserveCapacity((limits.reduce(0, +) + 2 * keep.count + 1) * (rowCount + 1) + 64 * t.notes.count)
-        let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
-        spaces.withUnsafeBufferPointer { spaces in
+        LineWriter.append(to: &out, cellBytes: cellBytes, lines: rowCount + 1, limits: limits) { w in
             for (j, name) in names.enumerated() {
-                name.withUnsafeBufferPointer {
-                    put($0, width: $0.count, limit: limits[j], last: j == keep.count - 1, overflow: false, spaces: spaces, into: &out)
-                }
+                name.withUnsafeBufferPointer { w.put($0, width: $0.count, limit: limits[j], last: j == keep.count - 1, overflow: false) }
             }
-            out.append(UInt8(ascii: "\n"))
+            w.newline()
             for r in 0..<rowCount {
                 var j = 0
                 row(r, keep, false) { u in
-                    safeCell(u) { safe, w in
-                        put(safe, width: w, limit: limits[j], last: j == keep.count - 1, overflow: false, spaces: spaces, into: &out)
-                    }
+                    safeCell(u) { safe, width in w.put(safe, width: width, limit: limits[j], last: j == keep.count - 1, overflow: false) }
                     j += 1
                 }
-                out.append(UInt8(ascii: "\n"))
+                w.newline()
             }
         }
         if rowCount == 0 { out.append(contentsOf: "(no rows)\n".utf8) }
@@ -140,13 +170,35 @@ enum TableText {
     /// else through `Value.terminalSafe` (as `Cells.append` makes it).
     @inline(__always)
     static func safeCell(_ u: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>, Int) -> Void) {
-        for b in u where b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\\") {
-            var safe = Value.terminalSafe(String(decoding: u, as: UTF8.self))
-            let w = width(safe)
-            safe.withUTF8 { body($0, w) }
-            return
+        if isPlain(u) { return body(u, u.count) }
+        var safe = Value.terminalSafe(String(decoding: u, as: UTF8.self))
+        let w = width(safe)
+        safe.withUTF8 { body($0, w) }
+    }
+
+    /// Whether every byte is printable ASCII other than a backslash: eight bytes at a time
+    /// (a table's cells are scanned twice, once to measure and once to write).
+    static func isPlain(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = u.baseAddress else { return true }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs = ones &* 0x80
+        var i = 0
+        while i + 8 <= u.count {
+            let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            // Each sets a byte's high bit for some byte that is below 0x20, at or above 0x7F
+            // (0x7F + 1, or a high bit already), or a backslash; never when none is.
+            let control = (x &- ones &* 0x20) & ~x & highs
+            let high = ((x &+ ones) | x) & highs
+            let b = x ^ (ones &* 0x5C)
+            let backslash = (b &- ones) & ~b & highs
+            if control | high | backslash != 0 { return false }
+            i += 8
         }
-        body(u, u.count)
+        while i < u.count {
+            let b = base[i]
+            if b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\\") { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Terminal-safe cell text, end offsets and display widths, in row order.

@@ -59,6 +59,21 @@ final class OutputTests: XCTestCase {
 
     /// A re-exec through /proc/self/exe: tables name the file before the argv; data keep the argv alone.
     /// A path's last component, by bytes: what splitting at "/" and dropping empty parts gives.
+    /// The eight-bytes-at-a-time plainness test agrees with the byte rule, wherever in a
+    /// cell a byte that needs escaping is.
+    func testPlainCellScanIsTheByteRule() {
+        var g = SystemRandomNumberGenerator()
+        let interesting: [UInt8] = [0x00, 0x1F, 0x20, 0x21, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xC3, 0xFF]
+        for _ in 0..<20_000 {
+            var bytes = (0..<Int.random(in: 0...40, using: &g)).map { _ in UInt8.random(in: 0x20...0x7E, using: &g) }
+            if !bytes.isEmpty, Bool.random(using: &g) {
+                bytes[Int.random(in: 0..<bytes.count, using: &g)] = interesting.randomElement(using: &g)!
+            }
+            let rule = bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }
+            XCTAssertEqual(bytes.withUnsafeBufferPointer(TableText.isPlain), rule, "\(bytes)")
+        }
+    }
+
     func testPathLastComponent() {
         for p in ["", "/", "//", "a", "/a", "a/", "/usr/bin/curl", "/usr/bin/", "a//b", "./x", "/proc/self/fd/3", "/tmp/é/ü"] {
             XCTAssertEqual(PathText.lastComponent(p).map(String.init), p.split(separator: "/").last.map(String.init), p)
