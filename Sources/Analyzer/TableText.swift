@@ -133,12 +133,20 @@ enum TableText {
         let names = keep.map { Array(t.columns[$0].uppercased().utf8) }
         var widths = names.map(\.count), cellBytes = names.reduce(0) { $0 + $1.count }
         let header = widths
+        // Rows whose every cell is printable ASCII are written without scanning them again.
+        var plain = [Bool](repeating: true, count: rowCount)
         for r in 0..<rowCount {
             var j = 0
             row(r, keep, true) { u in
-                safeCell(u) { safe, w in
-                    if w > widths[j] { widths[j] = w }
-                    cellBytes += safe.count
+                if isPlain(u) {
+                    if u.count > widths[j] { widths[j] = u.count }
+                    cellBytes += u.count
+                } else {
+                    plain[r] = false
+                    safeCell(u) { safe, w in
+                        if w > widths[j] { widths[j] = w }
+                        cellBytes += safe.count
+                    }
                 }
                 j += 1
             }
@@ -154,9 +162,16 @@ enum TableText {
             w.newline()
             for r in 0..<rowCount {
                 var j = 0
-                row(r, keep, false) { u in
-                    safeCell(u) { safe, width in w.put(safe, width: width, limit: limits[j], last: j == keep.count - 1, overflow: false) }
-                    j += 1
+                if plain[r] {
+                    row(r, keep, false) { u in
+                        w.put(u, width: u.count, limit: limits[j], last: j == keep.count - 1, overflow: false)
+                        j += 1
+                    }
+                } else {
+                    row(r, keep, false) { u in
+                        safeCell(u) { safe, width in w.put(safe, width: width, limit: limits[j], last: j == keep.count - 1, overflow: false) }
+                        j += 1
+                    }
                 }
                 w.newline()
             }

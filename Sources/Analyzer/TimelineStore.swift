@@ -163,7 +163,7 @@ enum TimelineStore {
         var out = TimelineLines(), uncertainImage = false
         var containers: [(bytes: [UInt8], id: String)] = []
         let decoder = Zstd.Decoder()
-        try capture.reader.timelineBlocks(from: from, to: to) { seq, count, rawBytes, data in
+        func decode(_ seq: Int64, _ count: Int, _ rawBytes: Int, _ data: UnsafeRawBufferPointer) throws {
             do {
                 guard count >= 0 else { throw Reader.Damage.value("line count \(count)") }
                 try decoder.decompress(data, rawSize: rawBytes) { raw in
@@ -219,6 +219,19 @@ enum TimelineStore {
             } catch let e as SegmentError {
                 throw TimelineBlockError(seq: seq, why: e.description)
             }
+        }
+
+        // The blocks are read first, so that the lines and their text are sized once: a busy
+        // second is megabytes of them, and growing them copies and touches it all again.
+        var blocks: [(seq: Int64, count: Int, rawBytes: Int, data: [UInt8])] = []
+        try capture.reader.timelineBlocks(from: from, to: to) { blocks.append(($0, $1, $2, Array($3))) }
+        // (A damaged case's counts may be anything: each is bounded before they are summed.)
+        let lines = blocks.reduce(0) { $0 + min(max(0, $1.count), 1 << 32) }
+        let bytes = blocks.reduce(0) { $0 + min(max(0, $1.rawBytes), 1 << 32) }
+        out.items.reserveCapacity(min(lines, bytes / 4))
+        out.text.reserve(min(bytes, 1 << 30))
+        for (seq, count, rawBytes, stored) in blocks {
+            try stored.withUnsafeBytes { data in try decode(seq, count, rawBytes, data) }
         }
         return (out, uncertainImage)
     }

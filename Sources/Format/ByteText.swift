@@ -23,6 +23,9 @@ public struct ByteText {
 
     public mutating func add(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
 
+    /// Room for `count` bytes in all.
+    public mutating func reserve(_ count: Int) { bytes.reserveCapacity(count) }
+
     /// Decimal, as `String(n)` spells it.
     public mutating func add<T: BinaryInteger>(_ n: T) {
         if n < 0 {

@@ -59,6 +59,30 @@ final class OutputTests: XCTestCase {
 
     /// A re-exec through /proc/self/exe: tables name the file before the argv; data keep the argv alone.
     /// A path's last component, by bytes: what splitting at "/" and dropping empty parts gives.
+    /// A table whose cells are written straight from their source is the table of the same
+    /// cells as rows, escapes, wide characters and shortening included, in every layout.
+    func testATableWrittenFromItsCellsIsTheRowsTable() {
+        var t = ResultTable(columns: ["time", "pid", "comm", "detail"])
+        let texts = ["plain", "esc\u{1B}[31mred", "é漢字 wide", "back\\slash", "tab\there", String(repeating: "long ", count: 40),
+                     "ünïcödé " + String(repeating: "ß", count: 90), ""]
+        for i in 0..<60 {
+            t.append([.text(texts[i % texts.count]), i % 7 == 0 ? .null : .text(String(i * 977)),
+                      .text(texts[(i / 3) % texts.count]), .text(texts[(i * 5) % texts.count] + " " + texts[i % 3])])
+        }
+        t.notes = ["a note"]
+        for layout in [TableLayout.all, TableLayout(width: 100), TableLayout(width: 40), TableLayout(width: 12),
+                       TableLayout(columns: ["detail", "pid"], wide: false, width: 60), TableLayout(columns: nil, wide: true, width: 80)] {
+            let direct = TableText.render(t, rowCount: t.rows.count, layout) { r, keep, _, cell in
+                for i in keep {
+                    var s: String
+                    switch t.rows[r][i] { case .text(let x): s = x; default: s = "-" }
+                    s.withUTF8 { cell($0) }
+                }
+            }
+            XCTAssertEqual(String(decoding: direct, as: UTF8.self), t.render(.table, layout), "\(layout)")
+        }
+    }
+
     /// The eight-bytes-at-a-time plainness test agrees with the byte rule, wherever in a
     /// cell a byte that needs escaping is.
     func testPlainCellScanIsTheByteRule() {
