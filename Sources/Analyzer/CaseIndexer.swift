@@ -151,7 +151,7 @@ enum CaseIndexer {
             "tcp_event": rowsNeeded.tcp ? 0 : joined.tcp, "conntrack": rowsNeeded.conntrack ? 0 : joined.conntrack,
         ])
         // The whole timeline, stored: read from the tables just written, as a query reads them.
-        _ = try TimelineStore.build(w, progress: progress)
+        try TimelineStore.build(w, progress: progress)
         for (i, m) in (members ?? []).enumerated() where i < files.count { try w.caseMember(captureID: 1, m) }
         try w.caseCapture(CaseCaptureRow(
             captureID: 1, path: evidence.path, identity: identity, size: state.size, mtimeNs: state.mtimeNs,

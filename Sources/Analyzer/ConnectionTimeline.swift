@@ -84,9 +84,6 @@ public enum TimelineQuery {
     /// the case's stored timeline, which holds what `reconstructedLines` makes.
     static func lines(_ capture: Capture, from: UInt64?, to: UInt64?, container: String?,
                       nat: NATResolver?) throws -> (TimelineLines, ImageLossNotes) {
-        guard try capture.reader.hasStoredTimeline() else {
-            return try reconstructedLines(capture, from: from, to: to, container: container, nat: nat)
-        }
         let (lines, uncertain) = try TimelineStore.lines(capture, from: from ?? 0, to: to ?? .max, container: container,
                                                          nat: nat != nil)
         // Notes on owners a lost exec may have changed are made as the reconstruction makes
@@ -117,21 +114,21 @@ public enum TimelineQuery {
             if let f = r.forkTs {
                 let c = cg0.flatMap { cont($0.v2, $0.v1) }
                 if keep(f, c) {
-                    lines.add(f, TimelineLines.order(.fork), .fork, pid: r.key.pid, comm: r.comm, container: c) { $0.add("parent "); $0.add(r.parent.pid) }
+                    lines.add(f, .fork, pid: r.key.pid, comm: r.comm, container: c) { $0.add("parent "); $0.add(r.parent.pid) }
                 }
             }
             for e in r.execs where !e.fromSnapshot {
                 let cg = r.cgroup(at: e.ts)
                 let c = cg.flatMap { cont($0.v2, $0.v1) }
                 if keep(e.ts, c) {
-                    lines.add(e.ts, TimelineLines.order(.exec), .exec, pid: r.key.pid, comm: r.comm, container: c) { $0.add(Self.execText(e)) }
+                    lines.add(e.ts, .exec, pid: r.key.pid, comm: r.comm, container: c) { $0.add(Self.execText(e)) }
                 }
             }
             if let x = r.exitTs {
                 let cg = r.cgroup(at: x)
                 let c = cg.flatMap { cont($0.v2, $0.v1) }
                 if keep(x, c) {
-                    lines.add(x, TimelineLines.order(.exit), .exit, pid: r.key.pid, comm: r.comm, container: c) {
+                    lines.add(x, .exit, pid: r.key.pid, comm: r.comm, container: c) {
                         if let s = r.exitSignal { $0.add("signal "); $0.add(s) } else if let code = r.exitCode { $0.add("code "); $0.add(code) }
                     }
                 }
@@ -164,7 +161,7 @@ public enum TimelineQuery {
             if opened {
                 let base = lines.text.count
                 var natAt: Int? = nil
-                lines.add(at, TimelineLines.order(verb), verb, pid: pid, comm: comm, container: cid, uncertainImage: uncertain) { d in
+                lines.add(at, verb, pid: pid, comm: comm, container: cid, uncertainImage: uncertain) { d in
                     tuple(&d)
                     d.add(" netns "); d.add(c.netns)
                     if let r = c.result, r != 0 { d.add(c.direction == .inbound ? " fd " : " result "); d.add(r) }
@@ -178,7 +175,7 @@ public enum TimelineQuery {
             }
             if let end = closed {
                 let verb: TimelineLines.Event = c.proto == .tcp ? .tcpClose : .udpEnd
-                lines.add(end, TimelineLines.order(verb), verb, pid: pid, comm: comm, container: cid, uncertainImage: uncertain) { d in
+                lines.add(end, verb, pid: pid, comm: comm, container: cid, uncertainImage: uncertain) { d in
                     tuple(&d)
                     if let s = c.bytesSent, let r = c.bytesReceived { d.add(" sent "); d.add(s); d.add(" received "); d.add(r) }
                     if let p = c.retransmits, p > 0 { d.add(" retransmits "); d.add(p) }

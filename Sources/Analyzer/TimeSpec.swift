@@ -240,6 +240,22 @@ public enum TimeSpec {
         put(second / 3600, 2, ":"); put(second / 60 % 60, 2, ":"); put(second % 60, 2, "."); put(Int(ns), 9, "Z")
         return i
     }
+
+    /// `write`, into a buffer that keeps its text from one call to the next: when the time
+    /// is in the same second as the last one written there (`second`), only its nanoseconds
+    /// are written again. A busy timeline has thousands of lines a second.
+    static func write(_ wallNs: Int64, into buf: UnsafeMutableBufferPointer<UInt8>, second: inout Int64?) -> Int {
+        var secs = wallNs / 1_000_000_000, ns = wallNs % 1_000_000_000
+        if ns < 0 { secs -= 1; ns += 1_000_000_000 }
+        guard secs == second else {
+            second = secs
+            return write(wallNs, into: buf)
+        }
+        // The nanoseconds' nine digits end one before the "Z" that ends the text.
+        var v = Int(ns)
+        for k in stride(from: formattedLength - 2, through: formattedLength - 10, by: -1) { buf[k] = UInt8(48 + v % 10); v /= 10 }
+        return formattedLength
+    }
 }
 
 extension String {

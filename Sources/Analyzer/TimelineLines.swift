@@ -47,11 +47,11 @@ struct TimelineLines {
     var items: [Line] = []
     var text = ByteText(capacity: 1 << 16)
 
-    mutating func add(_ ts: UInt64, _ order: UInt8, _ event: Event, pid: UInt32?, comm: String, container: String?,
+    mutating func add(_ ts: UInt64, _ event: Event, pid: UInt32?, comm: String, container: String?,
                       uncertainImage: Bool = false, detail: (inout ByteText) -> Void) {
         let start = text.count
         detail(&text)
-        items.append(Line(ts: ts, order: order, event: event, pid: pid, comm: comm, container: container,
+        items.append(Line(ts: ts, order: Self.order(event), event: event, pid: pid, comm: comm, container: container,
                           detail: start..<text.count, uncertainImage: uncertainImage))
     }
 
@@ -114,8 +114,10 @@ public struct TimelineAnswer: StreamedRows {
         var picked: [Cell] = []
         let clock = capture.clock
         let dash: StaticString = "-"
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: TimeSpec.formattedLength + 24) { scratch in
+        var second: Int64? = nil
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
             scratch.initialize(repeating: UInt8(ascii: " "))
+            let time = UnsafeMutableBufferPointer(rebasing: scratch[0..<32]), digits = UnsafeMutableBufferPointer(rebasing: scratch[32...])
             return lines.text.bytes.withUnsafeBufferPointer { text in
                 TableText.render(template, rowCount: count, layout) { r, keep, measuring, cell in
                     if picked.count != keep.count { picked = keep.map { Cell(rawValue: names[$0])! } }
@@ -124,11 +126,11 @@ public struct TimelineAnswer: StreamedRows {
                         switch c {
                         case .time:
                             // Every time's text is formattedLength wide: measured, it need not be written.
-                            let n = measuring ? TimeSpec.formattedLength : TimeSpec.write(clock.wall(fromBoot: l.ts), into: scratch)
-                            cell(UnsafeBufferPointer(rebasing: scratch[..<n]))
+                            let n = measuring ? TimeSpec.formattedLength : TimeSpec.write(clock.wall(fromBoot: l.ts), into: time, second: &second)
+                            cell(UnsafeBufferPointer(rebasing: time[..<n]))
                         case .event: TimelineLines.Event.names[Int(l.event.rawValue)].withUnsafeBufferPointer { cell($0) }
                         case .pid:
-                            if let p = l.pid { cell(UnsafeBufferPointer(rebasing: scratch[..<Self.decimal(p, into: scratch)])) } else { dash.withUTF8Buffer { cell($0) } }
+                            if let p = l.pid { cell(UnsafeBufferPointer(rebasing: digits[..<Self.decimal(p, into: digits)])) } else { dash.withUTF8Buffer { cell($0) } }
                         case .comm:
                             var s = l.comm
                             s.withUTF8 { cell($0) }

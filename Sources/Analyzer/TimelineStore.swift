@@ -73,13 +73,13 @@ enum TimelineStore {
     }
 
     /// Stores the whole timeline of the case `w` is building (its connections, processes and
-    /// NAT mappings written), a stretch of time at a time. Returns its line count.
+    /// NAT mappings written), a stretch of time at a time.
     ///
     /// With more than one core, the capture's time is cut into pieces that workers make at
     /// once, each reading the committed case through a connection of its own, a round of
     /// pieces at a time; between rounds the writer stores them in order (and commits, so
     /// that no reader ever waits on it, nor it on a reader).
-    static func build(_ w: TimelineWriter, progress: IndexProgress?) throws -> Int {
+    static func build(_ w: TimelineWriter, progress: IndexProgress?) throws {
         try w.indexRowTables()
         let whole = try Capture(building: try TimelineReader(building: w))
         let start = whole.startBoot, last = max(whole.lastRecordTs, start)
@@ -89,7 +89,11 @@ enum TimelineStore {
             progress?.update(timelineLines: total, through: Double(piece + 1) / Double(pieces))
         }
         if workers < 2 {
-            total = try blocks(whole, from: nil, to: nil) { try w.timelineBlock($0) }
+            try blocks(whole, from: nil, to: nil, made: { through, lines in
+                total += lines
+                let t = min(max(through ?? last, start), last)
+                progress?.update(timelineLines: total, through: last > start ? Double(t - start) / Double(last - start) : 1)
+            }) { try w.timelineBlock($0) }
         } else {
             let pieces = workers * 4
             // Consecutive pieces: the first open before the capture's start, the last after its end.
@@ -106,7 +110,8 @@ enum TimelineStore {
                         var out: [TimelineBlock] = []
                         if let from, let to, from > to { return (out, 0) }
                         let piece = try Capture(path: path, progress: false)
-                        let lines = try blocks(piece, from: from, to: to) { out.append($0) }
+                        var lines = 0
+                        try blocks(piece, from: from, to: to, made: { lines += $1 }) { out.append($0) }
                         return (out, lines)
                     })
                 }
@@ -120,7 +125,6 @@ enum TimelineStore {
             }
         }
         try w.indexTimeline()
-        return total
     }
 
     /// What a round's workers made, one slot each (a worker writes only its own).
@@ -136,11 +140,12 @@ enum TimelineStore {
         }
     }
 
-    /// The timeline's lines of [from, to] as blocks, in time order, each given to `store`.
-    private static func blocks(_ capture: Capture, from: UInt64?, to: UInt64?,
-                               _ store: (TimelineBlock) throws -> Void) throws -> Int {
+    /// The timeline's lines of [from, to] as blocks, in time order, each given to `store`;
+    /// `made` hears how far each stretch reached and how many lines it held.
+    private static func blocks(_ capture: Capture, from: UInt64?, to: UInt64?, made: (UInt64?, Int) -> Void,
+                               _ store: (TimelineBlock) throws -> Void) throws {
         let nat = try? ConntrackNATResolver(capture)
-        var encoder = Encoder(), total = 0
+        var encoder = Encoder()
         try TimeStretches.walk(capture, from: from, to: to, next: TimelineQuery.nextItem(capture)) { a, b, _ in
             let (lines, _) = try TimelineQuery.reconstructedLines(capture, from: a, to: b, container: nil, nat: nat)
             try lines.text.bytes.withUnsafeBufferPointer { text in
@@ -149,11 +154,10 @@ enum TimelineStore {
                     if encoder.raw.count >= blockBytes, let block = encoder.take() { try store(block) }
                 }
             }
-            total += lines.items.count
+            made(b, lines.items.count)
             return (lines.items.count, true)
         }
         if let block = encoder.take() { try store(block) }
-        return total
     }
 
     /// The stored lines of [from, to] (of `container` when given; without their NAT

@@ -42,9 +42,6 @@ extension TimelineWriter {
 }
 
 extension TimelineReader {
-    /// Whether the case stores its timeline (a case built by this analyzer does).
-    public func hasStoredTimeline() throws -> Bool { try hasTable("timeline_block") }
-
     /// The stored blocks with a line in [from, to], in time order: `body` gets each block's
     /// sequence number, line count and compressed bytes (valid only while it runs).
     public func timelineBlocks(from: UInt64, to: UInt64,

@@ -156,7 +156,6 @@ final class FixtureTests: XCTestCase {
     /// lines (SocketNATCaptureTests checks lines with a NAT translation, which this fixture has none of).
     func testStoredTimelineIsTheReconstruction() throws {
         let (c, a) = try load()
-        XCTAssertTrue(try c.reader.hasStoredTimeline())
         let nat = try ConntrackNATResolver(c)
         let start = c.startBoot, end = c.lastRecordTs
         var windows: [(UInt64?, UInt64?)] = [(nil, nil), (try c.bootTime(a.window.from), try c.bootTime(a.window.to)),

@@ -99,6 +99,16 @@ final class TimeSpecTests: XCTestCase {
             // A table measures every time as this wide without writing it.
             XCTAssertEqual(TimeSpec.format(v).utf8.count, TimeSpec.formattedLength, "\(v)")
         }
+        // Written into a buffer that keeps the last time's text: the same, in the same second or not.
+        var second: Int64? = nil
+        let buf = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: TimeSpec.formattedLength)
+        defer { buf.deallocate() }
+        var t = Int64.random(in: -1_000_000_000_000_000_000 ... 1_000_000_000_000_000_000, using: &g)
+        for _ in 0..<20_000 {
+            t = t &+ Int64.random(in: -3_000_000 ... 400_000_000, using: &g)
+            let n = TimeSpec.write(t, into: buf, second: &second)
+            XCTAssertEqual(String(decoding: buf[..<n], as: UTF8.self), reference(t), "\(t)")
+        }
     }
 
     func testOutputFormats() {
