@@ -35,7 +35,8 @@ extension Database {
     func rowCounts() throws -> [(table: String, rows: Int)] {
         let tables: [String] = try column("""
             SELECT name FROM sqlite_master WHERE type = 'table'
-            AND name NOT IN ('meta', 'sqlite_sequence', 'case_capture', 'case_member', 'case_count', 'damage') ORDER BY name
+            AND name NOT IN ('meta', 'sqlite_sequence', 'case_capture', 'case_member', 'case_count', 'damage', 'timeline_block')
+            ORDER BY name
             """)
         return try tables.map { ($0, try scalar("SELECT count(*) FROM \($0)") ?? 0) }
     }
