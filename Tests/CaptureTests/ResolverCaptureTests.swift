@@ -49,20 +49,27 @@ final class ResolverCaptureTests: XCTestCase {
             127.0.0.78 ghbn.nettrail.test
 
             """.write(toFile: hosts, atomically: true, encoding: .utf8)
-        let (port, server) = try listener(seconds: 4)
+        let (port, server) = try listener(seconds: 20)
         defer { server.stop() }
-        let live = try LiveCapture()
-        // The host's /etc/hosts is untouched: the names exist only in this mount namespace.
-        let out = try sh("unshare -m sh -c 'mount --bind \(hosts) /etc/hosts && \(bin) \(port) host-v4.nettrail.test host-v6.nettrail.test && \(bin) -g \(port) ghbn.nettrail.test'")
-        let other = try sh("\(bin) -n \(port) 127.0.0.77")
-        usleep(300_000)
-        let (_, capture) = try live.finish()
-
-        let lines = out.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-        XCTAssertEqual(lines.count, 3, out)
+        // The scene needs a process that lives under 10 ms. A busy machine (other tests
+        // beside this one) can make the workload itself slower: it is recorded again, up to
+        // three times, and the answers are checked on the run that was that short.
+        var attempts: [Int] = []
+        var out = "", other = "", capture: Capture!, lines: [[String]] = []
+        for _ in 0..<3 {
+            let live = try LiveCapture()
+            // The host's /etc/hosts is untouched: the names exist only in this mount namespace.
+            out = try sh("unshare -m sh -c 'mount --bind \(hosts) /etc/hosts && \(bin) \(port) host-v4.nettrail.test host-v6.nettrail.test && \(bin) -g \(port) ghbn.nettrail.test'")
+            other = try sh("\(bin) -n \(port) 127.0.0.77")
+            usleep(300_000)
+            capture = try live.finish().1
+            lines = out.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            XCTAssertEqual(lines.count, 3, out)
+            attempts.append(lines.count > 1 && lines[1].count > 1 ? Int(lines[1][1]) ?? .max : .max)
+            if attempts.last! < 10_000 { break }
+        }
         let pid = try XCTUnwrap(UInt32(lines[0][0]))
-        let elapsedUs = try XCTUnwrap(Int(lines[1][1]))
-        XCTAssertLessThan(elapsedUs, 10_000, "the workload must resolve, connect and exit within 10 ms")
+        XCTAssertLessThan(attempts.last!, 10_000, "the workload must resolve, connect and exit within 10 ms (runs: \(attempts) µs)")
 
         let t = try DNSQuery.run(capture, DNSFilter(pid: pid))
         let cName = column(t, "name"), cAddr = column(t, "addresses"), cFn = column(t, "function")
