@@ -244,26 +244,25 @@ public final class IndexProgress {
     }
 
     func update(segments: Int, of total: Int, records: Int) {
-        let now = Date()
-        guard now.timeIntervalSince(last) >= 0.2 else { return }
-        last = now
-        let pct = total > 0 ? 100 * segments / total : 100
-        let rate = Double(records) / max(now.timeIntervalSince(began), 0.001)
-        let width = 24, filled = width * pct / 100
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "indexing \(label) [\(bar)] \(pct)%  \(records) events  \(Int(rate)) events/s"
-        FileHandle.standardError.write(Data("\r\(line)\u{1B}[K".utf8))
-        shown = true
+        draw(total > 0 ? Double(segments) / Double(total) : 1) { pct, bar in
+            let rate = Double(records) / max(Date().timeIntervalSince(began), 0.001)
+            return "indexing \(label) [\(bar)] \(pct)%  \(records) events  \(Int(rate)) events/s"
+        }
     }
 
     func update(timelineLines: Int, through fraction: Double) {
+        draw(fraction) { pct, bar in "storing the timeline of \(label) [\(bar)] \(pct)%  \(timelineLines) lines" }
+    }
+
+    /// At most five times a second: the line `text` makes of the percentage and its bar.
+    private func draw(_ fraction: Double, _ text: (Int, String) -> String) {
         let now = Date()
         guard now.timeIntervalSince(last) >= 0.2 else { return }
         last = now
         let pct = Int(100 * min(max(fraction, 0), 1))
         let width = 24, filled = width * pct / 100
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\rstoring the timeline of \(label) [\(bar)] \(pct)%  \(timelineLines) lines\u{1B}[K".utf8))
+        FileHandle.standardError.write(Data("\r\(text(pct, bar))\u{1B}[K".utf8))
         shown = true
     }
 

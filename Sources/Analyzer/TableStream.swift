@@ -68,7 +68,6 @@ public struct TableStream {
         fill(&cells, keep)
         if first { limits = Self.limits(cells, keep.map { minimum[template.columns[$0]] ?? 0 }, layout) }
         var out: [UInt8] = []
-        out.reserveCapacity(cells.text.count + (2 * keep.count + 1) * (rowCount + 1))
         TableText.lines(cells, lineCount: rowCount + (first ? 1 : 0), limits: limits,
                         overflow: layout.width == nil || layout.wide, into: &out)
         return out

@@ -14,22 +14,12 @@ enum TableText {
     }
 
     static func render(_ t: ResultTable, _ layout: TableLayout) -> [UInt8] {
-        render(t, rowCount: t.rows.count, layout) { cells, keep in
-            for row in t.rows {
-                for i in keep { cells.append(i < row.count ? row[i] : .null) }
-            }
-        }
-    }
-
-    /// `t`'s columns and notes around `rowCount` rows that `fill` gives as cells: each row's
-    /// cells of the columns `keep` names, in that order (an answer whose rows are not Values).
-    /// `textBytes`, when known, is about how many bytes the cells hold.
-    static func render(_ t: ResultTable, rowCount: Int, textBytes: Int? = nil, _ layout: TableLayout,
-                       rows fill: (inout Cells, [Int]) -> Void) -> [UInt8] {
-        let keep = layout.pick(t)
-        var cells = Cells(capacity: (rowCount + 1) * keep.count, textBytes: textBytes)
+        let keep = layout.pick(t), rowCount = t.rows.count
+        var cells = Cells(capacity: (rowCount + 1) * keep.count)
         for i in keep { cells.append(.text(t.columns[i].uppercased())) }
-        fill(&cells, keep)
+        for row in t.rows {
+            for i in keep { cells.append(i < row.count ? row[i] : .null) }
+        }
         let header = Array(cells.widths.prefix(keep.count))
         var widths = header
         if !keep.isEmpty {
@@ -123,12 +113,12 @@ enum TableText {
     }
 
     /// `t`'s columns and notes around `rowCount` rows whose cells `row` gives straight from
-    /// their source: for row r, the cells of the columns `keep` names, in that order, each as
-    /// UTF-8 to `cell` (`safeCell` makes it terminal-safe). Called twice a row, once for the
-    /// widths (`measuring`: a cell of known width may be given as any text of its bytes) and
-    /// once to write the line: no cell is copied before its line is written.
+    /// their source: for row r, the cells of the columns `layout` picks, in that order, each
+    /// as UTF-8 to `cell` (`safeCell` makes it terminal-safe). Called twice a row, once for
+    /// the widths (`measuring`: a cell of known width may be given as any text of its bytes)
+    /// and once to write the line: no cell is copied before its line is written.
     static func render(_ t: ResultTable, rowCount: Int, _ layout: TableLayout,
-                       row: (_ r: Int, _ keep: [Int], _ measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) -> Void) -> [UInt8] {
+                       row: (_ r: Int, _ measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) -> Void) -> [UInt8] {
         let keep = layout.pick(t)
         let names = keep.map { Array(t.columns[$0].uppercased().utf8) }
         var widths = names.map(\.count), cellBytes = names.reduce(0) { $0 + $1.count }
@@ -137,7 +127,7 @@ enum TableText {
         var plain = [Bool](repeating: true, count: rowCount)
         for r in 0..<rowCount {
             var j = 0
-            row(r, keep, true) { u in
+            row(r, true) { u in
                 if isPlain(u) {
                     if u.count > widths[j] { widths[j] = u.count }
                     cellBytes += u.count
@@ -163,12 +153,12 @@ enum TableText {
             for r in 0..<rowCount {
                 var j = 0
                 if plain[r] {
-                    row(r, keep, false) { u in
+                    row(r, false) { u in
                         w.put(u, width: u.count, limit: limits[j], last: j == keep.count - 1, overflow: false)
                         j += 1
                     }
                 } else {
-                    row(r, keep, false) { u in
+                    row(r, false) { u in
                         safeCell(u) { safe, width in w.put(safe, width: width, limit: limits[j], last: j == keep.count - 1, overflow: false) }
                         j += 1
                     }

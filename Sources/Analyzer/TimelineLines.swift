@@ -110,35 +110,64 @@ public struct TimelineAnswer: StreamedRows {
     public func table(_ layout: TableLayout, rows count: Int, notes: [String]) -> [UInt8] {
         var template = ResultTable(columns: TimelineQuery.columns)
         template.notes = notes
-        let names = TimelineQuery.columns.names
-        var picked: [Cell] = []
-        let clock = capture.clock
-        let dash: StaticString = "-"
+        var cells = CellWriter(self, layout.pick(template))
+        return TableText.render(template, rowCount: count, layout) { r, measuring, cell in
+            cells.row(r, measuring: measuring, cell)
+        }
+    }
+
+    public func table(into stream: inout TableStream, rows count: Int) -> [UInt8] {
+        guard stream.writesTable else { return stream.write(lines.rows(capture, count)) }
+        return stream.write(rowCount: count, textBytes: lines.text.count + count * 80) { cells, keep in
+            var writer = CellWriter(self, keep)
+            for r in 0..<count { writer.row(r, measuring: false) { cells.append(utf8: $0) } }
+        }
+    }
+
+    /// A line's cells of the columns `keep` names, as UTF-8, one after another.
+    private struct CellWriter {
+        let answer: TimelineAnswer
+        let picked: [Cell]
+        let clock: ClockMap
+        /// A time's text, kept from line to line (only its nanoseconds change within a second),
+        /// and a pid's digits.
+        var time = [UInt8](repeating: UInt8(ascii: " "), count: TimeSpec.formattedLength)
+        var digits = [UInt8](repeating: 0, count: 10)
         var second: Int64? = nil
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
-            scratch.initialize(repeating: UInt8(ascii: " "))
-            let time = UnsafeMutableBufferPointer(rebasing: scratch[0..<32]), digits = UnsafeMutableBufferPointer(rebasing: scratch[32...])
-            return lines.text.bytes.withUnsafeBufferPointer { text in
-                TableText.render(template, rowCount: count, layout) { r, keep, measuring, cell in
-                    if picked.count != keep.count { picked = keep.map { Cell(rawValue: names[$0])! } }
-                    let l = lines.items[r]
-                    for c in picked {
-                        switch c {
-                        case .time:
-                            // Every time's text is formattedLength wide: measured, it need not be written.
-                            let n = measuring ? TimeSpec.formattedLength : TimeSpec.write(clock.wall(fromBoot: l.ts), into: time, second: &second)
-                            cell(UnsafeBufferPointer(rebasing: time[..<n]))
-                        case .event: TimelineLines.Event.names[Int(l.event.rawValue)].withUnsafeBufferPointer { cell($0) }
-                        case .pid:
-                            if let p = l.pid { cell(UnsafeBufferPointer(rebasing: digits[..<Self.decimal(p, into: digits)])) } else { dash.withUTF8Buffer { cell($0) } }
-                        case .comm:
-                            var s = l.comm
-                            s.withUTF8 { cell($0) }
-                        case .container:
-                            if var s = l.container { s.withUTF8 { cell($0) } } else { dash.withUTF8Buffer { cell($0) } }
-                        case .detail: cell(UnsafeBufferPointer(rebasing: text[l.detail]))
-                        }
+
+        init(_ answer: TimelineAnswer, _ keep: [Int]) {
+            self.answer = answer
+            let names = TimelineQuery.columns.names
+            picked = keep.map { Cell(rawValue: names[$0])! }
+            clock = answer.capture.clock
+        }
+
+        /// `measuring`: the widths alone are asked; every time's text is formattedLength wide,
+        /// so it need not be written.
+        mutating func row(_ r: Int, measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) {
+            let l = answer.lines.items[r]
+            let dash: StaticString = "-"
+            for c in picked {
+                switch c {
+                case .time:
+                    if !measuring {
+                        time.withUnsafeMutableBufferPointer { _ = TimeSpec.write(clock.wall(fromBoot: l.ts), into: $0, second: &second) }
                     }
+                    time.withUnsafeBufferPointer { cell($0) }
+                case .event: TimelineLines.Event.names[Int(l.event.rawValue)].withUnsafeBufferPointer { cell($0) }
+                case .pid:
+                    if let p = l.pid {
+                        let n = digits.withUnsafeMutableBufferPointer { TimelineAnswer.decimal(p, into: $0) }
+                        digits.withUnsafeBufferPointer { cell(UnsafeBufferPointer(rebasing: $0[..<n])) }
+                    } else {
+                        dash.withUTF8Buffer { cell($0) }
+                    }
+                case .comm:
+                    var s = l.comm
+                    s.withUTF8 { cell($0) }
+                case .container:
+                    if var s = l.container { s.withUTF8 { cell($0) } } else { dash.withUTF8Buffer { cell($0) } }
+                case .detail: answer.lines.text.bytes.withUnsafeBufferPointer { cell(UnsafeBufferPointer(rebasing: $0[l.detail])) }
                 }
             }
         }
@@ -154,38 +183,6 @@ public struct TimelineAnswer: StreamedRows {
             v /= 10
         }
         return len
-    }
-
-    public func table(into stream: inout TableStream, rows count: Int) -> [UInt8] {
-        guard stream.writesTable else { return stream.write(lines.rows(capture, count)) }
-        return stream.write(rowCount: count, textBytes: textBytes(count)) { cells, keep in self.cells(&cells, keep, rows: count) }
-    }
-
-    private func textBytes(_ count: Int) -> Int { lines.text.count + count * 80 }
-
-    /// The first `count` lines' cells of the columns `keep` names.
-    private func cells(_ cells: inout TableText.Cells, _ keep: [Int], rows count: Int) {
-        let names = TimelineQuery.columns.names
-        let picked = keep.map { Cell(rawValue: names[$0])! }
-        let clock = capture.clock
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: TimeSpec.formattedLength) { wall in
-            lines.text.bytes.withUnsafeBufferPointer { text in
-                for l in lines.items.prefix(count) {
-                    for c in picked {
-                        switch c {
-                        case .time:
-                            let n = TimeSpec.write(clock.wall(fromBoot: l.ts), into: wall)
-                            cells.append(utf8: UnsafeBufferPointer(rebasing: wall[..<n]))
-                        case .event: cells.append(.text(l.event.name))
-                        case .pid: cells.append(l.pid.map { .int(Int64($0)) } ?? .null)
-                        case .comm: cells.append(.text(l.comm))
-                        case .container: cells.append(l.container.map { .text($0) } ?? .null)
-                        case .detail: cells.append(utf8: UnsafeBufferPointer(rebasing: text[l.detail]))
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// The timeline's columns, by name (`Columns.timeline`).

@@ -72,7 +72,8 @@ final class OutputTests: XCTestCase {
         t.notes = ["a note"]
         for layout in [TableLayout.all, TableLayout(width: 100), TableLayout(width: 40), TableLayout(width: 12),
                        TableLayout(columns: ["detail", "pid"], wide: false, width: 60), TableLayout(columns: nil, wide: true, width: 80)] {
-            let direct = TableText.render(t, rowCount: t.rows.count, layout) { r, keep, _, cell in
+            let keep = layout.pick(t)
+            let direct = TableText.render(t, rowCount: t.rows.count, layout) { r, _, cell in
                 for i in keep {
                     var s: String
                     switch t.rows[r][i] { case .text(let x): s = x; default: s = "-" }
