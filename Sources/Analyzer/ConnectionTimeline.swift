@@ -184,7 +184,11 @@ public enum TimelineQuery {
                 }
             }
         }
-        lines.items.sort { ($0.ts, $0.order) < ($1.ts, $1.order) }
+        // Lines of one nanosecond and one kind go by pid, then as added: processes come from a
+        // dictionary, whose order changes from run to run, and an answer must not.
+        lines.items = lines.items.enumerated().sorted {
+            ($0.element.ts, $0.element.order, $0.element.pid ?? .max, $0.offset) < ($1.element.ts, $1.element.order, $1.element.pid ?? .max, $1.offset)
+        }.map(\.element)
         return (lines, imageLoss)
     }
 
