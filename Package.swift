@@ -13,6 +13,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        // glibc's malloc.h: the analyzer tunes its heap.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // libzstd: the codec of capture segments (Format).
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // The event ABI (bpf/nettrail.h) alone: the decoders' view of the records, no libbpf.
@@ -49,7 +51,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "nettrail",
-            dependencies: ["Analyzer", "Format", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Analyzer", "Format", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Benchmarks (bench/RESULTS.md): ratios against a baseline run in the same process.

@@ -58,23 +58,51 @@ enum TableText {
 
     /// Lines written straight into an array's spare capacity, reserved once for the most
     /// they can take: a cell's bytes, one more where "…" replaces what it cuts, and its
-    /// padding (at most its column's limit and the gap), then a newline per line.
+    /// padding (at most its column's limit and the gap), then a newline per line. Or, for a
+    /// table too long to hold, into one buffer handed on whenever the next line might not fit.
     struct LineWriter {
+        private let start: UnsafeMutablePointer<UInt8>
         private var p: UnsafeMutablePointer<UInt8>
         private let end: UnsafeMutablePointer<UInt8>
         private let spaces: UnsafeBufferPointer<UInt8>
 
+        /// The most a line of cells of `cellBytes` in all takes.
+        static func bound(cellBytes: Int, limits: [Int]) -> Int { cellBytes + limits.reduce(1) { $0 + $1 + 3 } }
+
         static func append(to out: inout [UInt8], cellBytes: Int, lines: Int, limits: [Int], _ body: (inout LineWriter) -> Void) {
-            let bound = cellBytes + lines * (limits.reduce(1) { $0 + $1 + 3 })
+            let bound = cellBytes + lines * bound(cellBytes: 0, limits: limits)
             let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
             spaces.withUnsafeBufferPointer { spaces in
                 var lines = [UInt8](unsafeUninitializedCapacity: bound) { buf, n in
-                    var w = LineWriter(p: buf.baseAddress!, end: buf.baseAddress! + bound, spaces: spaces)
+                    var w = LineWriter(start: buf.baseAddress!, p: buf.baseAddress!, end: buf.baseAddress! + bound, spaces: spaces)
                     body(&w)
                     n = w.p - buf.baseAddress!
                 }
                 if out.isEmpty { swap(&out, &lines) } else { out.append(contentsOf: lines) }
             }
+        }
+
+        /// Lines through a buffer of `capacity` bytes: `body` calls `makeRoom` before each, and
+        /// what is written goes to `flush` then and at the end. A long table's text is never all
+        /// in memory: on a VM each page first touched costs microseconds.
+        static func write(capacity: Int, limits: [Int], flush: (UnsafeBufferPointer<UInt8>) -> Void,
+                          _ body: (inout LineWriter) -> Void) {
+            let spaces = [UInt8](repeating: UInt8(ascii: " "), count: (limits.max() ?? 0) + 2)
+            let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+            defer { buf.deallocate() }
+            spaces.withUnsafeBufferPointer { spaces in
+                var w = LineWriter(start: buf, p: buf, end: buf + capacity, spaces: spaces)
+                body(&w)
+                flush(UnsafeBufferPointer(start: buf, count: w.p - buf))
+            }
+        }
+
+        /// Hands on what is written unless `bytes` more fit.
+        @inline(__always)
+        mutating func makeRoom(_ bytes: Int, _ flush: (UnsafeBufferPointer<UInt8>) -> Void) {
+            guard end - p < bytes, p > start else { return }
+            flush(UnsafeBufferPointer(start: start, count: p - start))
+            p = start
         }
 
         @inline(__always) private mutating func copy(_ b: UnsafeBufferPointer<UInt8>) {
@@ -116,41 +144,46 @@ enum TableText {
     /// their source: for row r, the cells of the columns `layout` picks, in that order, each
     /// as UTF-8 to `cell` (`safeCell` makes it terminal-safe). Called twice a row, once for
     /// the widths (`measuring`: a cell of known width may be given as any text of its bytes)
-    /// and once to write the line: no cell is copied before its line is written.
+    /// and once to write the line: no cell is copied before its line is written, and the
+    /// lines go to `out` a buffer at a time.
     static func render(_ t: ResultTable, rowCount: Int, _ layout: TableLayout,
-                       row: (_ r: Int, _ measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) -> Void) -> [UInt8] {
+                       row: (_ r: Int, _ measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) -> Void,
+                       to out: (UnsafeBufferPointer<UInt8>) -> Void) {
         let keep = layout.pick(t)
         let names = keep.map { Array(t.columns[$0].uppercased().utf8) }
-        var widths = names.map(\.count), cellBytes = names.reduce(0) { $0 + $1.count }
+        var widths = names.map(\.count), widestLine = names.reduce(0) { $0 + $1.count }
         let header = widths
         // Rows whose every cell is printable ASCII are written without scanning them again.
         var plain = [Bool](repeating: true, count: rowCount)
         for r in 0..<rowCount {
-            var j = 0
+            var j = 0, bytes = 0
             row(r, true) { u in
                 if isPlain(u) {
                     if u.count > widths[j] { widths[j] = u.count }
-                    cellBytes += u.count
+                    bytes += u.count
                 } else {
                     plain[r] = false
                     safeCell(u) { safe, w in
                         if w > widths[j] { widths[j] = w }
-                        cellBytes += safe.count
+                        bytes += safe.count
                     }
                 }
                 j += 1
             }
+            if bytes > widestLine { widestLine = bytes }
         }
         var limits = widths
         if let max = layout.width, !layout.wide, !keep.isEmpty { limits = fit(widths, header: header, into: max) }
 
-        var out: [UInt8] = []
-        LineWriter.append(to: &out, cellBytes: cellBytes, lines: rowCount + 1, limits: limits) { w in
+        let lineBound = LineWriter.bound(cellBytes: widestLine, limits: limits)
+        LineWriter.write(capacity: max(1 << 18, lineBound), limits: limits, flush: out) { w in
+            w.makeRoom(lineBound, out)
             for (j, name) in names.enumerated() {
                 name.withUnsafeBufferPointer { w.put($0, width: $0.count, limit: limits[j], last: j == keep.count - 1, overflow: false) }
             }
             w.newline()
             for r in 0..<rowCount {
+                w.makeRoom(lineBound, out)
                 var j = 0
                 if plain[r] {
                     row(r, false) { u in
@@ -166,9 +199,18 @@ enum TableText {
                 w.newline()
             }
         }
-        if rowCount == 0 { out.append(contentsOf: "(no rows)\n".utf8) }
-        for n in t.notes { out.append(contentsOf: "note: \(Value.terminalSafe(n))\n".utf8) }
-        return out
+        var end: [UInt8] = []
+        if rowCount == 0 { end.append(contentsOf: "(no rows)\n".utf8) }
+        for n in t.notes { end.append(contentsOf: "note: \(Value.terminalSafe(n))\n".utf8) }
+        end.withUnsafeBufferPointer { out($0) }
+    }
+
+    /// `render`'s table as one array.
+    static func render(_ t: ResultTable, rowCount: Int, _ layout: TableLayout,
+                       row: (_ r: Int, _ measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) -> Void) -> [UInt8] {
+        var all: [UInt8] = []
+        render(t, rowCount: rowCount, layout, row: row) { all.append(contentsOf: $0) }
+        return all
     }
 
     /// A cell's terminal-safe UTF-8 and display width: printable ASCII as it is, anything

@@ -105,15 +105,22 @@ public struct TimelineAnswer: StreamedRows {
         return t
     }
 
-    /// Its first `count` rows as a table, `notes` after them: each cell written from its line
-    /// straight into the table.
-    public func table(_ layout: TableLayout, rows count: Int, notes: [String]) -> [UInt8] {
+    /// Its first `count` rows as a table, `notes` after them, to `out` a buffer at a time:
+    /// each cell written from its line straight into the table.
+    public func table(_ layout: TableLayout, rows count: Int, notes: [String], to out: (UnsafeBufferPointer<UInt8>) -> Void) {
         var template = ResultTable(columns: TimelineQuery.columns)
         template.notes = notes
         var cells = CellWriter(self, layout.pick(template))
-        return TableText.render(template, rowCount: count, layout) { r, measuring, cell in
+        TableText.render(template, rowCount: count, layout, row: { r, measuring, cell in
             cells.row(r, measuring: measuring, cell)
-        }
+        }, to: out)
+    }
+
+    /// `table(_:rows:notes:to:)` as one array.
+    public func table(_ layout: TableLayout, rows count: Int, notes: [String]) -> [UInt8] {
+        var all: [UInt8] = []
+        table(layout, rows: count, notes: notes) { all.append(contentsOf: $0) }
+        return all
     }
 
     public func table(into stream: inout TableStream, rows count: Int) -> [UInt8] {

@@ -30,6 +30,7 @@ struct Nettrail: ParsableCommand {
     /// A usage error is one line on stderr and exit 2, as conntrack does (the parser would add
     /// its usage block and exit 64); --help and --version print as usual.
     static func main() {
+        HugePages.adviseHeap()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -211,20 +212,22 @@ func emit(_ answer: TimelineAnswer, _ options: CaptureOptions, capture: Capture,
     if shown < answer.rowCount { notes.append("showing the first \(shown) of \(answer.rowCount) rows (--limit)") }
     notes += answer.notes + capture.decodeNotes()
     if shown == 0, notes.isEmpty { notes.append("nothing matches in this capture, which runs \(capture.spanText)") }
-    writeOut(answer.table(options.layout, rows: shown, notes: notes))
+    answer.table(options.layout, rows: shown, notes: notes) { writeOut($0) }
 }
 
 /// Bytes to stdout as they are (a busy answer is megabytes: no copy into Data first). A
 /// reader that went away ends the process: SIGPIPE, or the failed write where it is ignored.
 func writeOut(_ bytes: [UInt8]) {
-    bytes.withUnsafeBytes { b in
-        var done = 0
-        while done < b.count {
-            let n = write(STDOUT_FILENO, b.baseAddress! + done, b.count - done)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { exit(EXIT_FAILURE) }
-            done += n
-        }
+    bytes.withUnsafeBufferPointer { writeOut($0) }
+}
+
+func writeOut(_ b: UnsafeBufferPointer<UInt8>) {
+    var done = 0
+    while done < b.count {
+        let n = write(STDOUT_FILENO, b.baseAddress! + done, b.count - done)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { exit(EXIT_FAILURE) }
+        done += n
     }
 }
 

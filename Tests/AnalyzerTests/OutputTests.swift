@@ -62,25 +62,30 @@ final class OutputTests: XCTestCase {
     /// A table whose cells are written straight from their source is the table of the same
     /// cells as rows, escapes, wide characters and shortening included, in every layout.
     func testATableWrittenFromItsCellsIsTheRowsTable() {
-        var t = ResultTable(columns: ["time", "pid", "comm", "detail"])
         let texts = ["plain", "esc\u{1B}[31mred", "é漢字 wide", "back\\slash", "tab\there", String(repeating: "long ", count: 40),
                      "ünïcödé " + String(repeating: "ß", count: 90), ""]
-        for i in 0..<60 {
-            t.append([.text(texts[i % texts.count]), i % 7 == 0 ? .null : .text(String(i * 977)),
-                      .text(texts[(i / 3) % texts.count]), .text(texts[(i * 5) % texts.count] + " " + texts[i % 3])])
-        }
-        t.notes = ["a note"]
-        for layout in [TableLayout.all, TableLayout(width: 100), TableLayout(width: 40), TableLayout(width: 12),
-                       TableLayout(columns: ["detail", "pid"], wide: false, width: 60), TableLayout(columns: nil, wide: true, width: 80)] {
-            let keep = layout.pick(t)
-            let direct = TableText.render(t, rowCount: t.rows.count, layout) { r, _, cell in
-                for i in keep {
-                    var s: String
-                    switch t.rows[r][i] { case .text(let x): s = x; default: s = "-" }
-                    s.withUTF8 { cell($0) }
-                }
+        // 4,000 rows are megabytes: written a buffer at a time.
+        for count in [60, 4_000] {
+            var t = ResultTable(columns: ["time", "pid", "comm", "detail"])
+            for i in 0..<count {
+                t.append([.text(texts[i % texts.count]), i % 7 == 0 ? .null : .text(String(i * 977)),
+                          .text(texts[(i / 3) % texts.count]), .text(texts[(i * 5) % texts.count] + " " + texts[i % 3])])
             }
-            XCTAssertEqual(String(decoding: direct, as: UTF8.self), t.render(.table, layout), "\(layout)")
+            t.notes = ["a note"]
+            for layout in [TableLayout.all, TableLayout(width: 100), TableLayout(width: 40), TableLayout(width: 12),
+                           TableLayout(columns: ["detail", "pid"], wide: false, width: 60), TableLayout(columns: nil, wide: true, width: 80)] {
+                let keep = layout.pick(t)
+                var buffers = 0, direct: [UInt8] = []
+                TableText.render(t, rowCount: t.rows.count, layout, row: { r, _, cell in
+                    for i in keep {
+                        var s: String
+                        switch t.rows[r][i] { case .text(let x): s = x; default: s = "-" }
+                        s.withUTF8 { cell($0) }
+                    }
+                }, to: { direct.append(contentsOf: $0); buffers += 1 })
+                XCTAssertEqual(String(decoding: direct, as: UTF8.self), t.render(.table, layout), "\(count) rows, \(layout)")
+                if direct.count > 1 << 19 { XCTAssertGreaterThan(buffers, 2, "\(count) rows, \(layout)") }
+            }
         }
     }
 
