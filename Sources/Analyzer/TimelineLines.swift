@@ -1,8 +1,8 @@
 import Format
 
-/// A timeline's lines before they are text. Each line's detail is a range of one shared
-/// buffer: a busy second is twenty thousand lines, and a String and a row of Values for
-/// each would be most of an answer's time.
+/// A timeline's lines before they are text. Each line's texts are ranges of one shared
+/// buffer, so a line holds no reference: a busy second is tens of thousands of lines, and a
+/// String and a row of Values for each would be most of an answer's time.
 struct TimelineLines {
     /// The EVENT column's values (`TimelineQuery.kindEvents` names groups of them for `--kind`).
     enum Event: UInt8, CaseIterable {
@@ -34,8 +34,9 @@ struct TimelineLines {
         var order: UInt8
         var event: Event
         var pid: UInt32?
-        var comm: String
-        var container: String?
+        /// Ranges of `text`.
+        var comm: Range<Int>
+        var container: Range<Int>?
         var detail: Range<Int>
         /// Where the connection's NAT translation begins in its detail (nil: none): a
         /// stored line shown without NAT ends there.
@@ -46,13 +47,29 @@ struct TimelineLines {
 
     var items: [Line] = []
     var text = ByteText(capacity: 1 << 16)
+    /// Each container's text, once.
+    private var containers: [String: Range<Int>] = [:]
 
+    /// A line whose detail `detail` writes (its NAT translation, if any, found as an offset
+    /// into what it writes).
     mutating func add(_ ts: UInt64, _ event: Event, pid: UInt32?, comm: String, container: String?,
                       uncertainImage: Bool = false, detail: (inout ByteText) -> Void) {
         let start = text.count
         detail(&text)
-        items.append(Line(ts: ts, order: Self.order(event), event: event, pid: pid, comm: comm, container: container,
-                          detail: start..<text.count, uncertainImage: uncertainImage))
+        let end = text.count
+        text.add(comm)
+        var cont: Range<Int>? = nil
+        if let container {
+            cont = containers[container]
+            if cont == nil {
+                let at = text.count
+                text.add(container)
+                cont = at..<text.count
+                containers[container] = cont
+            }
+        }
+        items.append(Line(ts: ts, order: Self.order(event), event: event, pid: pid, comm: end..<end + comm.utf8.count,
+                          container: cont, detail: start..<end, uncertainImage: uncertainImage))
     }
 
     /// Among lines of one moment: fork, exec, a connection's lines, exit.
@@ -75,11 +92,13 @@ struct TimelineLines {
     /// The first `count` lines as the timeline's rows.
     func rows(_ capture: Capture, _ count: Int) -> [[Value]] {
         items.prefix(count).map { l in
-            [.text(capture.wallText(l.ts)), .text(l.event.name), l.pid.map { .int(Int64($0)) } ?? .null, .text(l.comm),
-             l.container.map { .text($0) } ?? .null, .text(detail(l))]
+            [.text(capture.wallText(l.ts)), .text(l.event.name), l.pid.map { .int(Int64($0)) } ?? .null, .text(comm(l)),
+             container(l).map { .text($0) } ?? .null, .text(detail(l))]
         }
     }
 
+    func comm(_ l: Line) -> String { String(decoding: text.bytes[l.comm], as: UTF8.self) }
+    func container(_ l: Line) -> String? { l.container.map { String(decoding: text.bytes[$0], as: UTF8.self) } }
     func detail(_ l: Line) -> String { String(decoding: text.bytes[l.detail], as: UTF8.self) }
 }
 
@@ -153,6 +172,11 @@ public struct TimelineAnswer: StreamedRows {
         /// so it need not be written.
         mutating func row(_ r: Int, measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) {
             let l = answer.lines.items[r]
+            answer.lines.text.bytes.withUnsafeBufferPointer { text in row(l, text, measuring: measuring, cell) }
+        }
+
+        private mutating func row(_ l: TimelineLines.Line, _ text: UnsafeBufferPointer<UInt8>, measuring: Bool,
+                                  _ cell: (UnsafeBufferPointer<UInt8>) -> Void) {
             let dash: StaticString = "-"
             for c in picked {
                 switch c {
@@ -169,12 +193,10 @@ public struct TimelineAnswer: StreamedRows {
                     } else {
                         dash.withUTF8Buffer { cell($0) }
                     }
-                case .comm:
-                    var s = l.comm
-                    s.withUTF8 { cell($0) }
+                case .comm: cell(UnsafeBufferPointer(rebasing: text[l.comm]))
                 case .container:
-                    if var s = l.container { s.withUTF8 { cell($0) } } else { dash.withUTF8Buffer { cell($0) } }
-                case .detail: answer.lines.text.bytes.withUnsafeBufferPointer { cell(UnsafeBufferPointer(rebasing: $0[l.detail])) }
+                    if let c = l.container { cell(UnsafeBufferPointer(rebasing: text[c])) } else { dash.withUTF8Buffer { cell($0) } }
+                case .detail: cell(UnsafeBufferPointer(rebasing: text[l.detail]))
                 }
             }
         }

@@ -27,7 +27,8 @@ enum TimelineStore {
 
         init() { raw.reserveCapacity(TimelineStore.blockBytes + 4096) }
 
-        mutating func add(_ l: TimelineLines.Line, detail: UnsafeBufferPointer<UInt8>) {
+        /// `l`, its texts in `text`.
+        mutating func add(_ l: TimelineLines.Line, _ text: UnsafeBufferPointer<UInt8>) {
             var flags = l.event.rawValue
             if l.pid != nil { flags |= TimelineStore.hasPid }
             if l.container != nil { flags |= TimelineStore.hasContainer }
@@ -38,10 +39,9 @@ enum TimelineStore {
             if lines == 0 { first = l.ts }
             last = l.ts
             if let p = l.pid { varint(UInt64(p)) }
-            text(l.comm)
-            if let c = l.container { text(c) }
-            varint(UInt64(detail.count))
-            raw.append(contentsOf: detail)
+            bytes(UnsafeBufferPointer(rebasing: text[l.comm]))
+            if let c = l.container { bytes(UnsafeBufferPointer(rebasing: text[c])) }
+            bytes(UnsafeBufferPointer(rebasing: text[l.detail]))
             if let n = l.natAt { varint(UInt64(n)) }
             lines += 1
         }
@@ -55,9 +55,9 @@ enum TimelineStore {
             raw.append(UInt8(v))
         }
 
-        private mutating func text(_ s: String) {
-            var s = s
-            s.withUTF8 { varint(UInt64($0.count)); raw.append(contentsOf: $0) }
+        private mutating func bytes(_ b: UnsafeBufferPointer<UInt8>) {
+            varint(UInt64(b.count))
+            raw.append(contentsOf: b)
         }
 
         /// The block filled so far, compressed (nil: no lines); the next block starts empty.
@@ -150,7 +150,7 @@ enum TimelineStore {
             let (lines, _) = try TimelineQuery.reconstructedLines(capture, from: a, to: b, container: nil, nat: nat)
             try lines.text.bytes.withUnsafeBufferPointer { text in
                 for l in lines.items {
-                    encoder.add(l, detail: UnsafeBufferPointer(rebasing: text[l.detail]))
+                    encoder.add(l, text)
                     if encoder.raw.count >= blockBytes, let block = encoder.take() { try store(block) }
                 }
             }
@@ -165,7 +165,8 @@ enum TimelineStore {
     static func lines(_ capture: Capture, from: UInt64, to: UInt64, container: String?,
                       nat: Bool) throws -> (TimelineLines, uncertain: Bool) {
         var out = TimelineLines(), uncertainImage = false
-        var containers: [(bytes: [UInt8], id: String)] = []
+        // Whether each container seen is the one asked for.
+        var containers: [(bytes: [UInt8], matches: Bool)] = []
         let decoder = Zstd.Decoder()
         func decode(_ seq: Int64, _ count: Int, _ rawBytes: Int, _ data: UnsafeRawBufferPointer) throws {
             do {
@@ -174,7 +175,7 @@ enum TimelineStore {
                     var r = Reader(raw)
                     var ts: UInt64 = 0
                     // The block's bytes join the lines' text once, when a line of it is kept: its
-                    // lines' details are ranges of them, not copies.
+                    // lines' comm, container and detail are ranges of them, not copies.
                     var base: Int? = nil
                     for _ in 0..<count {
                         let flags = try r.byte()
@@ -187,18 +188,14 @@ enum TimelineStore {
                         let detail = try r.bytes()
                         let natAt = flags & hasNAT != 0 ? Int(exactly: try r.varint()) : nil
                         guard ts >= from && ts <= to else { continue }
-                        var cid: String? = nil
-                        if let cont {
-                            if let known = containers.first(where: { $0.bytes.elementsEqual(cont) }) {
-                                cid = known.id
-                            } else {
-                                let id = String(decoding: cont, as: UTF8.self)
-                                containers.append((Array(cont), id))
-                                cid = id
-                            }
-                        }
                         if let want = container {
-                            guard let cid, ContainerID.matches(cid, prefix: want) else { continue }
+                            guard let cont else { continue }
+                            var matches = containers.first(where: { $0.bytes.elementsEqual(cont) })?.matches
+                            if matches == nil {
+                                matches = ContainerID.matches(String(decoding: cont, as: UTF8.self), prefix: want)
+                                containers.append((Array(cont), matches!))
+                            }
+                            guard matches! else { continue }
                         }
                         var length = detail.count
                         if !nat, let natAt {
@@ -209,11 +206,15 @@ enum TimelineStore {
                             base = out.text.count
                             out.text.add(raw)
                         }
-                        let start = base! + (detail.baseAddress! - raw.baseAddress!)
+                        // Where `b` lies in the lines' text.
+                        func range(_ b: UnsafeRawBufferPointer, _ count: Int) -> Range<Int> {
+                            let at = base! + (b.baseAddress.map { $0 - raw.baseAddress! } ?? 0)
+                            return at..<at + count
+                        }
                         out.items.append(TimelineLines.Line(
                             ts: ts, order: TimelineLines.order(event), event: event, pid: pid,
-                            comm: String(decoding: comm, as: UTF8.self), container: cid, detail: start..<start + length,
-                            natAt: nat ? natAt : nil, uncertainImage: flags & uncertain != 0))
+                            comm: range(comm, comm.count), container: cont.map { range($0, $0.count) },
+                            detail: range(detail, length), natAt: nat ? natAt : nil, uncertainImage: flags & uncertain != 0))
                         if flags & uncertain != 0 { uncertainImage = true }
                     }
                     guard r.atEnd else { throw Reader.Damage.value("\(raw.count - r.offset) bytes after its \(count) lines") }

@@ -166,7 +166,7 @@ final class FixtureTests: XCTestCase {
             windows.append((lo, lo + UInt64.random(in: 0...(end - start) / 4, using: &rng)))
         }
         func described(_ l: TimelineLines) -> [String] {
-            l.items.map { "\($0.ts) \($0.order) \($0.event) \($0.pid.map(String.init) ?? "-") \($0.comm) \($0.container ?? "-") \(l.detail($0)) \($0.uncertainImage)" }
+            l.items.map { "\($0.ts) \($0.order) \($0.event) \($0.pid.map(String.init) ?? "-") \(l.comm($0)) \(l.container($0) ?? "-") \(l.detail($0)) \($0.uncertainImage)" }
         }
         var shown = (lines: 0, contained: 0)
         for (lo, hi) in windows {
