@@ -223,29 +223,42 @@ enum TableText {
         safe.withUTF8 { body($0, w) }
     }
 
-    /// Whether every byte is printable ASCII other than a backslash: eight bytes at a time
-    /// (a table's cells are scanned twice, once to measure and once to write).
+    /// Whether every byte is printable ASCII other than a backslash: eight bytes at a time,
+    /// four eights a step (a table's cells are all scanned once to measure them).
     static func isPlain(_ u: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = u.baseAddress else { return true }
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs = ones &* 0x80
+        let p = UnsafeRawPointer(base), n = u.count
+        func word(_ i: Int) -> UInt64 { p.loadUnaligned(fromByteOffset: i, as: UInt64.self) }
         var i = 0
-        while i + 8 <= u.count {
-            let x = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            // Each sets a byte's high bit for some byte that is below 0x20, at or above 0x7F
-            // (0x7F + 1, or a high bit already), or a backslash; never when none is.
-            let control = (x &- ones &* 0x20) & ~x & highs
-            let high = ((x &+ ones) | x) & highs
-            let b = x ^ (ones &* 0x5C)
-            let backslash = (b &- ones) & ~b & highs
-            if control | high | backslash != 0 { return false }
+        while i + 32 <= n {
+            if escaped(word(i)) | escaped(word(i + 8)) | escaped(word(i + 16)) | escaped(word(i + 24)) != 0 { return false }
+            i += 32
+        }
+        while i + 8 <= n {
+            if escaped(word(i)) != 0 { return false }
             i += 8
         }
-        while i < u.count {
+        guard i < n else { return true }
+        // The last eight bytes (some seen already), when there are eight.
+        if n >= 8 { return escaped(word(n - 8)) == 0 }
+        while i < n {
             let b = base[i]
             if b < 0x20 || b >= 0x7F || b == UInt8(ascii: "\\") { return false }
             i += 1
         }
         return true
+    }
+
+    /// The high bit of each byte of `x` that is below 0x20, at or above 0x7F (0x7F + 1, or a
+    /// high bit already), or a backslash; never of one that is none.
+    @inline(__always)
+    private static func escaped(_ x: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs = ones &* 0x80
+        let control = (x &- ones &* 0x20) & ~x
+        let high = (x &+ ones) | x
+        let b = x ^ (ones &* 0x5C)
+        let backslash = (b &- ones) & ~b
+        return (control | high | backslash) & highs
     }
 
     /// Terminal-safe cell text, end offsets and display widths, in row order.

@@ -129,10 +129,11 @@ public struct TimelineAnswer: StreamedRows {
     public func table(_ layout: TableLayout, rows count: Int, notes: [String], to out: (UnsafeBufferPointer<UInt8>) -> Void) {
         var template = ResultTable(columns: TimelineQuery.columns)
         template.notes = notes
-        var cells = CellWriter(self, layout.pick(template))
-        TableText.render(template, rowCount: count, layout, row: { r, measuring, cell in
-            cells.row(r, measuring: measuring, cell)
-        }, to: out)
+        CellWriter.with(self, layout.pick(template)) { cells in
+            TableText.render(template, rowCount: count, layout, row: { r, measuring, cell in
+                cells.row(r, measuring: measuring, cell)
+            }, to: out)
+        }
     }
 
     /// `table(_:rows:notes:to:)` as one array.
@@ -145,51 +146,60 @@ public struct TimelineAnswer: StreamedRows {
     public func table(into stream: inout TableStream, rows count: Int) -> [UInt8] {
         guard stream.writesTable else { return stream.write(lines.rows(capture, count)) }
         return stream.write(rowCount: count, textBytes: lines.text.count + count * 80) { cells, keep in
-            var writer = CellWriter(self, keep)
-            for r in 0..<count { writer.row(r, measuring: false) { cells.append(utf8: $0) } }
+            CellWriter.with(self, keep) { writer in
+                for r in 0..<count { writer.row(r, measuring: false) { cells.append(utf8: $0) } }
+            }
         }
     }
 
-    /// A line's cells of the columns `keep` names, as UTF-8, one after another.
+    /// A line's cells of the columns `keep` names, as UTF-8, one after another. It reads the
+    /// lines and their text through pointers taken once, not per cell.
     private struct CellWriter {
-        let answer: TimelineAnswer
-        let picked: [Cell]
+        let items: UnsafeBufferPointer<TimelineLines.Line>
+        let text: UnsafeBufferPointer<UInt8>
+        let picked: UnsafeBufferPointer<Cell>
         let clock: ClockMap
         /// A time's text, kept from line to line (only its nanoseconds change within a second),
         /// and a pid's digits.
-        var time = [UInt8](repeating: UInt8(ascii: " "), count: TimeSpec.formattedLength)
-        var digits = [UInt8](repeating: 0, count: 10)
+        let time: UnsafeMutableBufferPointer<UInt8>
+        let digits: UnsafeMutableBufferPointer<UInt8>
         var second: Int64? = nil
 
-        init(_ answer: TimelineAnswer, _ keep: [Int]) {
-            self.answer = answer
+        /// `body` given a writer of `answer`'s lines, valid only within it.
+        static func with<R>(_ answer: TimelineAnswer, _ keep: [Int], _ body: (inout CellWriter) -> R) -> R {
             let names = TimelineQuery.columns.names
-            picked = keep.map { Cell(rawValue: names[$0])! }
-            clock = answer.capture.clock
+            let picked = keep.map { Cell(rawValue: names[$0])! }
+            let time = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: TimeSpec.formattedLength)
+            time.initialize(repeating: UInt8(ascii: " "))
+            let digits = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 10)
+            digits.initialize(repeating: 0)
+            defer { time.deallocate(); digits.deallocate() }
+            return picked.withUnsafeBufferPointer { picked in
+                answer.lines.items.withUnsafeBufferPointer { items in
+                    answer.lines.text.bytes.withUnsafeBufferPointer { text in
+                        var w = CellWriter(items: items, text: text, picked: picked, clock: answer.capture.clock,
+                                           time: time, digits: digits)
+                        return body(&w)
+                    }
+                }
+            }
         }
 
         /// `measuring`: the widths alone are asked; every time's text is formattedLength wide,
         /// so it need not be written.
         mutating func row(_ r: Int, measuring: Bool, _ cell: (UnsafeBufferPointer<UInt8>) -> Void) {
-            let l = answer.lines.items[r]
-            answer.lines.text.bytes.withUnsafeBufferPointer { text in row(l, text, measuring: measuring, cell) }
-        }
-
-        private mutating func row(_ l: TimelineLines.Line, _ text: UnsafeBufferPointer<UInt8>, measuring: Bool,
-                                  _ cell: (UnsafeBufferPointer<UInt8>) -> Void) {
+            let l = items[r]
             let dash: StaticString = "-"
             for c in picked {
                 switch c {
                 case .time:
-                    if !measuring {
-                        time.withUnsafeMutableBufferPointer { _ = TimeSpec.write(clock.wall(fromBoot: l.ts), into: $0, second: &second) }
-                    }
-                    time.withUnsafeBufferPointer { cell($0) }
+                    if !measuring { _ = TimeSpec.write(clock.wall(fromBoot: l.ts), into: time, second: &second) }
+                    cell(UnsafeBufferPointer(time))
                 case .event: TimelineLines.Event.names[Int(l.event.rawValue)].withUnsafeBufferPointer { cell($0) }
                 case .pid:
                     if let p = l.pid {
-                        let n = digits.withUnsafeMutableBufferPointer { TimelineAnswer.decimal(p, into: $0) }
-                        digits.withUnsafeBufferPointer { cell(UnsafeBufferPointer(rebasing: $0[..<n])) }
+                        let n = TimelineAnswer.decimal(p, into: digits)
+                        cell(UnsafeBufferPointer(rebasing: digits[..<n]))
                     } else {
                         dash.withUTF8Buffer { cell($0) }
                     }

@@ -164,68 +164,6 @@ enum TimelineStore {
     /// translation unless `nat`), and whether one of them has an owner whose image is uncertain.
     static func lines(_ capture: Capture, from: UInt64, to: UInt64, container: String?,
                       nat: Bool) throws -> (TimelineLines, uncertain: Bool) {
-        var out = TimelineLines(), uncertainImage = false
-        // Whether each container seen is the one asked for.
-        var containers: [(bytes: [UInt8], matches: Bool)] = []
-        let decoder = Zstd.Decoder()
-        func decode(_ seq: Int64, _ count: Int, _ rawBytes: Int, _ data: UnsafeRawBufferPointer) throws {
-            do {
-                guard count >= 0 else { throw Reader.Damage.value("line count \(count)") }
-                try decoder.decompress(data, rawSize: rawBytes) { raw in
-                    var r = Reader(raw)
-                    var ts: UInt64 = 0
-                    // The block's bytes join the lines' text once, when a line of it is kept: its
-                    // lines' comm, container and detail are ranges of them, not copies.
-                    var base: Int? = nil
-                    for _ in 0..<count {
-                        let flags = try r.byte()
-                        guard let event = TimelineLines.Event(rawValue: flags & 0x0F) else { throw Reader.Damage.value("event \(flags & 0x0F)") }
-                        ts = ts &+ (try r.varint())
-                        let pid = flags & hasPid != 0 ? UInt32(exactly: try r.varint()) : nil
-                        if flags & hasPid != 0 && pid == nil { throw Reader.Damage.value("pid") }
-                        let comm = try r.bytes()
-                        let cont = flags & hasContainer != 0 ? try r.bytes() : nil
-                        let detail = try r.bytes()
-                        let natAt = flags & hasNAT != 0 ? Int(exactly: try r.varint()) : nil
-                        guard ts >= from && ts <= to else { continue }
-                        if let want = container {
-                            guard let cont else { continue }
-                            var matches = containers.first(where: { $0.bytes.elementsEqual(cont) })?.matches
-                            if matches == nil {
-                                matches = ContainerID.matches(String(decoding: cont, as: UTF8.self), prefix: want)
-                                containers.append((Array(cont), matches!))
-                            }
-                            guard matches! else { continue }
-                        }
-                        var length = detail.count
-                        if !nat, let natAt {
-                            guard natAt <= detail.count else { throw Reader.Damage.value("NAT offset") }
-                            length = natAt
-                        }
-                        if base == nil {
-                            base = out.text.count
-                            out.text.add(raw)
-                        }
-                        // Where `b` lies in the lines' text.
-                        func range(_ b: UnsafeRawBufferPointer, _ count: Int) -> Range<Int> {
-                            let at = base! + (b.baseAddress.map { $0 - raw.baseAddress! } ?? 0)
-                            return at..<at + count
-                        }
-                        out.items.append(TimelineLines.Line(
-                            ts: ts, order: TimelineLines.order(event), event: event, pid: pid,
-                            comm: range(comm, comm.count), container: cont.map { range($0, $0.count) },
-                            detail: range(detail, length), natAt: nat ? natAt : nil, uncertainImage: flags & uncertain != 0))
-                        if flags & uncertain != 0 { uncertainImage = true }
-                    }
-                    guard r.atEnd else { throw Reader.Damage.value("\(raw.count - r.offset) bytes after its \(count) lines") }
-                }
-            } catch let e as Reader.Damage {
-                throw TimelineBlockError(seq: seq, why: e.description)
-            } catch let e as SegmentError {
-                throw TimelineBlockError(seq: seq, why: e.description)
-            }
-        }
-
         // The blocks are read first, so that the lines and their text are sized once: a busy
         // second is megabytes of them, and growing them copies and touches it all again.
         var blocks: [(seq: Int64, count: Int, rawBytes: Int, data: [UInt8])] = []
@@ -233,12 +171,88 @@ enum TimelineStore {
         // (A damaged case's counts may be anything: each is bounded before they are summed.)
         let lines = blocks.reduce(0) { $0 + min(max(0, $1.count), 1 << 32) }
         let bytes = blocks.reduce(0) { $0 + min(max(0, $1.rawBytes), 1 << 32) }
-        out.items.reserveCapacity(min(lines, bytes / 4))
-        out.text.reserve(min(bytes, 1 << 30))
+        var window = Window(from: from, to: to, container: container, nat: nat)
+        window.out.items.reserveCapacity(min(lines, bytes / 4))
+        window.out.text.reserve(min(bytes, 1 << 30))
+        let decoder = Zstd.Decoder()
         for (seq, count, rawBytes, stored) in blocks {
-            try stored.withUnsafeBytes { data in try decode(seq, count, rawBytes, data) }
+            do {
+                guard count >= 0 else { throw Reader.Damage.value("line count \(count)") }
+                try stored.withUnsafeBytes { data in
+                    try decoder.decompress(data, rawSize: rawBytes) { raw in try window.add(raw, lines: count) }
+                }
+            } catch let e as Reader.Damage {
+                throw TimelineBlockError(seq: seq, why: e.description)
+            } catch let e as SegmentError {
+                throw TimelineBlockError(seq: seq, why: e.description)
+            }
         }
-        return (out, uncertainImage)
+        return (window.out, window.uncertainImage)
+    }
+
+    /// A window's lines, decoded a block at a time. (A struct's own fields, not variables a
+    /// closure captures: those are checked for exclusive access at run time, on every line.)
+    private struct Window {
+        let from: UInt64, to: UInt64, container: String?, nat: Bool
+        var out = TimelineLines(), uncertainImage = false
+        /// Whether each container seen is the one asked for.
+        var containers: [(bytes: [UInt8], matches: Bool)] = []
+
+        init(from: UInt64, to: UInt64, container: String?, nat: Bool) {
+            self.from = from; self.to = to; self.container = container; self.nat = nat
+        }
+
+        /// The lines of [from, to] (of `container`) among a block's `count` lines.
+        mutating func add(_ raw: UnsafeRawBufferPointer, lines count: Int) throws {
+            var r = Reader(raw)
+            var ts: UInt64 = 0
+            // The block's bytes join the lines' text once, when a line of it is kept: its
+            // lines' comm, container and detail are ranges of them, not copies.
+            var base: Int? = nil
+            // Where `b` lies in the lines' text.
+            func range(_ b: UnsafeRawBufferPointer, _ count: Int, _ base: Int) -> Range<Int> {
+                let at = base + (b.baseAddress.map { $0 - raw.baseAddress! } ?? 0)
+                return at..<at + count
+            }
+            for _ in 0..<count {
+                let flags = try r.byte()
+                guard let event = TimelineLines.Event(rawValue: flags & 0x0F) else { throw Reader.Damage.value("event \(flags & 0x0F)") }
+                ts = ts &+ (try r.varint())
+                let pid = flags & hasPid != 0 ? UInt32(exactly: try r.varint()) : nil
+                if flags & hasPid != 0 && pid == nil { throw Reader.Damage.value("pid") }
+                let comm = try r.bytes()
+                let cont = flags & hasContainer != 0 ? try r.bytes() : nil
+                let detail = try r.bytes()
+                let natAt = flags & hasNAT != 0 ? Int(exactly: try r.varint()) : nil
+                guard ts >= from && ts <= to else { continue }
+                if let want = container {
+                    guard let cont else { continue }
+                    var matches = containers.first(where: { $0.bytes.elementsEqual(cont) })?.matches
+                    if matches == nil {
+                        matches = ContainerID.matches(String(decoding: cont, as: UTF8.self), prefix: want)
+                        containers.append((Array(cont), matches!))
+                    }
+                    guard matches! else { continue }
+                }
+                var length = detail.count
+                if !nat, let natAt {
+                    guard natAt <= detail.count else { throw Reader.Damage.value("NAT offset") }
+                    length = natAt
+                }
+                let at: Int
+                if let base { at = base } else {
+                    at = out.text.count
+                    out.text.add(raw)
+                    base = at
+                }
+                out.items.append(TimelineLines.Line(
+                    ts: ts, order: TimelineLines.order(event), event: event, pid: pid,
+                    comm: range(comm, comm.count, at), container: cont.map { range($0, $0.count, at) },
+                    detail: range(detail, length, at), natAt: nat ? natAt : nil, uncertainImage: flags & uncertain != 0))
+                if flags & uncertain != 0 { uncertainImage = true }
+            }
+            guard r.atEnd else { throw Reader.Damage.value("\(raw.count - r.offset) bytes after its \(count) lines") }
+        }
     }
 
     /// A block's bytes read in order, every read checked against its end.

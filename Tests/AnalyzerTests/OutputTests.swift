@@ -95,7 +95,7 @@ final class OutputTests: XCTestCase {
         var g = SystemRandomNumberGenerator()
         let interesting: [UInt8] = [0x00, 0x1F, 0x20, 0x21, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xC3, 0xFF]
         for _ in 0..<20_000 {
-            var bytes = (0..<Int.random(in: 0...40, using: &g)).map { _ in UInt8.random(in: 0x20...0x7E, using: &g) }
+            var bytes = (0..<Int.random(in: 0...100, using: &g)).map { _ in UInt8.random(in: 0x20...0x7E, using: &g) }
             if !bytes.isEmpty, Bool.random(using: &g) {
                 bytes[Int.random(in: 0..<bytes.count, using: &g)] = interesting.randomElement(using: &g)!
             }
