@@ -30,7 +30,6 @@ struct Nettrail: ParsableCommand {
     /// A usage error is one line on stderr and exit 2, as conntrack does (the parser would add
     /// its usage block and exit 64); --help and --version print as usual.
     static func main() {
-        HugePages.adviseHeap()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -94,6 +93,9 @@ struct CaptureOptions: ParsableArguments {
 func openCapture(_ file: String, casePath: String?, tz: String?, rebuild: Bool = false) -> Capture {
     do {
         let c = try Capture(path: file, casePath: casePath, rebuildCase: rebuild)
+        // Once any build is done: an answer is what it is for. A build's big arrays grow and
+        // are freed many times over, and glibc's defaults (each its own mapping) suit them.
+        HugePages.adviseHeap()
         try c.load()
         if let tz, let off = CaptureOptions.zone(tz, at: c.startWall) { c.zone = (off, tz) }
         return c
