@@ -58,6 +58,7 @@ struct TimelineLines {
         detail(&text)
         let end = text.count
         text.add(comm)
+        let commEnd = text.count
         var cont: Range<Int>? = nil
         if let container {
             cont = containers[container]
@@ -68,7 +69,7 @@ struct TimelineLines {
                 containers[container] = cont
             }
         }
-        items.append(Line(ts: ts, order: Self.order(event), event: event, pid: pid, comm: end..<end + comm.utf8.count,
+        items.append(Line(ts: ts, order: Self.order(event), event: event, pid: pid, comm: end..<commEnd,
                           container: cont, detail: start..<end, uncertainImage: uncertainImage))
     }
 

@@ -209,9 +209,9 @@ enum TimelineStore {
             // The block's bytes join the lines' text once, when a line of it is kept: its
             // lines' comm, container and detail are ranges of them, not copies.
             var base: Int? = nil
-            // Where `b` lies in the lines' text.
-            func range(_ b: UnsafeRawBufferPointer, _ count: Int, _ base: Int) -> Range<Int> {
-                let at = base + (b.baseAddress.map { $0 - raw.baseAddress! } ?? 0)
+            // Where `count` bytes from `b` lie in the lines' text, `raw` being there from `start`.
+            func range(_ b: UnsafeRawBufferPointer, _ count: Int, _ start: Int) -> Range<Int> {
+                let at = start + (b.baseAddress.map { $0 - raw.baseAddress! } ?? 0)
                 return at..<at + count
             }
             for _ in 0..<count {
